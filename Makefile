@@ -1,0 +1,142 @@
+# ngx_postmark_module
+#
+#   make             build ngx_http_postmark_module.so for the installed nginx
+#   make NGINX_SRC=/path/to/nginx-x.y.z    build against that source tree
+#   make test        run every test against the installed nginx
+#   make test-asan   the same tests against nginx 1.22.1 built with ASan+UBSan
+#   make demo        install what is missing, build, and run the demo
+#   make bench       receiver throughput next to proxy_pass (docs/benchmarks.md)
+
+SHELL      := /bin/bash
+ROOT       := $(CURDIR)
+BUILD      := $(ROOT)/build
+
+NGINX_SRC  ?=
+NGINX_BIN  ?= /usr/sbin/nginx
+
+SOURCES    := config $(wildcard ngx_postmark_module/*.[ch])
+
+ifeq ($(NGINX_SRC),)
+NGX_OBJS   := $(BUILD)/nginx-dev
+else
+NGX_OBJS   := $(BUILD)/nginx-custom
+endif
+
+MODULE_SO  := $(NGX_OBJS)/ngx_http_postmark_module.so
+
+DEB_PKGS   := nginx nginx-dev libcjson-dev libcurl4-openssl-dev libssl-dev \
+              libpcre2-dev zlib1g-dev dpkg-dev gcc make curl perl
+
+CFLAGS_UNIT := -std=c99 -Wall -Wextra -Werror -g -O1 \
+               -fsanitize=address,undefined -fno-omit-frame-pointer
+
+# the sanitizer build: Debian's source of the installed nginx version
+ASAN_SRC   := $(BUILD)/src/nginx-1.22.1
+ASAN_DIR   := $(BUILD)/asan
+ASAN_NGX   := $(ASAN_DIR)/objs/nginx
+SAN_ENV    := ASAN_OPTIONS=detect_leaks=1:fast_unwind_on_malloc=0 \
+              LSAN_OPTIONS=suppressions=$(ROOT)/t/lsan.supp \
+              UBSAN_OPTIONS=print_stacktrace=1:suppressions=$(ROOT)/t/ubsan.supp
+
+PROVE      := prove -r -I t/lib t/
+
+.PHONY: all module deps unit test test-asan demo bench clean
+
+all: module
+
+module: $(MODULE_SO)
+
+# installs Debian packages only when one is missing (needs root then)
+deps:
+	@dpkg -s $(DEB_PKGS) >/dev/null 2>&1 || { \
+	    apt-get update && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y \
+	        --no-install-recommends $(DEB_PKGS); }
+
+ifeq ($(NGINX_SRC),)
+
+# Debian's nginx-dev tree is configured with the flags of Debian's nginx
+# binary (--with-compat among them), so the module loads into it
+$(NGX_OBJS)/Makefile: config
+	@test -f /usr/share/nginx/src/conf_flags || $(MAKE) deps
+	rm -rf $(NGX_OBJS) $(BUILD)/nginx-dev-src
+	mkdir -p $(BUILD)
+	cp -a /usr/share/nginx/src $(BUILD)/nginx-dev-src
+	cd $(BUILD)/nginx-dev-src && source ./conf_flags && \
+	    ./configure "$${NGX_CONF_FLAGS[@]}" --add-dynamic-module=$(ROOT) \
+	        --builddir=$(NGX_OBJS) > $(BUILD)/configure.log || \
+	    { cat $(BUILD)/configure.log; exit 1; }
+
+$(MODULE_SO): $(NGX_OBJS)/Makefile $(SOURCES)
+	$(MAKE) -C $(BUILD)/nginx-dev-src -f $(NGX_OBJS)/Makefile modules
+
+else
+
+$(NGX_OBJS)/Makefile: config
+	rm -rf $(NGX_OBJS)
+	mkdir -p $(BUILD)
+	cd $(NGINX_SRC) && ./configure --with-compat \
+	    --add-dynamic-module=$(ROOT) --builddir=$(NGX_OBJS) \
+	    > $(BUILD)/configure-custom.log || \
+	    { cat $(BUILD)/configure-custom.log; exit 1; }
+
+$(MODULE_SO): $(NGX_OBJS)/Makefile $(SOURCES)
+	$(MAKE) -C $(NGINX_SRC) -f $(NGX_OBJS)/Makefile modules
+
+endif
+
+$(BUILD)/unit/event_test: t/unit/event_test.c \
+                          ngx_postmark_module/ngx_http_postmark_event.c \
+                          ngx_postmark_module/ngx_http_postmark_event.h
+	mkdir -p $(BUILD)/unit
+	$(CC) $(CFLAGS_UNIT) -Ingx_postmark_module -o $@ \
+	    t/unit/event_test.c ngx_postmark_module/ngx_http_postmark_event.c \
+	    -lcjson
+
+unit: $(BUILD)/unit/event_test
+
+test: deps module unit
+	TEST_NGINX_BINARY=$(NGINX_BIN) TEST_NGINX_MODULE=$(MODULE_SO) \
+	TEST_UNIT_DIR=$(BUILD)/unit $(PROVE)
+
+$(ASAN_SRC)/configure:
+	@grep -rqs '^Types: deb-src' /etc/apt/sources.list.d/ || { \
+	    printf '%s\n' 'Types: deb-src' \
+	        'URIs: http://deb.debian.org/debian' 'Suites: bookworm' \
+	        'Components: main' \
+	        'Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg' \
+	        > /etc/apt/sources.list.d/nginx-src.sources && \
+	    apt-get update; }
+	rm -rf $(BUILD)/src && mkdir -p $(BUILD)/src
+	cd $(BUILD)/src && apt-get source nginx \
+	    > $(BUILD)/src/apt-source.log 2>&1 || \
+	    { cat $(BUILD)/src/apt-source.log; exit 1; }
+	test -x $@
+
+$(ASAN_DIR)/Makefile: $(ASAN_SRC)/configure config
+	rm -rf $(ASAN_DIR) && cp -a $(ASAN_SRC) $(ASAN_DIR)
+	cd $(ASAN_DIR) && ./configure --with-debug --with-threads \
+	    --with-http_ssl_module --with-http_v2_module \
+	    --add-module=$(ROOT) \
+	    --with-cc-opt='-fsanitize=address,undefined -fno-omit-frame-pointer' \
+	    --with-ld-opt='-fsanitize=address,undefined' \
+	    > $(BUILD)/configure-asan.log || \
+	    { cat $(BUILD)/configure-asan.log; exit 1; }
+
+$(ASAN_NGX): $(ASAN_DIR)/Makefile $(SOURCES)
+	$(MAKE) -C $(ASAN_DIR) -j2
+
+test-asan: deps $(ASAN_NGX) unit
+	$(SAN_ENV) TEST_NGINX_BINARY=$(ASAN_NGX) TEST_NGINX_MODULE= \
+	TEST_UNIT_DIR=$(BUILD)/unit $(PROVE)
+
+demo: deps module
+	NGINX_BIN=$(NGINX_BIN) MODULE_SO=$(MODULE_SO) perl -I t/lib tools/demo.pl
+
+bench: deps module
+	@command -v wrk >/dev/null || { apt-get update && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y wrk; }
+	NGINX_BIN=$(NGINX_BIN) MODULE_SO=$(MODULE_SO) bench/run
+
+clean:
+	rm -rf $(BUILD)

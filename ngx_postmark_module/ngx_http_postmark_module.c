@@ -1,0 +1,1255 @@
+
+/*
+ * Copyright (C) ngx_postmark_module authors
+ */
+
+
+#include "ngx_http_postmark_module.h"
+
+#include <openssl/evp.h>
+
+
+#define NGX_HTTP_POSTMARK_SECRET_MAX  4096
+
+
+typedef struct {
+    ngx_str_t                     name;
+    ngx_http_postmark_client_t  **client;
+    u_char                       *file;
+    ngx_uint_t                    line;
+} ngx_http_postmark_ref_t;
+
+
+static ngx_int_t ngx_http_postmark_init_module(ngx_cycle_t *cycle);
+static ngx_int_t ngx_http_postmark_init_process(ngx_cycle_t *cycle);
+static void ngx_http_postmark_exit_process(ngx_cycle_t *cycle);
+static void *ngx_http_postmark_create_main_conf(ngx_conf_t *cf);
+static char *ngx_http_postmark_init_main_conf(ngx_conf_t *cf, void *conf);
+static void *ngx_http_postmark_create_loc_conf(ngx_conf_t *cf);
+
+static char *ngx_http_postmark_client_block(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static char *ngx_http_postmark_client_check(ngx_conf_t *cf,
+    ngx_http_postmark_client_t *client);
+static char *ngx_http_postmark_webhook_user(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static char *ngx_http_postmark_webhook_password(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static char *ngx_http_postmark_forward_block(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static char *ngx_http_postmark_forward_url(ngx_conf_t *cf,
+    ngx_http_postmark_dest_t *dest, ngx_str_t *url);
+static char *ngx_http_postmark_events(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_postmark_values(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_postmark_metadata(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_postmark_header(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_postmark_webhook(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+
+static char *ngx_http_postmark_parse_block(ngx_conf_t *cf, void *conf,
+    ngx_uint_t type);
+static char *ngx_http_postmark_check_timeout(ngx_conf_t *cf, void *post,
+    void *data);
+static ngx_int_t ngx_http_postmark_secret(ngx_conf_t *cf, ngx_str_t *value,
+    ngx_str_t *secret);
+static ngx_int_t ngx_http_postmark_is_text(ngx_str_t *s);
+static ngx_int_t ngx_http_postmark_is_name(ngx_str_t *s);
+
+
+static ngx_conf_post_t  ngx_http_postmark_timeout_post = {
+    ngx_http_postmark_check_timeout
+};
+
+
+static ngx_command_t  ngx_http_postmark_commands[] = {
+
+    { ngx_string("postmark_client"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_BLOCK|NGX_CONF_TAKE1,
+      ngx_http_postmark_client_block,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("postmark_webhook"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS|NGX_CONF_TAKE1,
+      ngx_http_postmark_webhook,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    /* inside "postmark_client" */
+
+    { ngx_string("webhook_user"),
+      NGX_HTTP_POSTMARK_CLIENT_CONF|NGX_CONF_TAKE1,
+      ngx_http_postmark_webhook_user,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("webhook_password"),
+      NGX_HTTP_POSTMARK_CLIENT_CONF|NGX_CONF_TAKE1,
+      ngx_http_postmark_webhook_password,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("forward"),
+      NGX_HTTP_POSTMARK_CLIENT_CONF|NGX_CONF_BLOCK|NGX_CONF_TAKE1,
+      ngx_http_postmark_forward_block,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    /* inside "forward" */
+
+    { ngx_string("events"),
+      NGX_HTTP_POSTMARK_FORWARD_CONF|NGX_CONF_1MORE,
+      ngx_http_postmark_events,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("streams"),
+      NGX_HTTP_POSTMARK_FORWARD_CONF|NGX_CONF_1MORE,
+      ngx_http_postmark_values,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_postmark_dest_t, filter.streams),
+      NULL },
+
+    { ngx_string("tags"),
+      NGX_HTTP_POSTMARK_FORWARD_CONF|NGX_CONF_1MORE,
+      ngx_http_postmark_values,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_postmark_dest_t, filter.tags),
+      NULL },
+
+    { ngx_string("metadata"),
+      NGX_HTTP_POSTMARK_FORWARD_CONF|NGX_CONF_1MORE,
+      ngx_http_postmark_metadata,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("header"),
+      NGX_HTTP_POSTMARK_FORWARD_CONF|NGX_CONF_TAKE2,
+      ngx_http_postmark_header,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("timeout"),
+      NGX_HTTP_POSTMARK_FORWARD_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_postmark_dest_t, timeout),
+      &ngx_http_postmark_timeout_post },
+
+      ngx_null_command
+};
+
+
+static ngx_http_module_t  ngx_http_postmark_module_ctx = {
+    ngx_http_postmark_add_variables,       /* preconfiguration */
+    NULL,                                  /* postconfiguration */
+
+    ngx_http_postmark_create_main_conf,    /* create main configuration */
+    ngx_http_postmark_init_main_conf,      /* init main configuration */
+
+    NULL,                                  /* create server configuration */
+    NULL,                                  /* merge server configuration */
+
+    ngx_http_postmark_create_loc_conf,     /* create location configuration */
+    NULL                                   /* merge location configuration */
+};
+
+
+ngx_module_t  ngx_http_postmark_module = {
+    NGX_MODULE_V1,
+    &ngx_http_postmark_module_ctx,         /* module context */
+    ngx_http_postmark_commands,            /* module directives */
+    NGX_HTTP_MODULE,                       /* module type */
+    NULL,                                  /* init master */
+    ngx_http_postmark_init_module,         /* init module */
+    ngx_http_postmark_init_process,        /* init process */
+    NULL,                                  /* init thread */
+    NULL,                                  /* exit thread */
+    ngx_http_postmark_exit_process,        /* exit process */
+    NULL,                                  /* exit master */
+    NGX_MODULE_V1_PADDING
+};
+
+
+/* headers the module writes itself, or that would break the request */
+
+static ngx_str_t  ngx_http_postmark_reserved_headers[] = {
+    ngx_string("Host"),
+    ngx_string("Content-Length"),
+    ngx_string("Content-Type"),
+    ngx_string("Transfer-Encoding"),
+    ngx_string("Connection"),
+    ngx_string("Keep-Alive"),
+    ngx_string("Proxy-Connection"),
+    ngx_string("Upgrade"),
+    ngx_string("TE"),
+    ngx_string("Trailer"),
+    ngx_string("Expect"),
+    ngx_string("webhook-id"),
+    ngx_string("webhook-timestamp"),
+    ngx_string("webhook-signature"),
+    ngx_null_string
+};
+
+
+static ngx_int_t
+ngx_http_postmark_init_module(ngx_cycle_t *cycle)
+{
+    static ngx_uint_t        initialized;
+    curl_version_info_data  *info;
+
+    if (initialized) {
+        return NGX_OK;
+    }
+
+    /* in the master, before any worker or thread exists */
+
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
+                      "postmark: curl_global_init() failed");
+        return NGX_ERROR;
+    }
+
+    info = curl_version_info(CURLVERSION_NOW);
+
+    if (!(info->features & CURL_VERSION_ASYNCHDNS)) {
+        ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
+                      "postmark: libcurl %s resolves host names "
+                      "synchronously, which would block nginx workers; "
+                      "use a libcurl built with the threaded resolver "
+                      "or c-ares", info->version);
+        return NGX_ERROR;
+    }
+
+    initialized = 1;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_postmark_init_process(ngx_cycle_t *cycle)
+{
+    ngx_http_postmark_main_conf_t  *pmcf;
+
+    pmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_postmark_module);
+
+    if (pmcf == NULL || !pmcf->used) {
+        return NGX_OK;
+    }
+
+    return ngx_http_postmark_engine_init(cycle);
+}
+
+
+static void
+ngx_http_postmark_exit_process(ngx_cycle_t *cycle)
+{
+    ngx_http_postmark_engine_done(cycle);
+}
+
+
+static void *
+ngx_http_postmark_create_main_conf(ngx_conf_t *cf)
+{
+    ngx_http_postmark_main_conf_t  *pmcf;
+
+    pmcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_postmark_main_conf_t));
+    if (pmcf == NULL) {
+        return NULL;
+    }
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     pmcf->used = 0;
+     */
+
+    if (ngx_array_init(&pmcf->clients, cf->pool, 4,
+                       sizeof(ngx_http_postmark_client_t *))
+        != NGX_OK)
+    {
+        return NULL;
+    }
+
+    if (ngx_array_init(&pmcf->refs, cf->pool, 4,
+                       sizeof(ngx_http_postmark_ref_t))
+        != NGX_OK)
+    {
+        return NULL;
+    }
+
+    return pmcf;
+}
+
+
+/* locations may name clients defined further down the file */
+
+static char *
+ngx_http_postmark_init_main_conf(ngx_conf_t *cf, void *conf)
+{
+    ngx_http_postmark_main_conf_t *pmcf = conf;
+
+    ngx_uint_t                    i, j, webhooks;
+    ngx_http_postmark_ref_t      *ref;
+    ngx_http_postmark_client_t  **clients, *client;
+
+    ref = pmcf->refs.elts;
+    clients = pmcf->clients.elts;
+
+    webhooks = 0;
+
+    for (j = 0; j < pmcf->clients.nelts; j++) {
+        if (clients[j]->has_password) {
+            webhooks++;
+        }
+    }
+
+    for (i = 0; i < pmcf->refs.nelts; i++) {
+
+        if (ref[i].name.len == 0) {
+            if (webhooks == 0) {
+                ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                              "\"postmark_webhook\" is used, but no "
+                              "\"postmark_client\" has \"webhook_user\" and "
+                              "\"webhook_password\" in %s:%ui",
+                              ref[i].file, ref[i].line);
+                return NGX_CONF_ERROR;
+            }
+
+            continue;
+        }
+
+        client = NULL;
+
+        for (j = 0; j < pmcf->clients.nelts; j++) {
+            if (clients[j]->name.len == ref[i].name.len
+                && ngx_strncmp(clients[j]->name.data, ref[i].name.data,
+                               ref[i].name.len)
+                   == 0)
+            {
+                client = clients[j];
+                break;
+            }
+        }
+
+        if (client == NULL) {
+            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                          "unknown postmark client \"%V\"; define it with "
+                          "\"postmark_client %V { ... }\" at http level "
+                          "in %s:%ui",
+                          &ref[i].name, &ref[i].name, ref[i].file,
+                          ref[i].line);
+            return NGX_CONF_ERROR;
+        }
+
+        if (!client->has_password) {
+            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                          "postmark client \"%V\" has no \"webhook_user\" "
+                          "and \"webhook_password\" in %s:%ui",
+                          &ref[i].name, ref[i].file, ref[i].line);
+            return NGX_CONF_ERROR;
+        }
+
+        *ref[i].client = client;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static void *
+ngx_http_postmark_create_loc_conf(ngx_conf_t *cf)
+{
+    ngx_http_postmark_loc_conf_t  *plcf;
+
+    plcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_postmark_loc_conf_t));
+    if (plcf == NULL) {
+        return NULL;
+    }
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     plcf->webhook = 0;
+     *     plcf->webhook_client = NULL;
+     */
+
+    return plcf;
+}
+
+
+static char *
+ngx_http_postmark_client_block(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_postmark_main_conf_t *pmcf = conf;
+
+    char                         *rv;
+    ngx_str_t                    *value;
+    ngx_uint_t                    i;
+    ngx_http_postmark_client_t   *client, **clients, **slot;
+
+    value = cf->args->elts;
+
+    if (ngx_http_postmark_is_name(&value[1]) != NGX_OK) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid postmark client name \"%V\"; use up to "
+                           "64 letters, digits, \".\", \"-\" and \"_\"",
+                           &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    clients = pmcf->clients.elts;
+
+    for (i = 0; i < pmcf->clients.nelts; i++) {
+        if (clients[i]->name.len == value[1].len
+            && ngx_strncmp(clients[i]->name.data, value[1].data,
+                           value[1].len)
+               == 0)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "duplicate postmark client \"%V\", first "
+                               "defined in %s:%ui; give each client its "
+                               "own name", &value[1], clients[i]->file,
+                               clients[i]->line);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    client = ngx_pcalloc(cf->pool, sizeof(ngx_http_postmark_client_t));
+    if (client == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    client->name = value[1];
+    client->file = cf->conf_file->file.name.data;
+    client->line = cf->conf_file->line;
+
+    if (ngx_array_init(&client->dests, cf->pool, 2,
+                       sizeof(ngx_http_postmark_dest_t))
+        != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    rv = ngx_http_postmark_parse_block(cf, client,
+                                       NGX_HTTP_POSTMARK_CLIENT_CONF);
+    if (rv != NGX_CONF_OK) {
+        return rv;
+    }
+
+    rv = ngx_http_postmark_client_check(cf, client);
+    if (rv != NGX_CONF_OK) {
+        return rv;
+    }
+
+    slot = ngx_array_push(&pmcf->clients);
+    if (slot == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    *slot = client;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_postmark_client_check(ngx_conf_t *cf,
+    ngx_http_postmark_client_t *client)
+{
+    ngx_uint_t                      i;
+    ngx_http_postmark_client_t    **clients;
+    ngx_http_postmark_main_conf_t  *pmcf;
+
+    if (client->webhook_user.len && !client->has_password) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "postmark client \"%V\" has \"webhook_user\" but "
+                           "no \"webhook_password\"", &client->name);
+        return NGX_CONF_ERROR;
+    }
+
+    if (client->has_password && client->webhook_user.len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "postmark client \"%V\" has \"webhook_password\" "
+                           "but no \"webhook_user\"", &client->name);
+        return NGX_CONF_ERROR;
+    }
+
+    if (client->has_password && client->dests.nelts == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "postmark client \"%V\" has webhook credentials "
+                           "but no destination; add "
+                           "\"forward https://... { ... }\"", &client->name);
+        return NGX_CONF_ERROR;
+    }
+
+    if (!client->has_password && client->dests.nelts) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "postmark client \"%V\" has \"forward\" "
+                           "destinations but no webhook credentials; add "
+                           "\"webhook_user\" and \"webhook_password\"",
+                           &client->name);
+        return NGX_CONF_ERROR;
+    }
+
+    if (!client->has_password) {
+        return NGX_CONF_OK;
+    }
+
+    /* the credentials decide the client, so they must be unambiguous */
+
+    pmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_postmark_module);
+    clients = pmcf->clients.elts;
+
+    for (i = 0; i < pmcf->clients.nelts; i++) {
+        if (clients[i]->has_password
+            && ngx_memcmp(clients[i]->user_hash, client->user_hash,
+                          NGX_HTTP_POSTMARK_HASH_LEN)
+               == 0)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "postmark client \"%V\" has the same "
+                               "\"webhook_user\" as client \"%V\" "
+                               "(%s:%ui); each client needs its own",
+                               &client->name, &clients[i]->name,
+                               clients[i]->file, clients[i]->line);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_postmark_webhook_user(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_postmark_client_t *client = conf;
+
+    ngx_str_t  *value, user;
+
+    if (client->webhook_user.len) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (ngx_http_postmark_secret(cf, &value[1], &user) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    /* HTTP Basic credentials end the user name at the first colon */
+
+    if (ngx_strlchr(user.data, user.data + user.len, ':') != NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"webhook_user\" of postmark client \"%V\" "
+                           "contains \":\", which HTTP Basic "
+                           "authentication does not allow in a user name",
+                           &client->name);
+        return NGX_CONF_ERROR;
+    }
+
+    client->webhook_user = user;
+
+    if (ngx_http_postmark_hash(client->user_hash, user.data, user.len)
+        != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_postmark_webhook_password(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_postmark_client_t *client = conf;
+
+    ngx_str_t  *value, password;
+
+    if (client->has_password) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (ngx_http_postmark_secret(cf, &value[1], &password) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    /* only a digest is kept, compared in constant time */
+
+    if (ngx_http_postmark_hash(client->password_hash, password.data,
+                               password.len)
+        != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_explicit_memzero(password.data, password.len);
+
+    client->has_password = 1;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_postmark_forward_block(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_postmark_client_t *client = conf;
+
+    char                      *rv;
+    ngx_str_t                 *value;
+    ngx_http_postmark_dest_t  *dest;
+
+    value = cf->args->elts;
+
+    dest = ngx_array_push(&client->dests);
+    if (dest == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_memzero(dest, sizeof(ngx_http_postmark_dest_t));
+
+    dest->client = client;
+    dest->timeout = NGX_CONF_UNSET_MSEC;
+
+    rv = ngx_http_postmark_forward_url(cf, dest, &value[1]);
+    if (rv != NGX_CONF_OK) {
+        return rv;
+    }
+
+    rv = ngx_http_postmark_parse_block(cf, dest,
+                                       NGX_HTTP_POSTMARK_FORWARD_CONF);
+    if (rv != NGX_CONF_OK) {
+        return rv;
+    }
+
+    ngx_conf_init_msec_value(dest->timeout, 10000);
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_postmark_forward_url(ngx_conf_t *cf, ngx_http_postmark_dest_t *dest,
+    ngx_str_t *url)
+{
+    char       *rv, *scheme, *host, *port, *path, *fragment;
+    CURLU      *u;
+    size_t      len;
+    CURLUcode   uc;
+
+    scheme = NULL;
+    host = NULL;
+    port = NULL;
+    path = NULL;
+    fragment = NULL;
+    rv = NGX_CONF_ERROR;
+
+    if (ngx_http_postmark_is_text(url) != NGX_OK) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid forward URL: it contains a control "
+                           "character");
+        return NGX_CONF_ERROR;
+    }
+
+    u = curl_url();
+    if (u == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    uc = curl_url_set(u, CURLUPART_URL, (char *) url->data, 0);
+
+    if (uc != CURLUE_OK) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid forward URL \"%V\": %s; write "
+                           "\"forward https://host/path { ... }\"",
+                           url, curl_url_strerror(uc));
+        goto done;
+    }
+
+    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0);
+    curl_url_get(u, CURLUPART_HOST, &host, 0);
+    curl_url_get(u, CURLUPART_PORT, &port, 0);
+    curl_url_get(u, CURLUPART_PATH, &path, 0);
+    curl_url_get(u, CURLUPART_FRAGMENT, &fragment, 0);
+
+    if (scheme == NULL
+        || (ngx_strcmp(scheme, "http") != 0
+            && ngx_strcmp(scheme, "https") != 0))
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid forward URL \"%V\": only \"http://\" "
+                           "and \"https://\" are supported", url);
+        goto done;
+    }
+
+    if (host == NULL || host[0] == '\0') {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid forward URL \"%V\": no host", url);
+        goto done;
+    }
+
+    if (fragment) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid forward URL \"%V\": a \"#fragment\" is "
+                           "never sent; remove it", url);
+        goto done;
+    }
+
+    /* what logs show: neither credentials nor a query string */
+
+    len = ngx_strlen(scheme) + sizeof("://") - 1 + ngx_strlen(host)
+          + (port ? 1 + ngx_strlen(port) : 0) + ngx_strlen(path);
+
+    dest->display.data = ngx_pnalloc(cf->pool, len);
+    if (dest->display.data == NULL) {
+        goto done;
+    }
+
+    dest->display.len = ngx_sprintf(dest->display.data, "%s://%s%s%s%s",
+                                    scheme, host, port ? ":" : "",
+                                    port ? port : "", path)
+                        - dest->display.data;
+
+    dest->url = *url;
+    rv = NGX_CONF_OK;
+
+done:
+
+    curl_free(scheme);
+    curl_free(host);
+    curl_free(port);
+    curl_free(path);
+    curl_free(fragment);
+    curl_url_cleanup(u);
+
+    return rv;
+}
+
+
+static char *
+ngx_http_postmark_events(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_postmark_dest_t *dest = conf;
+
+    unsigned     type;
+    ngx_str_t   *value;
+    ngx_uint_t   i;
+
+    if (dest->filter.types) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+        type = ngx_http_postmark_event_type((char *) value[i].data, 0);
+
+        if (type) {
+            dest->filter.types |= type;
+            continue;
+        }
+
+        if (ngx_http_postmark_event_type((char *) value[i].data, 1)) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "unknown event type \"%V\"; event types are "
+                               "case-sensitive: %s", &value[i],
+                               ngx_http_postmark_event_type_names());
+
+        } else {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "unknown event type \"%V\"; use one or more "
+                               "of %s", &value[i],
+                               ngx_http_postmark_event_type_names());
+        }
+
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_postmark_values(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    char  *p = conf;
+
+    ngx_str_t                 *value;
+    ngx_uint_t                 i;
+    const char               **values;
+    ngx_http_postmark_list_t  *list;
+
+    list = (ngx_http_postmark_list_t *) (p + cmd->offset);
+
+    if (list->n) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    values = ngx_palloc(cf->pool, (cf->args->nelts - 1) * sizeof(char *));
+    if (values == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    for (i = 1; i < cf->args->nelts; i++) {
+        if (value[i].len == 0
+            || ngx_http_postmark_is_text(&value[i]) != NGX_OK)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid value \"%V\" in \"%V\"; values must "
+                               "be non-empty text", &value[i], &cmd->name);
+            return NGX_CONF_ERROR;
+        }
+
+        values[i - 1] = (const char *) value[i].data;
+    }
+
+    list->values = values;
+    list->n = cf->args->nelts - 1;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_postmark_metadata(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_postmark_dest_t *dest = conf;
+
+    u_char       *eq;
+    ngx_str_t    *value;
+    ngx_uint_t    i, n;
+    const char  **keys, **values;
+
+    if (dest->filter.nmeta) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+    n = cf->args->nelts - 1;
+
+    keys = ngx_palloc(cf->pool, n * sizeof(char *));
+    values = ngx_palloc(cf->pool, n * sizeof(char *));
+
+    if (keys == NULL || values == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    for (i = 0; i < n; i++) {
+        eq = ngx_strlchr(value[i + 1].data, value[i + 1].data + value[i + 1].len,
+                         '=');
+
+        if (eq == NULL || eq == value[i + 1].data
+            || ngx_http_postmark_is_text(&value[i + 1]) != NGX_OK)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid metadata filter \"%V\"; write "
+                               "\"key=value\"", &value[i + 1]);
+            return NGX_CONF_ERROR;
+        }
+
+        /* the token is ours to split: it lives in the configuration pool */
+
+        *eq = '\0';
+        keys[i] = (const char *) value[i + 1].data;
+        values[i] = (const char *) eq + 1;
+    }
+
+    dest->filter.meta_keys = keys;
+    dest->filter.meta_values = values;
+    dest->filter.nmeta = n;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_postmark_header(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_postmark_dest_t *dest = conf;
+
+    u_char      *p, c;
+    ngx_str_t   *value, *name;
+    ngx_uint_t   i;
+    const char **line;
+
+    value = cf->args->elts;
+
+    if (value[1].len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "empty header name");
+        return NGX_CONF_ERROR;
+    }
+
+    for (i = 0; i < value[1].len; i++) {
+        c = value[1].data[i];
+
+        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+            || (c >= '0' && c <= '9')
+            || ngx_strchr("!#$%&'*+-.^_`|~", c) != NULL)
+        {
+            continue;
+        }
+
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid header name \"%V\"; a name is letters, "
+                           "digits and \"-\", without spaces or \":\"",
+                           &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    for (name = ngx_http_postmark_reserved_headers; name->len; name++) {
+        if (name->len == value[1].len
+            && ngx_strncasecmp(name->data, value[1].data, name->len) == 0)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "header \"%V\" is set by the module and "
+                               "cannot be configured", &value[1]);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    if (ngx_http_postmark_is_text(&value[2]) != NGX_OK) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid value of header \"%V\": it contains a "
+                           "line break or another control character",
+                           &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    if (dest->headers == NULL) {
+        dest->headers = ngx_array_create(cf->pool, 2, sizeof(const char *));
+        if (dest->headers == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    line = ngx_array_push(dest->headers);
+    if (line == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    p = ngx_pnalloc(cf->pool, value[1].len + value[2].len + sizeof(": "));
+    if (p == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    *line = (const char *) p;
+
+    p = ngx_cpymem(p, value[1].data, value[1].len);
+    *p++ = ':';
+    *p++ = ' ';
+    p = ngx_cpymem(p, value[2].data, value[2].len);
+    *p = '\0';
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_postmark_webhook(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_postmark_loc_conf_t *plcf = conf;
+
+    ngx_str_t                      *value;
+    ngx_http_postmark_ref_t        *ref;
+    ngx_http_core_loc_conf_t       *clcf;
+    ngx_http_postmark_main_conf_t  *pmcf;
+
+    if (plcf->webhook) {
+        return "is duplicate";
+    }
+
+    plcf->webhook = 1;
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+    clcf->handler = ngx_http_postmark_webhook_handler;
+
+    pmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_postmark_module);
+    pmcf->used = 1;
+
+    ref = ngx_array_push(&pmcf->refs);
+    if (ref == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    value = cf->args->elts;
+
+    ngx_str_null(&ref->name);
+
+    if (cf->args->nelts == 2) {
+        ref->name = value[1];
+    }
+
+    ref->client = &plcf->webhook_client;
+    ref->file = cf->conf_file->file.name.data;
+    ref->line = cf->conf_file->line;
+
+    return NGX_CONF_OK;
+}
+
+
+/* Postmark waits two minutes for an answer, and retries after that */
+
+static char *
+ngx_http_postmark_check_timeout(ngx_conf_t *cf, void *post, void *data)
+{
+    ngx_msec_t  *ms = data;
+
+    if (*ms == 0 || *ms > 110000) {
+        return "must be between 1ms and 110s, "
+               "as Postmark waits 2 minutes for an answer";
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * Directives inside a block are looked up in nginx's usual way, in a
+ * context of their own; "conf" is what they are given.
+ */
+
+static char *
+ngx_http_postmark_parse_block(ngx_conf_t *cf, void *conf, ngx_uint_t type)
+{
+    char                 *rv;
+    void                **main_conf;
+    ngx_conf_t            save;
+    ngx_http_conf_ctx_t  *ctx, *http_ctx;
+
+    http_ctx = cf->ctx;
+
+    ctx = ngx_pcalloc(cf->pool, sizeof(ngx_http_conf_ctx_t));
+    if (ctx == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    main_conf = ngx_pcalloc(cf->pool, sizeof(void *) * ngx_http_max_module);
+    if (main_conf == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    main_conf[ngx_http_postmark_module.ctx_index] = conf;
+
+    ctx->main_conf = main_conf;
+    ctx->srv_conf = http_ctx->srv_conf;
+    ctx->loc_conf = http_ctx->loc_conf;
+
+    save = *cf;
+    cf->ctx = ctx;
+    cf->cmd_type = type;
+
+    rv = ngx_conf_parse(cf, NULL);
+
+    *cf = save;
+
+    return rv;
+}
+
+
+/* a secret is written inline, or read from "file=path" when loading */
+
+static ngx_int_t
+ngx_http_postmark_secret(ngx_conf_t *cf, ngx_str_t *value, ngx_str_t *secret)
+{
+    u_char           *p;
+    ngx_str_t        *directive;
+    ssize_t           n;
+    ngx_fd_t          fd;
+    ngx_str_t         name;
+    ngx_file_info_t   fi;
+
+    directive = cf->args->elts;
+
+    if (value->len < sizeof("file=") - 1
+        || ngx_strncmp(value->data, "file=", sizeof("file=") - 1) != 0)
+    {
+        *secret = *value;
+        goto check;
+    }
+
+    name.len = value->len - (sizeof("file=") - 1);
+    name.data = value->data + sizeof("file=") - 1;
+
+    if (name.len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"%V\" needs a path: write \"file=/path/to/"
+                           "secret\"", directive);
+        return NGX_ERROR;
+    }
+
+    if (ngx_conf_full_name(cf->cycle, &name, 1) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    fd = ngx_open_file(name.data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+
+    if (fd == NGX_INVALID_FILE) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           "cannot read secret file \"%s\"", name.data);
+        return NGX_ERROR;
+    }
+
+    p = NULL;
+    n = 0;
+
+    if (ngx_fd_info(fd, &fi) == NGX_FILE_ERROR) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           ngx_fd_info_n " \"%s\" failed", name.data);
+        goto failed;
+    }
+
+    if (ngx_file_size(&fi) > NGX_HTTP_POSTMARK_SECRET_MAX) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "secret file \"%s\" is larger than %d bytes; it "
+                           "should hold the secret alone", name.data,
+                           NGX_HTTP_POSTMARK_SECRET_MAX);
+        goto failed;
+    }
+
+    p = ngx_pnalloc(cf->pool, NGX_HTTP_POSTMARK_SECRET_MAX + 1);
+    if (p == NULL) {
+        goto failed;
+    }
+
+    n = ngx_read_fd(fd, p, NGX_HTTP_POSTMARK_SECRET_MAX + 1);
+
+    if (n == -1) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           "cannot read secret file \"%s\"", name.data);
+        goto failed;
+    }
+
+    ngx_close_file(fd);
+
+    /* editors end files with a newline that is no part of the secret */
+
+    while (n > 0 && (p[n - 1] == '\n' || p[n - 1] == '\r'
+                     || p[n - 1] == ' ' || p[n - 1] == '\t'))
+    {
+        n--;
+    }
+
+    if (n == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "secret file \"%s\" is empty", name.data);
+        return NGX_ERROR;
+    }
+
+    p[n] = '\0';
+
+    secret->data = p;
+    secret->len = n;
+
+    if (ngx_http_postmark_is_text(secret) != NGX_OK) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "secret file \"%s\" has more than one line or a "
+                           "control character", name.data);
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+
+failed:
+
+    ngx_close_file(fd);
+
+    return NGX_ERROR;
+
+check:
+
+    if (secret->len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "empty secret in \"%V\"",
+                           directive);
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_postmark_is_text(secret) != NGX_OK) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "secret in \"%V\" contains a control character",
+                           directive);
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+/* no control characters: nothing that could split a header or a log line */
+
+static ngx_int_t
+ngx_http_postmark_is_text(ngx_str_t *s)
+{
+    ngx_uint_t  i;
+
+    for (i = 0; i < s->len; i++) {
+        if (s->data[i] < 0x20 || s->data[i] == 0x7f) {
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_postmark_is_name(ngx_str_t *s)
+{
+    u_char      c;
+    ngx_uint_t  i;
+
+    if (s->len == 0 || s->len > 64) {
+        return NGX_ERROR;
+    }
+
+    for (i = 0; i < s->len; i++) {
+        c = s->data[i];
+
+        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+            || (c >= '0' && c <= '9') || c == '.' || c == '-' || c == '_')
+        {
+            continue;
+        }
+
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_postmark_hash(u_char *out, u_char *data, size_t len)
+{
+    unsigned int  n;
+
+    if (EVP_Digest(data, len, out, &n, EVP_sha256(), NULL) != 1
+        || n != NGX_HTTP_POSTMARK_HASH_LEN)
+    {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}

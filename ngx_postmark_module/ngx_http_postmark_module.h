@@ -1,0 +1,150 @@
+
+/*
+ * Copyright (C) ngx_postmark_module authors
+ */
+
+
+#ifndef _NGX_HTTP_POSTMARK_MODULE_H_INCLUDED_
+#define _NGX_HTTP_POSTMARK_MODULE_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include <curl/curl.h>
+
+#include "ngx_http_postmark_event.h"
+
+
+#define NGX_HTTP_POSTMARK_VERSION     "0.1.0"
+#define NGX_HTTP_POSTMARK_USER_AGENT  "ngx_postmark_module/"                 \
+                                      NGX_HTTP_POSTMARK_VERSION
+
+#define NGX_HTTP_POSTMARK_HASH_LEN    32
+
+/*
+ * Contexts of the directives inside "postmark_client" and "forward"
+ * blocks.  The bits are unused by nginx's own contexts; they keep these
+ * directives out of every other block.
+ */
+
+#define NGX_HTTP_POSTMARK_CLIENT_CONF   0x00200000
+#define NGX_HTTP_POSTMARK_FORWARD_CONF  0x00400000
+
+
+typedef struct ngx_http_postmark_client_s  ngx_http_postmark_client_t;
+typedef struct ngx_http_postmark_fetch_s   ngx_http_postmark_fetch_t;
+typedef struct ngx_http_postmark_job_s     ngx_http_postmark_job_t;
+
+
+typedef struct {
+    ngx_str_t                     url;          /* NUL-terminated */
+    ngx_str_t                     display;      /* no credentials, no query */
+    ngx_http_postmark_filter_t    filter;
+    ngx_array_t                  *headers;      /* "Name: value" C strings */
+    ngx_msec_t                    timeout;
+    ngx_http_postmark_client_t   *client;
+} ngx_http_postmark_dest_t;
+
+
+struct ngx_http_postmark_client_s {
+    ngx_str_t                     name;
+    ngx_str_t                     webhook_user;
+    u_char                        user_hash[NGX_HTTP_POSTMARK_HASH_LEN];
+    u_char                        password_hash[NGX_HTTP_POSTMARK_HASH_LEN];
+    unsigned                      has_password:1;
+    ngx_array_t                   dests;        /* ngx_http_postmark_dest_t */
+    u_char                       *file;
+    ngx_uint_t                    line;
+};
+
+
+typedef struct {
+    ngx_array_t                   clients;   /* ngx_http_postmark_client_t * */
+    ngx_array_t                   refs;      /* client names in locations */
+    ngx_uint_t                    used;      /* a location needs the engine */
+} ngx_http_postmark_main_conf_t;
+
+
+typedef struct {
+    ngx_uint_t                    webhook;
+    ngx_http_postmark_client_t   *webhook_client;   /* fixed, or NULL */
+} ngx_http_postmark_loc_conf_t;
+
+
+/* one outbound HTTP transfer on the worker's libcurl multi handle */
+
+typedef void (*ngx_http_postmark_fetch_done_pt)(
+    ngx_http_postmark_fetch_t *fetch);
+
+struct ngx_http_postmark_fetch_s {
+    CURL                             *easy;
+    struct curl_slist                *headers;
+    ngx_queue_t                       queue;      /* in the engine, if active */
+
+    ngx_http_postmark_fetch_done_pt   done;
+    void                             *data;
+
+    long                              status;     /* 0 without an answer */
+    CURLcode                          result;
+    char                              error[CURL_ERROR_SIZE];
+
+    unsigned                          active:1;
+};
+
+
+/* one received event on its way to the destinations that match it */
+
+typedef struct {
+    ngx_http_postmark_dest_t         *dest;
+    ngx_http_postmark_fetch_t        *fetch;
+    ngx_http_postmark_job_t          *job;
+    ngx_msec_t                        start;
+    unsigned                          ok:1;
+} ngx_http_postmark_delivery_t;
+
+typedef void (*ngx_http_postmark_job_done_pt)(ngx_http_postmark_job_t *job);
+
+struct ngx_http_postmark_job_s {
+    ngx_pool_t                       *pool;
+    ngx_log_t                        *log;
+    ngx_http_postmark_client_t       *client;
+    ngx_str_t                         body;
+    ngx_str_t                         id;
+    ngx_str_t                         event;      /* record type, for logs */
+
+    ngx_array_t                       deliveries;
+    ngx_uint_t                        pending;
+    ngx_uint_t                        failed;
+
+    ngx_http_postmark_job_done_pt     done;
+    void                             *data;
+};
+
+
+ngx_int_t ngx_http_postmark_engine_init(ngx_cycle_t *cycle);
+void ngx_http_postmark_engine_done(ngx_cycle_t *cycle);
+ngx_http_postmark_fetch_t *ngx_http_postmark_fetch_create(ngx_pool_t *pool);
+ngx_int_t ngx_http_postmark_fetch_header(ngx_http_postmark_fetch_t *fetch,
+    const char *line);
+ngx_int_t ngx_http_postmark_fetch_start(ngx_http_postmark_fetch_t *fetch);
+
+ngx_http_postmark_job_t *ngx_http_postmark_job_create(
+    ngx_http_postmark_client_t *client, size_t size, ngx_log_t *log);
+ngx_int_t ngx_http_postmark_job_set_id(ngx_http_postmark_job_t *job);
+ngx_int_t ngx_http_postmark_job_add(ngx_http_postmark_job_t *job,
+    ngx_http_postmark_dest_t *dest);
+ngx_int_t ngx_http_postmark_job_start(ngx_http_postmark_job_t *job);
+void ngx_http_postmark_job_destroy(ngx_http_postmark_job_t *job);
+
+ngx_int_t ngx_http_postmark_hash(u_char *out, u_char *data, size_t len);
+
+ngx_int_t ngx_http_postmark_webhook_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_postmark_add_variables(ngx_conf_t *cf);
+
+
+extern ngx_module_t  ngx_http_postmark_module;
+
+
+#endif /* _NGX_HTTP_POSTMARK_MODULE_H_INCLUDED_ */
