@@ -283,16 +283,17 @@ ngx_http_postmark_delivery_error(ngx_http_postmark_delivery_t *d,
 
     if (status) {
         ngx_log_error(NGX_LOG_ERR, job->log, 0,
-                      "postmark client \"%V\": forward to \"%V\" failed: "
-                      "%s %l after %M ms (event %V, webhook-id %V)",
-                      &job->client->name, &d->dest->display, reason, status,
-                      ngx_current_msec - d->start, &job->event, &job->id);
+                      "postmark client \"%V\": forward to \"%V\" failed "
+                      "after %M ms: %s %l (event %V, webhook-id %V)",
+                      &job->client->name, &d->dest->display,
+                      ngx_current_msec - d->start, reason, status,
+                      &job->event, &job->id);
         return;
     }
 
     ngx_log_error(NGX_LOG_ERR, job->log, 0,
-                  "postmark client \"%V\": forward to \"%V\" failed: %s "
-                  "after %M ms (event %V, webhook-id %V)",
-                  &job->client->name, &d->dest->display, reason,
-                  ngx_current_msec - d->start, &job->event, &job->id);
+                  "postmark client \"%V\": forward to \"%V\" failed "
+                  "after %M ms: %s (event %V, webhook-id %V)",
+                  &job->client->name, &d->dest->display,
+                  ngx_current_msec - d->start, reason, &job->event, &job->id);
 }

@@ -311,8 +311,13 @@ ngx_http_postmark_webhook_job(ngx_http_request_t *r,
     if (r->request_body) {
         for (cl = r->request_body->bufs; cl; cl = cl->next) {
             b = cl->buf;
-            size += ngx_buf_in_memory(b) ? b->last - b->pos
-                                         : b->file_last - b->file_pos;
+
+            if (ngx_buf_in_memory(b)) {
+                size += b->last - b->pos;
+
+            } else if (b->in_file) {
+                size += b->file_last - b->file_pos;
+            }
         }
     }
 
@@ -352,13 +357,18 @@ ngx_http_postmark_webhook_read(ngx_http_request_t *r, ngx_str_t *body)
          cl = cl->next)
     {
         b = cl->buf;
-        nbufs++;
 
         if (ngx_buf_in_memory(b)) {
             p = ngx_cpymem(p, b->pos, b->last - b->pos);
+            nbufs++;
             continue;
         }
 
+        if (!b->in_file) {
+            continue;   /* the empty buffer that marks the end */
+        }
+
+        nbufs++;
         in_file = 1;
         len = (size_t) (b->file_last - b->file_pos);
 

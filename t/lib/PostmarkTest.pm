@@ -258,7 +258,7 @@ sub finish {
 sub DESTROY {
     my ($self) = @_;
     local $?;
-    $_->stop for @{ $self->{servers} || [] };
+    $_ && $_->stop for @{ $self->{servers} || [] };
     if (my $pid = delete $self->{pid}) {
         kill 'KILL', $pid;
         waitpid $pid, 0;

@@ -23,7 +23,6 @@ use Fcntl qw(:flock);
 use IO::Socket::INET;
 use IO::Select;
 use JSON::PP;
-use MIME::Base64 qw(encode_base64 decode_base64);
 use POSIX ();
 use Socket qw(SOL_SOCKET SO_LINGER);
 use Time::HiRes qw(time sleep);
@@ -117,7 +116,7 @@ sub requests {
     my @r;
     for my $line (split /\n/, read_file($self->{log})) {
         my $r = $json->decode($line);
-        $r->{body} = decode_base64(delete $r->{body_b64});
+        $r->{body} = read_file($r->{body_file});
         push @r, $r;
     }
     return @r;
@@ -131,7 +130,10 @@ sub wait_requests {
     return $self->requests;
 }
 
-sub clear { unlink $_[0]{log} }
+sub clear {
+    my ($self) = @_;
+    unlink $self->{log}, glob("$self->{log}.body.*");
+}
 
 # --- one connection, in its own process --------------------------------
 
@@ -275,10 +277,16 @@ sub _read_request {
              body => $body, time => time };
 }
 
+# bodies go to files of their own; the log line names the file
 sub _record {
     my ($self, $req) = @_;
     my %r = %$req;
-    $r{body_b64} = encode_base64(delete $r{body}, '');
+    my $file = sprintf '%s.body.%d.%d', $self->{log}, $$, ++$self->{seq};
+    open my $bf, '>', $file or die "$file: $!";
+    binmode $bf;
+    print $bf delete $r{body};
+    close $bf;
+    $r{body_file} = $file;
     open my $fh, '>>', $self->{log} or die "$self->{log}: $!";
     flock $fh, LOCK_EX;
     print $fh $json->encode(\%r), "\n";

@@ -1,0 +1,159 @@
+#!/usr/bin/perl
+
+# Bad requests get a precise status and a message that says what is wrong;
+# nothing is forwarded, no secret shows, and nginx keeps serving.
+
+use strict;
+use warnings;
+
+use Test::More;
+use JSON::PP;
+
+use PostmarkTest qw(payload read_file);
+use PostmarkTest::Standin;
+
+my $t = PostmarkTest->new;
+my $sink = $t->server(PostmarkTest::Standin->new(dir => $t->dir,
+                                                 name => 'sink'));
+
+$t->write_config(<<"EOF");
+%%TEST_GLOBALS%%
+events { }
+http {
+    %%TEST_GLOBALS_HTTP%%
+
+    postmark_client acme {
+        webhook_user      acme;
+        webhook_password  "correct horse";
+        forward ${\ $sink->url('/hook') } { }
+    }
+
+    postmark_client globex {
+        webhook_user      globex;
+        webhook_password  battery-staple;
+        forward ${\ $sink->url('/globex') } { }
+    }
+
+    server {
+        listen 127.0.0.1:%%PORT_8080%%;
+        client_max_body_size 64k;
+
+        location = /webhook { postmark_webhook; }
+    }
+}
+EOF
+
+$t->run;
+
+my %acme = (user => 'acme', password => 'correct horse');
+my $bounce = payload('bounce');
+
+sub still_serving {
+    my ($name) = @_;
+    my $r = $t->post('/webhook', $bounce, %acme);
+    is($r && $r->{status}, 200, "$name: nginx still serves");
+}
+
+sub refused {
+    my ($name, $status, $outcome, $re, $body, %opt) = @_;
+    $sink->clear;
+    my $r = $t->post('/webhook', $body, %opt);
+    is($r->{status}, $status, "$name: $status");
+    is($r->{headers}{'content-type'}, 'application/json',
+       "$name: a JSON answer");
+    my $answer = eval { decode_json($r->{body}) } || {};
+    is($answer->{status}, $outcome, "$name: status \"$outcome\"");
+    like($answer->{message} // '', $re, "$name: the message says why");
+    is($sink->count, 0, "$name: nothing forwarded");
+    unlike($r->{raw}, qr/correct horse|battery-staple/,
+           "$name: no password in the answer");
+    still_serving($name);
+    return $r;
+}
+
+# credentials
+
+my $r = refused('no credentials', 401, 'unauthorized', qr/credentials/,
+                $bounce);
+is($r->{headers}{'www-authenticate'}, 'Basic realm="postmark"',
+   'no credentials: WWW-Authenticate asks for Basic');
+
+refused('wrong password', 401, 'unauthorized', qr/credentials/, $bounce,
+        user => 'acme', password => 'battery-staple');
+refused('unknown user', 401, 'unauthorized', qr/credentials/, $bounce,
+        user => 'initech', password => 'correct horse');
+refused('user of one, password of another', 401, 'unauthorized',
+        qr/credentials/, $bounce, user => 'globex',
+        password => 'correct horse');
+refused('empty password', 401, 'unauthorized', qr/credentials/, $bounce,
+        user => 'acme', password => '');
+refused('not Basic', 401, 'unauthorized', qr/credentials/, $bounce,
+        headers => { Authorization => 'Bearer correct horse' });
+refused('Basic, not base64', 401, 'unauthorized', qr/credentials/, $bounce,
+        headers => { Authorization => 'Basic !!!notbase64' });
+
+# methods: Postmark only ever POSTs
+
+for my $method (qw(GET PUT DELETE PATCH OPTIONS)) {
+    my $r = refused($method, 405, 'method_not_allowed', qr/POST/,
+                    $method eq 'GET' ? undef : $bounce, %acme,
+                    method => $method);
+    is($r->{headers}{allow}, 'POST', "$method: Allow: POST");
+}
+
+$r = $t->post('/webhook', undef, %acme, method => 'HEAD');
+is($r->{status}, 405, 'HEAD: 405');
+
+# bodies that are not one JSON object
+
+my @bodies = (
+    ['not JSON', 'RecordType=Bounce&ID=1', qr/^request body is not valid JSON \(at byte 0\)$/],
+    ['truncated JSON', substr($bounce, 0, 200), qr/^request body is not valid JSON \(at byte \d+\)$/],
+    ['JSON array', "[$bounce]", qr/^request body is JSON but not an object$/],
+    ['JSON string', '"Bounce"', qr/^request body is JSON but not an object$/],
+    ['JSON number', '4323372036854775807', qr/not an object/],
+    ['JSON null', 'null', qr/not an object/],
+    ['two objects', "$bounce$bounce", qr/^request body has data after the JSON object \(at byte \d+\)$/],
+    ['object and garbage', "$bounce xyz", qr/data after the JSON object/],
+    ['RecordType a number', '{"RecordType": 5}', qr/^RecordType is not a non-empty string$/],
+    ['RecordType empty', '{"RecordType": ""}', qr/RecordType/],
+    ['only blanks', "  \r\n\t ", qr/not valid JSON/],
+    ['NUL inside', "{\"RecordType\":\"Bounce\"}\0{}", qr/data after the JSON object/],
+    ['deep nesting', ('[' x 5000) . (']' x 5000), qr/not valid JSON/],
+);
+
+for my $case (@bodies) {
+    my ($name, $body, $re) = @$case;
+    refused($name, 400, 'rejected', $re, $body, %acme);
+}
+
+# trailing blanks after the object are fine: some senders end with "\n"
+$sink->clear;
+$r = $t->post('/webhook', "$bounce\r\n\n", %acme);
+is($r->{status}, 200, 'object followed by blanks: 200');
+
+# too large: nginx answers 413 before the module reads anything
+$r = $t->post('/webhook', '{"x":"' . ('a' x 70000) . '"}', %acme);
+is($r->{status}, 413, 'over client_max_body_size: 413');
+still_serving('after 413');
+
+# a client that goes away mid-body leaves nginx serving
+my $s = $t->send_request('/webhook', $bounce, %acme,
+                         parts => [substr($bounce, 0, 100)]);
+close $s;
+still_serving('client gone mid-body');
+
+# the error log says why, never with a password
+my $log = $t->error_log;
+like($log, qr/\[error\].*wrong password for the webhook user of client "acme"/,
+     'wrong password logged with the client name');
+like($log, qr/\[error\].*unknown webhook user/, 'unknown user logged');
+like($log, qr/\[info\].*rejected: request body is JSON but not an object/,
+     'rejected body logged at info');
+
+# nginx's own debug lines show request headers; the module's never do
+my @ours = grep { !/\[debug\]/ || /postmark/ } split /\n/, $log;
+ok(!grep({ /correct horse|battery-staple|Y29ycmVjdCBob3JzZ/ } @ours),
+   'no password, plain or encoded, in the module\'s log lines');
+
+$t->finish;
