@@ -61,7 +61,7 @@ ngx_http_postmark_job_create(ngx_http_postmark_client_t *client, size_t size,
     }
 
     if (ngx_array_init(&job->deliveries, pool, 2,
-                       sizeof(ngx_http_postmark_delivery_t))
+                       sizeof(ngx_http_postmark_delivery_t *))
         != NGX_OK)
     {
         goto failed;
@@ -137,18 +137,25 @@ ngx_int_t
 ngx_http_postmark_job_add(ngx_http_postmark_job_t *job,
     ngx_http_postmark_dest_t *dest)
 {
-    u_char                        *line;
-    ngx_uint_t                     i;
-    const char                   **headers;
-    ngx_http_postmark_fetch_t     *fetch;
-    ngx_http_postmark_delivery_t  *d;
+    u_char                         *line;
+    ngx_uint_t                      i;
+    const char                    **headers;
+    ngx_http_postmark_fetch_t      *fetch;
+    ngx_http_postmark_delivery_t   *d, **slot;
 
-    d = ngx_array_push(&job->deliveries);
+    /* fetches point to their delivery: it must not move */
+
+    d = ngx_pcalloc(job->pool, sizeof(ngx_http_postmark_delivery_t));
     if (d == NULL) {
         return NGX_ERROR;
     }
 
-    ngx_memzero(d, sizeof(ngx_http_postmark_delivery_t));
+    slot = ngx_array_push(&job->deliveries);
+    if (slot == NULL) {
+        return NGX_ERROR;
+    }
+
+    *slot = d;
 
     d->dest = dest;
     d->job = job;
@@ -212,17 +219,17 @@ ngx_http_postmark_job_add(ngx_http_postmark_job_t *job,
 ngx_int_t
 ngx_http_postmark_job_start(ngx_http_postmark_job_t *job)
 {
-    ngx_uint_t                     i;
-    ngx_http_postmark_delivery_t  *d;
+    ngx_uint_t                      i;
+    ngx_http_postmark_delivery_t  **d;
 
     d = job->deliveries.elts;
 
     for (i = 0; i < job->deliveries.nelts; i++) {
-        d[i].start = ngx_current_msec;
+        d[i]->start = ngx_current_msec;
 
-        if (ngx_http_postmark_fetch_start(d[i].fetch) != NGX_OK) {
+        if (ngx_http_postmark_fetch_start(d[i]->fetch) != NGX_OK) {
             job->failed++;
-            ngx_http_postmark_delivery_error(&d[i], d[i].fetch->error, 0);
+            ngx_http_postmark_delivery_error(d[i], d[i]->fetch->error, 0);
             continue;
         }
 

@@ -114,7 +114,7 @@ struct ngx_http_postmark_job_s {
     ngx_str_t                         id;
     ngx_str_t                         event;      /* record type, for logs */
 
-    ngx_array_t                       deliveries;
+    ngx_array_t                       deliveries; /* of pointers */
     ngx_uint_t                        pending;
     ngx_uint_t                        failed;
 

@@ -32,11 +32,12 @@ http {
     postmark_client acme {
         webhook_user      acme;
         webhook_password  secret;
-        forward ${\ $good->url('/good') } { }
         forward ${\ $flaky->url('/flaky?key=QUERYSECRET') } {
             timeout 1s;
             header  Authorization "Bearer HEADERSECRET";
         }
+        forward ${\ $good->url('/good') } { }
+        forward ${\ $good->url('/good/again') } { }
     }
 
     postmark_client ghost {
@@ -74,9 +75,9 @@ sub fails_then_recovers {
     my $r = deliver();
     is($r->{status}, 503, "$name: 503 so that Postmark retries");
     my $answer = decode_json($r->{body});
-    is_deeply([@$answer{qw(status destinations failed)}], ['failed', 2, 1],
-              "$name: the answer counts one failed destination of two");
-    is($good->count, 1, "$name: the healthy destination still got it");
+    is_deeply([@$answer{qw(status destinations failed)}], ['failed', 3, 1],
+              "$name: the answer counts one failed destination of three");
+    is($good->count, 2, "$name: the healthy destinations still got it");
 
     my @lines = $t->log_lines(qr/\[error\].*forward to/);
     like($lines[-1] // '',
@@ -96,6 +97,10 @@ fails_then_recovers('refused', qr/Failed to connect/,
 fails_then_recovers('too slow', qr/(?i:timed out)/,
                     sub { $flaky->set_mode(delay => 2) },
                     sub { $flaky->set_mode });
+
+my ($slow) = $t->log_lines(qr/timed out/);
+my ($ms) = $slow =~ /failed after (\d+) ms/;
+ok($ms >= 900 && $ms < 3000, "too slow: the log says how long it waited ($ms ms)");
 
 fails_then_recovers('answering 500', qr/destination answered 500/,
                     sub { $flaky->set_mode(status => 500) },
@@ -133,7 +138,7 @@ $good->stop;
 $flaky->stop;
 my $r = deliver();
 is($r->{status}, 503, 'both destinations down: 503');
-is(decode_json($r->{body})->{failed}, 2, 'both counted as failed');
+is(decode_json($r->{body})->{failed}, 3, 'every destination counted');
 $good->start;
 $flaky->start;
 is(deliver()->{status}, 200, 'both back: 200');
