@@ -57,6 +57,7 @@ static char *ngx_http_postmark_check_timeout(ngx_conf_t *cf, void *post,
 static ngx_int_t ngx_http_postmark_secret(ngx_conf_t *cf, ngx_str_t *value,
     ngx_str_t *secret);
 static ngx_int_t ngx_http_postmark_is_text(ngx_str_t *s);
+static ngx_str_t *ngx_http_postmark_quote(ngx_conf_t *cf, ngx_str_t *s);
 static ngx_int_t ngx_http_postmark_is_name(ngx_str_t *s);
 
 
@@ -407,7 +408,7 @@ ngx_http_postmark_client_block(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "invalid postmark client name \"%V\"; use up to "
                            "64 letters, digits, \".\", \"-\" and \"_\"",
-                           &value[1]);
+                           ngx_http_postmark_quote(cf, &value[1]));
         return NGX_CONF_ERROR;
     }
 
@@ -672,6 +673,25 @@ ngx_http_postmark_forward_url(ngx_conf_t *cf, ngx_http_postmark_dest_t *dest,
         return NGX_CONF_ERROR;
     }
 
+    /* curl would read "http:///x" or "http:/x" as "http://x/" */
+
+    if (!((url->len > sizeof("http://") - 1
+           && ngx_strncasecmp(url->data, (u_char *) "http://",
+                              sizeof("http://") - 1) == 0
+           && url->data[sizeof("http://") - 1] != '/')
+          || (url->len > sizeof("https://") - 1
+              && ngx_strncasecmp(url->data, (u_char *) "https://",
+                                 sizeof("https://") - 1) == 0
+              && url->data[sizeof("https://") - 1] != '/')))
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid forward URL \"%V\": write "
+                           "\"forward https://host/path { ... }\"; only "
+                           "\"http://\" and \"https://\" are supported",
+                           url);
+        return NGX_CONF_ERROR;
+    }
+
     u = curl_url();
     if (u == NULL) {
         return NGX_CONF_ERROR;
@@ -773,13 +793,14 @@ ngx_http_postmark_events(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         if (ngx_http_postmark_event_type((char *) value[i].data, 1)) {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                "unknown event type \"%V\"; event types are "
-                               "case-sensitive: %s", &value[i],
+                               "case-sensitive: %s",
+                               ngx_http_postmark_quote(cf, &value[i]),
                                ngx_http_postmark_event_type_names());
 
         } else {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                "unknown event type \"%V\"; use one or more "
-                               "of %s", &value[i],
+                               "of %s", ngx_http_postmark_quote(cf, &value[i]),
                                ngx_http_postmark_event_type_names());
         }
 
@@ -819,7 +840,9 @@ ngx_http_postmark_values(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                "invalid value \"%V\" in \"%V\"; values must "
-                               "be non-empty text", &value[i], &cmd->name);
+                               "be non-empty text",
+                               ngx_http_postmark_quote(cf, &value[i]),
+                               &cmd->name);
             return NGX_CONF_ERROR;
         }
 
@@ -866,7 +889,8 @@ ngx_http_postmark_metadata(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                "invalid metadata filter \"%V\"; write "
-                               "\"key=value\"", &value[i + 1]);
+                               "\"key=value\"",
+                               ngx_http_postmark_quote(cf, &value[i + 1]));
             return NGX_CONF_ERROR;
         }
 
@@ -915,7 +939,7 @@ ngx_http_postmark_header(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "invalid header name \"%V\"; a name is letters, "
                            "digits and \"-\", without spaces or \":\"",
-                           &value[1]);
+                           ngx_http_postmark_quote(cf, &value[1]));
         return NGX_CONF_ERROR;
     }
 
@@ -999,6 +1023,13 @@ ngx_http_postmark_webhook(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     ngx_str_null(&ref->name);
 
     if (cf->args->nelts == 2) {
+        if (ngx_http_postmark_is_name(&value[1]) != NGX_OK) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid postmark client name \"%V\"",
+                               ngx_http_postmark_quote(cf, &value[1]));
+            return NGX_CONF_ERROR;
+        }
+
         ref->name = value[1];
     }
 
@@ -1211,6 +1242,46 @@ ngx_http_postmark_is_text(ngx_str_t *s)
     }
 
     return NGX_OK;
+}
+
+
+/* a value fit for an error line: control characters become \xNN */
+
+static ngx_str_t *
+ngx_http_postmark_quote(ngx_conf_t *cf, ngx_str_t *s)
+{
+    u_char      *p;
+    ngx_str_t   *q;
+    ngx_uint_t   i;
+
+    if (ngx_http_postmark_is_text(s) == NGX_OK) {
+        return s;
+    }
+
+    q = ngx_palloc(cf->pool, sizeof(ngx_str_t));
+    if (q == NULL) {
+        return s;
+    }
+
+    q->data = ngx_pnalloc(cf->pool, 4 * s->len);
+    if (q->data == NULL) {
+        return s;
+    }
+
+    p = q->data;
+
+    for (i = 0; i < s->len; i++) {
+        if (s->data[i] < 0x20 || s->data[i] == 0x7f) {
+            p = ngx_sprintf(p, "\\x%02xd", s->data[i]);
+
+        } else {
+            *p++ = s->data[i];
+        }
+    }
+
+    q->len = p - q->data;
+
+    return q;
 }
 
 

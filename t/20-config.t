@@ -1,0 +1,222 @@
+#!/usr/bin/perl
+
+# "nginx -t" catches configuration mistakes, naming the file and the line
+# and saying what to write instead.  In each case below the line marked
+# "#<" is the one nginx must name.
+
+use strict;
+use warnings;
+
+use Test::More;
+
+use PostmarkTest;
+
+my $t = PostmarkTest->new;
+
+$t->write_file('secrets/ok', "s3cret\n");
+$t->write_file('secrets/empty', "\n\n");
+$t->write_file('secrets/two-lines', "first\nsecond\n");
+$t->write_file('secrets/large', 'x' x 5000);
+
+my $n = 0;
+
+sub conf {
+    my ($http) = @_;
+    return "%%TEST_GLOBALS%%\nevents { }\nhttp {\n%%TEST_GLOBALS_HTTP%%\n"
+         . "$http\n}\n";
+}
+
+sub fails {
+    my ($name, $http, $re) = @_;
+    my $file = 'case-' . ++$n . '.conf';
+    my $text = conf($http);
+    my @lines = split /\n/, $t->expand($text);
+    my ($line) = grep { $lines[$_ - 1] =~ /#</ } 1 .. @lines;
+    die "case $name has no #< marker" unless $line;
+
+    my ($rc, $out) = $t->config_test($text, $file);
+    isnt($rc, 0, "$name: nginx -t fails");
+    like($out, qr/\[emerg\] .*$re.* in \Q${\ $t->dir }\E\/$file:$line$/m,
+         "$name: message names $file:$line");
+}
+
+my $forward = 'forward http://127.0.0.1:9/hook { }';
+
+sub client {
+    my ($name, $body) = @_;
+    return "postmark_client $name {\n$body\n}\n";
+}
+
+my $creds = "webhook_user u;\nwebhook_password p;\n";
+
+# a good configuration first, so that the failures below mean something
+my ($rc, $out) = $t->config_test(conf(
+    client('acme', "webhook_user acme;\nwebhook_password file=secrets/ok;\n"
+                 . "forward https://hooks.acme.example/postmark?k=v {\n"
+                 . "events Bounce SpamComplaint; streams outbound;\n"
+                 . "tags a b; metadata k=v k=w j=; header X-Key \"v 1\";\n"
+                 . "timeout 30s; }\n$forward\n")
+    . client('portal-only', '')
+    . "server { location = /w { postmark_webhook; }\n"
+    . "location = /a { postmark_webhook acme; } }\n"));
+is($rc, 0, 'a valid configuration passes') or diag $out;
+
+# event types
+fails('unknown event type',
+      client('a', "$creds forward http://h/ {\nevents Bounce Opens; #<\n}"),
+      qr/unknown event type "Opens"; use one or more of Bounce, SpamComplaint, Delivery, Open, Click, SubscriptionChange, Inbound/);
+fails('event type in the wrong case',
+      client('a', "$creds forward http://h/ {\nevents bounce; #<\n}"),
+      qr/unknown event type "bounce"; event types are case-sensitive/);
+fails('event type with a control character',
+      client('a', "$creds forward http://h/ {\nevents \"Op\\ren\"; #<\n}"),
+      qr/unknown event type "Op\\x0den"/);
+
+# URLs
+for my $case (
+    ['ftp URL', 'ftp://h/x', qr/only "http:\/\/" and "https:\/\/" are supported/],
+    ['URL without scheme', 'hooks.example/x', qr/invalid forward URL "hooks.example\/x"/],
+    ['URL with a space', '"http://h/a b"', qr/invalid forward URL/],
+    ['URL with a line break', '"http://h/a\nb"', qr/invalid forward URL: it contains a control character/],
+    ['URL without host', 'http:///x', qr/invalid forward URL/],
+    ['URL with one slash', 'http:/x', qr/invalid forward URL "http:\/x": write "forward https:\/\/host\/path/],
+    ['URL with a fragment', 'http://h/x#frag', qr/a "#fragment" is never sent/],
+    ['URL with a bad port', 'http://h:99999/x', qr/invalid forward URL/],
+) {
+    my ($name, $url, $re) = @$case;
+    fails($name, client('a', "$creds forward $url { #<\n}"), $re);
+}
+
+# clients
+fails('duplicate client',
+      client('a', "$creds $forward") . "postmark_client a { #<\n}",
+      qr/duplicate postmark client "a", first defined in .*case-\d+\.conf:\d+; give each client its own name/);
+fails('duplicate webhook user',
+      client('a', "$creds $forward")
+      . "postmark_client b {\nwebhook_user u; webhook_password q; $forward\n} #<",
+      qr/postmark client "b" has the same "webhook_user" as client "a"/);
+fails('invalid client name', 'postmark_client "a b" { #<' . "\n}",
+      qr/invalid postmark client name "a b"/);
+fails('credentials without destination',
+      client('a', "$creds } #<\n#"),
+      qr/postmark client "a" has webhook credentials but no destination; add "forward https:\/\/\.\.\. \{ \.\.\. \}"/);
+fails('destination without credentials',
+      client('a', "$forward\n} #<\n#"),
+      qr/postmark client "a" has "forward" destinations but no webhook credentials/);
+fails('user without password',
+      client('a', "webhook_user u; $forward } #<\n#"),
+      qr/has "webhook_user" but no "webhook_password"/);
+fails('password without user',
+      client('a', "webhook_password p; $forward } #<\n#"),
+      qr/has "webhook_password" but no "webhook_user"/);
+fails('user with a colon',
+      client('a', "webhook_user a:b; #<\nwebhook_password p; $forward"),
+      qr/contains ":", which HTTP Basic authentication does not allow/);
+fails('duplicate webhook_user',
+      client('a', "webhook_user a;\nwebhook_user b; #<\n"),
+      qr/"webhook_user" directive is duplicate/);
+
+# secrets
+fails('missing secret file',
+      client('a', "webhook_user u;\nwebhook_password file=secrets/none; #<"),
+      qr/cannot read secret file ".*secrets\/none" \(2: No such file or directory\)/);
+fails('empty secret file',
+      client('a', "webhook_user u;\nwebhook_password file=secrets/empty; #<"),
+      qr/secret file ".*secrets\/empty" is empty/);
+fails('secret file of two lines',
+      client('a', "webhook_user u;\nwebhook_password file=secrets/two-lines; #<"),
+      qr/has more than one line or a control character/);
+fails('secret file too large',
+      client('a', "webhook_user u;\nwebhook_password file=secrets/large; #<"),
+      qr/is larger than 4096 bytes/);
+fails('file= without a path',
+      client('a', "webhook_user u;\nwebhook_password file=; #<"),
+      qr/"webhook_password" needs a path: write "file=\/path\/to\/secret"/);
+fails('empty inline secret',
+      client('a', "webhook_user u;\nwebhook_password \"\"; #<"),
+      qr/empty secret in "webhook_password"/);
+fails('secret with a line break',
+      client('a', "webhook_user u;\nwebhook_password \"a\\nb\"; #<"),
+      qr/secret in "webhook_password" contains a control character/);
+
+# headers
+for my $case (
+    ['header value with CR LF', 'X-A "v\r\nInjected: 1"', qr/invalid value of header "X-A": it contains a line break/],
+    ['header value with NUL', "X-A \"v\0w\"", qr/invalid value of header "X-A"/],
+    ['header name with a colon', '"X-A:" v', qr/invalid header name "X-A:"/],
+    ['header name with a space', '"X A" v', qr/invalid header name "X A"/],
+    ['header name with LF', '"X\nA" v', qr/invalid header name "X\\x0aA"/],
+    ['empty header name', '"" v', qr/empty header name/],
+    ['Content-Length header', 'Content-Length 5', qr/header "Content-Length" is set by the module and cannot be configured/],
+    ['Host header', 'host evil.example', qr/header "host" is set by the module/],
+    ['webhook-id header', 'Webhook-Id x', qr/header "Webhook-Id" is set by the module/],
+    ['Transfer-Encoding header', 'Transfer-Encoding chunked', qr/is set by the module/],
+) {
+    my ($name, $args, $re) = @$case;
+    fails($name, client('a', "$creds forward http://h/ {\nheader $args; #<\n}"), $re);
+}
+
+# filters and timeout
+fails('metadata without "="',
+      client('a', "$creds forward http://h/ {\nmetadata campaign; #<\n}"),
+      qr/invalid metadata filter "campaign"; write "key=value"/);
+fails('metadata without key',
+      client('a', "$creds forward http://h/ {\nmetadata =spring; #<\n}"),
+      qr/invalid metadata filter "=spring"/);
+fails('empty tag', client('a', "$creds forward http://h/ {\ntags \"\"; #<\n}"),
+      qr/invalid value "" in "tags"/);
+fails('duplicate events',
+      client('a', "$creds forward http://h/ {\nevents Open;\nevents Click; #<\n}"),
+      qr/"events" directive is duplicate/);
+fails('timeout over Postmark\'s wait',
+      client('a', "$creds forward http://h/ {\ntimeout 5m; #<\n}"),
+      qr/"timeout" directive must be between 1ms and 110s, as Postmark waits 2 minutes/);
+fails('timeout not a time',
+      client('a', "$creds forward http://h/ {\ntimeout soon; #<\n}"),
+      qr/"timeout" directive invalid value/);
+
+# directives in the wrong place, or misspelt
+fails('misspelt directive in forward',
+      client('a', "$creds forward http://h/ {\nevnts Open; #<\n}"),
+      qr/unknown directive "evnts"/);
+fails('filter outside forward', client('a', "$creds\nevents Open; #<"),
+      qr/"events" directive is not allowed here/);
+fails('client directive in forward',
+      client('a', "$creds forward http://h/ {\nwebhook_user x; #<\n}"),
+      qr/"webhook_user" directive is not allowed here/);
+fails('client inside server',
+      "server {\npostmark_client a { #<\n}\n}",
+      qr/"postmark_client" directive is not allowed here/);
+fails('nested client', client('a', "postmark_client b { #<\n}"),
+      qr/"postmark_client" directive is not allowed here/);
+fails('forward without a block',
+      client('a', "$creds forward http://h/; #<"),
+      qr/directive "forward" has no opening "\{"/);
+
+# locations
+fails('unknown client in a location',
+      client('a', "$creds $forward")
+      . "server { location / { postmark_webhook acme; #<\n} }",
+      qr/unknown postmark client "acme"; define it with "postmark_client acme \{ \.\.\. \}" at http level/);
+fails('location client without credentials',
+      client('a', '') . "server { location / { postmark_webhook a; #<\n} }",
+      qr/postmark client "a" has no "webhook_user" and "webhook_password"/);
+fails('receiver without any client',
+      "server { location / { postmark_webhook; #<\n} }",
+      qr/"postmark_webhook" is used, but no "postmark_client" has "webhook_user" and "webhook_password"/);
+fails('duplicate postmark_webhook',
+      client('a', "$creds $forward")
+      . "server { location / { postmark_webhook;\npostmark_webhook; #<\n} }",
+      qr/"postmark_webhook" directive is duplicate/);
+fails('postmark_webhook at server level',
+      client('a', "$creds $forward") . "server { postmark_webhook; #<\n}",
+      qr/"postmark_webhook" directive is not allowed here/);
+
+# a client defined after the location that names it is fine
+($rc, $out) = $t->config_test(conf(
+    "server { location / { postmark_webhook late; } }\n"
+    . client('late', "$creds $forward")));
+is($rc, 0, 'a client may be defined after the location naming it')
+    or diag $out;
+
+done_testing;
