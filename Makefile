@@ -25,7 +25,7 @@ endif
 MODULE_SO  := $(NGX_OBJS)/ngx_http_postmark_module.so
 
 DEB_PKGS   := nginx nginx-dev libcjson-dev libcurl4-openssl-dev libssl-dev \
-              libpcre2-dev zlib1g-dev dpkg-dev gcc make curl perl
+              libpcre2-dev zlib1g-dev dpkg-dev gcc make curl perl openssl
 
 CFLAGS_UNIT := -std=c99 -Wall -Wextra -Werror -g -O1 \
                -fsanitize=address,undefined -fno-omit-frame-pointer

@@ -14,7 +14,7 @@ use warnings;
 use Exporter qw(import);
 use File::Temp qw(tempdir);
 use File::Basename qw(dirname);
-use File::Spec;
+use Cwd qw(abs_path);
 use IO::Socket::INET;
 use IO::Select;
 use POSIX qw(WNOHANG);
@@ -24,7 +24,7 @@ use Time::HiRes qw(time sleep);
 
 our @EXPORT_OK = qw(free_port wait_for read_file payload repo_root);
 
-my $ROOT = File::Spec->rel2abs(dirname(__FILE__) . '/../..');
+my $ROOT = abs_path(dirname(__FILE__) . '/../..');
 
 sub repo_root { $ROOT }
 

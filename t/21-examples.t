@@ -1,0 +1,63 @@
+#!/usr/bin/perl
+
+# Every configuration in examples/ passes "nginx -t": whole nginx.conf
+# files as they are, conf.d snippets inside a minimal main configuration.
+# Secret and certificate files they name are created for the test.
+
+use strict;
+use warnings;
+
+use Test::More;
+use File::Basename qw(basename dirname);
+
+use PostmarkTest qw(read_file repo_root);
+
+my $t = PostmarkTest->new;
+my $dir = $t->dir;
+my @examples = glob(repo_root() . '/examples/*.conf');
+
+ok(@examples >= 2, 'there are examples to check');
+
+for my $example (@examples) {
+    my $name = basename($example, '.conf');
+    my $text = read_file($example);
+    my $conf = "$dir/$name/nginx.conf";
+
+    # the module is loaded from where this test run built it
+    my $load = $t->{so} ne '' ? "load_module $t->{so};" : '';
+
+    if ($text =~ /^\s*events\s*\{/m) {
+        $text =~ s/^load_module\s+\S+;/$load/m;
+        $t->write_file($conf, $text);
+    } else {
+        $t->write_file("$name/snippet.conf", $text);
+        $t->write_file($conf, $t->expand(<<"CONF"));
+%%TEST_GLOBALS%%
+events { }
+http {
+    %%TEST_GLOBALS_HTTP%%
+    include $dir/$name/snippet.conf;
+}
+CONF
+    }
+
+    for my $secret ($text =~ /\bfile=(\S+?);/g) {
+        $t->write_file("$dir/$name/$secret", "secret-for-$name\n");
+    }
+
+    my %tls = $text =~ /^\s*(ssl_certificate(?:_key)?)\s+(\S+);/mg;
+    if (%tls) {
+        my ($cert, $key) = map { "$dir/$name/$_" }
+            @tls{qw(ssl_certificate ssl_certificate_key)};
+        system('mkdir', '-p', dirname($cert));
+        system("openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=example"
+               . " -days 1 -keyout '$key' -out '$cert' >/dev/null 2>&1") == 0
+            or die 'openssl req failed';
+    }
+
+    mkdir "$dir/$name/$_" for qw(logs tmp);
+    my $out = `$t->{bin} -t -p $dir/$name/ -c $conf 2>&1`;
+    is($?, 0, "examples/$name.conf passes nginx -t") or diag $out;
+}
+
+done_testing;

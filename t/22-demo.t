@@ -1,0 +1,41 @@
+#!/usr/bin/perl
+
+# "make demo" keeps working: the demo runs on free ports, plays every
+# sample event for every client, and reports what arrived where.
+
+use strict;
+use warnings;
+
+use Test::More;
+
+use PostmarkTest qw(repo_root);
+
+my $t = PostmarkTest->new;
+my $root = repo_root();
+
+local $ENV{NGINX_BIN} = $t->bin;
+local $ENV{MODULE_SO} = $t->{so};
+local $ENV{DEMO_DIR} = $t->dir . '/demo';
+local $ENV{DEMO_FREE_PORTS} = 1;
+local $ENV{DEMO_EXIT} = 1;
+
+my $out = `perl -I $root/t/lib $root/tools/demo.pl 2>&1`;
+is($?, 0, 'the demo runs to the end') or diag $out;
+
+my @rows = $out =~ /^  (?:acme|globex|initech) +\S+ +(\d{3}) /mg;
+is(scalar @rows, 3 * 7, 'seven events for each of three clients');
+like($out, qr/^  acme +bounce +200 forwarded: 1 destination/m,
+     'acme bounce forwarded');
+like($out, qr/^  acme +inbound +200 unmatched/m, 'acme has no inbound');
+like($out, qr/^  initech +open +503 failed: 1 of 1 destination\(s\) failed/m,
+     'initech is down: 503');
+like($out, qr/^  acme +bounce, bad password +401 unauthorized/m,
+     'a bad password is refused');
+like($out, qr{/everything +7 event\(s\): Bounce, SpamComplaint, Delivery, Open, Click, SubscriptionChange, Inbound},
+     "globex's catch-all got every event");
+like($out, qr{/support +3 event\(s\): Bounce, SpamComplaint, SubscriptionChange},
+     "acme's support desk got its three");
+like($out, qr/forward to "http:\/\/127\.0\.0\.1:\d+\/hooks" failed/,
+     'the demo shows the error log line of a failed forward');
+
+done_testing;

@@ -1,0 +1,205 @@
+#!/usr/bin/perl
+
+# make demo: runs nginx with examples/demo.conf and the module just built,
+# starts a stand-in endpoint for every destination of that configuration,
+# plays Postmark's sample events with each client's credentials, shows
+# what arrived where, and keeps running until Ctrl-C.
+#
+#   NGINX_BIN, MODULE_SO   what to run (set by the Makefile)
+#   DEMO_FREE_PORTS=1      use free ports instead of those in demo.conf
+#   DEMO_EXIT=1            stop after showing the results (used by tests)
+
+use strict;
+use warnings;
+
+use File::Path qw(make_path remove_tree);
+use POSIX qw(WNOHANG);
+use Time::HiRes qw(sleep);
+
+use PostmarkTest qw(read_file repo_root wait_for free_port);
+use PostmarkTest::Standin;
+
+my $root = repo_root();
+my $bin = $ENV{NGINX_BIN} || '/usr/sbin/nginx';
+my $so = $ENV{MODULE_SO} // "$root/build/nginx-dev/ngx_http_postmark_module.so";
+my $run = $ENV{DEMO_DIR} || "$root/build/demo";
+
+# an empty MODULE_SO means a binary with the module built in
+die "no module at $so; run make first\n" if $so ne '' && !-f $so;
+
+# --- the configuration, as nginx will run it ----------------------------
+
+my $conf = read_file("$root/examples/demo.conf");
+$conf =~ s/^load_module\s+\S+;/$so ne '' ? "load_module $so;" : ''/me;
+
+if ($ENV{DEMO_FREE_PORTS}) {
+    my %map;
+    $conf =~ s{127\.0\.0\.1:(\d+)}{'127.0.0.1:' . ($map{$1} //= free_port())}ge;
+}
+
+remove_tree($run);
+make_path("$run/logs", "$run/tmp", "$run/secrets");
+chmod 0755, $run;
+system('cp', '-a', glob("$root/examples/secrets/*"), "$run/secrets/");
+
+open my $fh, '>', "$run/nginx.conf" or die "$run/nginx.conf: $!";
+print $fh $conf;
+close $fh;
+
+my ($port) = $conf =~ /listen\s+127\.0\.0\.1:(\d+);/;
+my ($webhook) = $conf =~ /location\s*=\s*(\S+)\s*\{\s*[^}]*postmark_webhook;/;
+my $url = "http://127.0.0.1:$port$webhook";
+
+# clients, their credentials, and their destinations, in file order
+my @clients;
+while ($conf =~ /postmark_client\s+(\S+)\s*\{(.*?)\n    \}/sg) {
+    my ($name, $block) = ($1, $2);
+    my ($user) = $block =~ /webhook_user\s+(\S+);/;
+    my ($pass) = $block =~ /webhook_password\s+(?:"([^"]*)"|(\S+));/;
+    $pass //= $2 // '';
+    if ($pass =~ /^file=(.*)$/) {
+        ($pass = read_file("$run/$1")) =~ s/\s+$//;
+    }
+    my @dests;
+    while ($block =~ /((?:#[^\n]*\n\s*)*)forward\s+(\S+)/g) {
+        my ($comment, $dest) = ($1, $2);
+        push @dests, { url => $dest, down => $comment =~ /demo: down/ ? 1 : 0 };
+    }
+    push @clients, { name => $name, user => $user, pass => $pass,
+                     dests => \@dests };
+}
+
+# --- stand-ins, then nginx -------------------------------------------
+
+my %standin;
+for my $d (map { @{ $_->{dests} } } @clients) {
+    my ($p) = $d->{url} =~ m{^http://127\.0\.0\.1:(\d+)/} or next;
+    next if $d->{down} || $standin{$p};
+    $standin{$p} = PostmarkTest::Standin->new(dir => $run, name => "port-$p",
+                                              port => $p);
+}
+
+my @start = ($bin, '-p', "$run/", '-c', "$run/nginx.conf", '-g',
+             'daemon off;' . ($> == 0 ? ' user root;' : ''));
+
+system(@start, '-t', '-q') == 0 or die "nginx -t failed\n";
+
+my $nginx = fork // die "fork: $!";
+if ($nginx == 0) {
+    exec @start or die "exec $bin: $!";
+}
+
+sub shutdown_all {
+    kill 'QUIT', $nginx if $nginx;
+    waitpid $nginx, 0 if $nginx;
+    $nginx = 0;
+    $_->stop for values %standin;
+}
+
+$SIG{INT} = $SIG{TERM} = sub { print "\nstopping\n"; shutdown_all(); exit 0 };
+
+wait_for(sub {
+    IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port", Timeout => 1)
+}, 10) or do { shutdown_all(); die "nginx did not start; see $run/logs\n" };
+
+# --- play the sample events -------------------------------------------
+
+my @events = qw(bounce spam-complaint delivery open click
+                subscription-change inbound);
+
+print "\nngx_postmark_module demo\n\n",
+      "  receiver    $url\n",
+      "  running     $run/nginx.conf (from examples/demo.conf)\n",
+      "  stand-ins   ", join(' ', map { "127.0.0.1:$_" } sort keys %standin),
+      "\n\n";
+
+printf "  %-8s %-20s %s\n", 'client', 'event', 'answer to Postmark';
+
+# what an answer means, in a few words
+sub summary {
+    my ($r) = @_;
+    return 'no answer' unless $r;
+    my %a = $r->{body} =~ /"(\w+)":"?([^",}]*)/g;
+    my $s = "$r->{status} $a{status}";
+    return "$s: $a{destinations} destination(s)"
+        if $a{status} eq 'forwarded';
+    return "$s: no destination wants this event"
+        if $a{status} eq 'unmatched';
+    return "$s: $a{failed} of $a{destinations} destination(s) failed, "
+         . 'Postmark will retry' if $a{status} eq 'failed';
+    return "$s: $a{message}";
+}
+
+my $t = bless { ports => { 8080 => $port } }, 'PostmarkTest';
+
+for my $c (@clients) {
+    for my $e (@events) {
+        my $r = $t->post($webhook, PostmarkTest::payload($e),
+                         user => $c->{user}, password => $c->{pass});
+        printf "  %-8s %-20s %s\n", $c->{name}, $e, summary($r);
+    }
+}
+
+my $wrong = $t->post($webhook, PostmarkTest::payload('bounce'),
+                     user => 'acme', password => 'not the password');
+printf "  %-8s %-20s %s\n", 'acme', 'bounce, bad password', summary($wrong);
+
+print "\n  what each destination received\n\n";
+
+for my $c (@clients) {
+    for my $d (@{ $c->{dests} }) {
+        my ($p, $path) = $d->{url} =~ m{^http://127\.0\.0\.1:(\d+)(/\S*)};
+        my @got = $standin{$p}
+            ? grep { $_->{path} eq $path } $standin{$p}->requests : ();
+        my @types = map { $_->{body} =~ /"RecordType":\s*"(\w+)"/ ? $1
+                                                                  : 'Inbound' }
+                    @got;
+        printf "  %-8s %-38s %s\n", $c->{name}, $d->{url},
+               $d->{down} ? 'down: nothing arrived, Postmark was told 503'
+                          : scalar(@got) . ' event(s): ' . join(', ', @types);
+        if (@got) {
+            my $h = $got[0]{headers};
+            printf "  %-8s %-38s   webhook-id: %s, user-agent: %s%s\n", '',
+                   '', $h->{'webhook-id'}, $h->{'user-agent'},
+                   $h->{authorization}
+                       ? ", authorization: $h->{authorization}" : '';
+        }
+    }
+}
+
+my @errors = grep { /\[error\]/ } split /\n/, read_file("$run/logs/error.log");
+my ($failure) = grep { /forward to/ } reverse @errors;
+if ($failure) {
+    print "\n  error.log says, for each failed forward:\n\n  ",
+          $failure =~ s/, client: .*//r =~ s/^\S+ \S+ //r, "\n";
+}
+
+if ($ENV{DEMO_EXIT}) {
+    shutdown_all();
+    exit 0;
+}
+
+my ($acme) = grep { $_->{name} eq 'acme' } @clients;
+print <<"EOF";
+
+  Try it yourself:
+
+    curl -u '$acme->{user}:$acme->{pass}' --data-binary \@examples/payloads/open.json \\
+         $url
+    curl -u '$acme->{user}:wrong' --data-binary \@examples/payloads/open.json \\
+         $url
+    curl -u '$acme->{user}:$acme->{pass}' --data-binary '[1,2]' $url
+    tail -f $run/logs/postmark.log $run/logs/error.log
+
+  nginx and the stand-ins keep running; Ctrl-C stops them.
+EOF
+
+while (1) {
+    sleep 1;
+    if (waitpid($nginx, WNOHANG) == $nginx) {
+        $nginx = 0;
+        print "nginx exited\n";
+        shutdown_all();
+        exit 1;
+    }
+}
