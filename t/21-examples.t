@@ -56,8 +56,8 @@ CONF
     }
 
     mkdir "$dir/$name/$_" for qw(logs tmp);
-    my $out = `$t->{bin} -t -p $dir/$name/ -c $conf 2>&1`;
-    is($?, 0, "examples/$name.conf passes nginx -t") or diag $out;
+    my ($rc, $out) = $t->nginx_t($conf, "$dir/$name");
+    is($rc, 0, "examples/$name.conf passes nginx -t") or diag $out;
 }
 
 done_testing;

@@ -82,8 +82,6 @@ for my $d (map { @{ $_->{dests} } } @clients) {
 my @start = ($bin, '-p', "$run/", '-c', "$run/nginx.conf", '-g',
              'daemon off;' . ($> == 0 ? ' user root;' : ''));
 
-system(@start, '-t', '-q') == 0 or die "nginx -t failed\n";
-
 my $nginx = fork // die "fork: $!";
 if ($nginx == 0) {
     exec @start or die "exec $bin: $!";
@@ -100,7 +98,10 @@ $SIG{INT} = $SIG{TERM} = sub { print "\nstopping\n"; shutdown_all(); exit 0 };
 
 wait_for(sub {
     IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port", Timeout => 1)
-}, 10) or do { shutdown_all(); die "nginx did not start; see $run/logs\n" };
+}, 10) or do {
+    shutdown_all();
+    die "nginx did not start:\n", read_file("$run/logs/error.log") =~ s/^/  /mgr;
+};
 
 # --- play the sample events -------------------------------------------
 
