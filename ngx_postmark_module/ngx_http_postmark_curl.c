@@ -15,12 +15,19 @@
 #include "ngx_http_postmark_module.h"
 
 
+#define NGX_HTTP_POSTMARK_IDLE_HANDLES  64
+
+
 typedef struct {
     CURLM              *multi;
     ngx_event_t         timer;
     ngx_connection_t    dummy;      /* debug logging expects ev->data */
     ngx_queue_t         active;
     ngx_uint_t          nactive;
+
+    /* easy handles are kept for reuse: each holds a 16K buffer */
+    CURL               *idle[NGX_HTTP_POSTMARK_IDLE_HANDLES];
+    ngx_uint_t          nidle;
 } ngx_http_postmark_engine_t;
 
 
@@ -118,6 +125,10 @@ ngx_http_postmark_engine_done(ngx_cycle_t *cycle)
     curl_multi_cleanup(engine->multi);
     engine->multi = NULL;
 
+    while (engine->nidle) {
+        curl_easy_cleanup(engine->idle[--engine->nidle]);
+    }
+
     if (engine->timer.timer_set) {
         ngx_del_timer(&engine->timer);
     }
@@ -127,8 +138,11 @@ ngx_http_postmark_engine_done(ngx_cycle_t *cycle)
 ngx_http_postmark_fetch_t *
 ngx_http_postmark_fetch_create(ngx_pool_t *pool)
 {
-    ngx_pool_cleanup_t         *cln;
-    ngx_http_postmark_fetch_t  *fetch;
+    ngx_pool_cleanup_t          *cln;
+    ngx_http_postmark_fetch_t   *fetch;
+    ngx_http_postmark_engine_t  *engine;
+
+    engine = &ngx_http_postmark_engine;
 
     fetch = ngx_pcalloc(pool, sizeof(ngx_http_postmark_fetch_t));
     if (fetch == NULL) {
@@ -143,9 +157,15 @@ ngx_http_postmark_fetch_create(ngx_pool_t *pool)
     cln->handler = ngx_http_postmark_fetch_cleanup;
     cln->data = fetch;
 
-    fetch->easy = curl_easy_init();
-    if (fetch->easy == NULL) {
-        return NULL;
+    if (engine->nidle) {
+        fetch->easy = engine->idle[--engine->nidle];
+        curl_easy_reset(fetch->easy);
+
+    } else {
+        fetch->easy = curl_easy_init();
+        if (fetch->easy == NULL) {
+            return NULL;
+        }
     }
 
     curl_easy_setopt(fetch->easy, CURLOPT_PRIVATE, fetch);
@@ -168,23 +188,6 @@ ngx_http_postmark_fetch_create(ngx_pool_t *pool)
 
 
 ngx_int_t
-ngx_http_postmark_fetch_header(ngx_http_postmark_fetch_t *fetch,
-    const char *line)
-{
-    struct curl_slist  *list;
-
-    list = curl_slist_append(fetch->headers, line);
-    if (list == NULL) {
-        return NGX_ERROR;
-    }
-
-    fetch->headers = list;
-
-    return NGX_OK;
-}
-
-
-ngx_int_t
 ngx_http_postmark_fetch_start(ngx_http_postmark_fetch_t *fetch)
 {
     CURLMcode                    rc;
@@ -198,8 +201,6 @@ ngx_http_postmark_fetch_start(ngx_http_postmark_fetch_t *fetch)
                     CURL_ERROR_SIZE);
         return NGX_ERROR;
     }
-
-    curl_easy_setopt(fetch->easy, CURLOPT_HTTPHEADER, fetch->headers);
 
     /* curl asks for a 0 ms timer here; the transfer starts when it fires */
 
@@ -461,20 +462,51 @@ ngx_http_postmark_fetch_cleanup(void *data)
 {
     ngx_http_postmark_fetch_t  *fetch = data;
 
+    ngx_http_postmark_engine_t  *engine;
+
+    engine = &ngx_http_postmark_engine;
+
+    if (fetch->easy == NULL) {
+        return;
+    }
+
     if (fetch->active) {
-        curl_multi_remove_handle(ngx_http_postmark_engine.multi, fetch->easy);
+        curl_multi_remove_handle(engine->multi, fetch->easy);
         ngx_queue_remove(&fetch->queue);
 
-        if (--ngx_http_postmark_engine.nactive == 0) {
-            ngx_http_postmark_engine.timer.cancelable = 1;
+        if (--engine->nactive == 0) {
+            engine->timer.cancelable = 1;
         }
     }
 
-    if (fetch->easy) {
-        curl_easy_cleanup(fetch->easy);
+    if (engine->multi && engine->nidle < NGX_HTTP_POSTMARK_IDLE_HANDLES) {
+        engine->idle[engine->nidle++] = fetch->easy;
+        return;
     }
 
-    if (fetch->headers) {
-        curl_slist_free_all(fetch->headers);
+    curl_easy_cleanup(fetch->easy);
+}
+
+
+/*
+ * Puts a header line in front of *list, in a node of pool memory: curl
+ * only reads header lists, so they need no malloc() and no freeing.
+ */
+
+ngx_int_t
+ngx_http_postmark_header_list(ngx_pool_t *pool, struct curl_slist **list,
+    char *line)
+{
+    struct curl_slist  *node;
+
+    node = ngx_palloc(pool, sizeof(struct curl_slist));
+    if (node == NULL) {
+        return NGX_ERROR;
     }
+
+    node->data = line;
+    node->next = *list;
+    *list = node;
+
+    return NGX_OK;
 }

@@ -13,8 +13,6 @@
 
 #include "ngx_http_postmark_module.h"
 
-#include <openssl/evp.h>
-
 
 #define NGX_HTTP_POSTMARK_ID_PREFIX  "msg_"
 #define NGX_HTTP_POSTMARK_ID_BYTES   16
@@ -32,7 +30,7 @@ ngx_http_postmark_job_create(ngx_http_postmark_client_t *client, size_t size,
     ngx_pool_t               *pool;
     ngx_http_postmark_job_t  *job;
 
-    pool = ngx_create_pool(NGX_DEFAULT_POOL_SIZE, ngx_cycle->log);
+    pool = ngx_create_pool(4096, ngx_cycle->log);
     if (pool == NULL) {
         return NULL;
     }
@@ -86,32 +84,21 @@ failed:
 ngx_int_t
 ngx_http_postmark_job_set_id(ngx_http_postmark_job_t *job)
 {
-    u_char         *p, md[EVP_MAX_MD_SIZE];
-    unsigned int    n;
-    EVP_MD_CTX     *md_ctx;
-    ngx_int_t       rc;
+    u_char     *p, md[NGX_HTTP_POSTMARK_HASH_LEN];
+    ngx_str_t   parts[3];
 
-    md_ctx = EVP_MD_CTX_new();
-    if (md_ctx == NULL) {
+    parts[0] = job->client->name;
+    ngx_str_set(&parts[1], "\0");
+    parts[2] = job->body;
+
+    if (ngx_http_postmark_hash(md, parts, 3) != NGX_OK) {
         return NGX_ERROR;
-    }
-
-    rc = NGX_ERROR;
-
-    if (EVP_DigestInit_ex(md_ctx, EVP_sha256(), NULL) != 1
-        || EVP_DigestUpdate(md_ctx, job->client->name.data,
-                            job->client->name.len) != 1
-        || EVP_DigestUpdate(md_ctx, "", 1) != 1
-        || EVP_DigestUpdate(md_ctx, job->body.data, job->body.len) != 1
-        || EVP_DigestFinal_ex(md_ctx, md, &n) != 1)
-    {
-        goto done;
     }
 
     p = ngx_pnalloc(job->pool, sizeof(NGX_HTTP_POSTMARK_ID_PREFIX)
                                + 2 * NGX_HTTP_POSTMARK_ID_BYTES);
     if (p == NULL) {
-        goto done;
+        return NGX_ERROR;
     }
 
     job->id.data = p;
@@ -123,13 +110,7 @@ ngx_http_postmark_job_set_id(ngx_http_postmark_job_t *job)
     job->id.len = p - job->id.data;
     *p = '\0';
 
-    rc = NGX_OK;
-
-done:
-
-    EVP_MD_CTX_free(md_ctx);
-
-    return rc;
+    return NGX_OK;
 }
 
 
@@ -138,8 +119,7 @@ ngx_http_postmark_job_add(ngx_http_postmark_job_t *job,
     ngx_http_postmark_dest_t *dest)
 {
     u_char                         *line;
-    ngx_uint_t                      i;
-    const char                    **headers;
+    struct curl_slist              *id;
     ngx_http_postmark_fetch_t      *fetch;
     ngx_http_postmark_delivery_t   *d, **slot;
 
@@ -173,36 +153,20 @@ ngx_http_postmark_job_add(ngx_http_postmark_job_t *job,
     curl_easy_setopt(fetch->easy, CURLOPT_POSTFIELDS, job->body.data);
     curl_easy_setopt(fetch->easy, CURLOPT_TIMEOUT_MS, (long) dest->timeout);
 
+    /* the destination's list, with this event's id in front */
+
+    id = ngx_palloc(job->pool, sizeof(struct curl_slist));
     line = ngx_pnalloc(job->pool, sizeof("webhook-id: ") + job->id.len);
-    if (line == NULL) {
+    if (id == NULL || line == NULL) {
         return NGX_ERROR;
     }
 
     ngx_sprintf(line, "webhook-id: %V%Z", &job->id);
 
-    /* an empty "Expect:" stops curl from waiting for "100 Continue" */
+    id->data = (char *) line;
+    id->next = dest->headers;
 
-    if (ngx_http_postmark_fetch_header(fetch,
-                                       "Content-Type: application/json")
-           != NGX_OK
-        || ngx_http_postmark_fetch_header(fetch, "User-Agent: "
-                                          NGX_HTTP_POSTMARK_USER_AGENT)
-           != NGX_OK
-        || ngx_http_postmark_fetch_header(fetch, (char *) line) != NGX_OK
-        || ngx_http_postmark_fetch_header(fetch, "Expect:") != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
-
-    if (dest->headers) {
-        headers = dest->headers->elts;
-
-        for (i = 0; i < dest->headers->nelts; i++) {
-            if (ngx_http_postmark_fetch_header(fetch, headers[i]) != NGX_OK) {
-                return NGX_ERROR;
-            }
-        }
-    }
+    curl_easy_setopt(fetch->easy, CURLOPT_HTTPHEADER, id);
 
     fetch->done = ngx_http_postmark_delivery_done;
     fetch->data = d;

@@ -566,9 +566,7 @@ ngx_http_postmark_webhook_user(ngx_conf_t *cf, ngx_command_t *cmd,
 
     client->webhook_user = user;
 
-    if (ngx_http_postmark_hash(client->user_hash, user.data, user.len)
-        != NGX_OK)
-    {
+    if (ngx_http_postmark_hash(client->user_hash, &user, 1) != NGX_OK) {
         return NGX_CONF_ERROR;
     }
 
@@ -596,8 +594,7 @@ ngx_http_postmark_webhook_password(ngx_conf_t *cf, ngx_command_t *cmd,
 
     /* only a digest is kept, compared in constant time */
 
-    if (ngx_http_postmark_hash(client->password_hash, password.data,
-                               password.len)
+    if (ngx_http_postmark_hash(client->password_hash, &password, 1)
         != NGX_OK)
     {
         return NGX_CONF_ERROR;
@@ -645,6 +642,25 @@ ngx_http_postmark_forward_block(ngx_conf_t *cf, ngx_command_t *cmd,
     }
 
     ngx_conf_init_msec_value(dest->timeout, 10000);
+
+    /*
+     * Built once, from configuration memory: a forward only puts its own
+     * "webhook-id" in front.  An empty "Expect:" keeps curl from waiting
+     * for "100 Continue" before sending larger bodies.
+     */
+
+    if (ngx_http_postmark_header_list(cf->pool, &dest->headers, "Expect:")
+           != NGX_OK
+        || ngx_http_postmark_header_list(cf->pool, &dest->headers,
+                                         "User-Agent: "
+                                         NGX_HTTP_POSTMARK_USER_AGENT)
+           != NGX_OK
+        || ngx_http_postmark_header_list(cf->pool, &dest->headers,
+                                         "Content-Type: application/json")
+           != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
 
     return NGX_CONF_OK;
 }
@@ -914,10 +930,11 @@ ngx_http_postmark_header(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_postmark_dest_t *dest = conf;
 
-    u_char      *p, c;
-    ngx_str_t   *value, *name;
-    ngx_uint_t   i;
-    const char **line;
+    char                *line;
+    u_char              *p, c;
+    ngx_str_t           *value, *name;
+    ngx_uint_t           i;
+    struct curl_slist  **last;
 
     value = cf->args->elts;
 
@@ -962,30 +979,26 @@ ngx_http_postmark_header(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_ERROR;
     }
 
-    if (dest->headers == NULL) {
-        dest->headers = ngx_array_create(cf->pool, 2, sizeof(const char *));
-        if (dest->headers == NULL) {
-            return NGX_CONF_ERROR;
-        }
-    }
-
-    line = ngx_array_push(dest->headers);
-    if (line == NULL) {
-        return NGX_CONF_ERROR;
-    }
-
     p = ngx_pnalloc(cf->pool, value[1].len + value[2].len + sizeof(": "));
     if (p == NULL) {
         return NGX_CONF_ERROR;
     }
 
-    *line = (const char *) p;
+    line = (char *) p;
 
     p = ngx_cpymem(p, value[1].data, value[1].len);
     *p++ = ':';
     *p++ = ' ';
     p = ngx_cpymem(p, value[2].data, value[2].len);
     *p = '\0';
+
+    /* in the order written; the module's own go in front at the end */
+
+    for (last = &dest->headers; *last; last = &(*last)->next) { /* void */ }
+
+    if (ngx_http_postmark_header_list(cf->pool, last, line) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
 
     return NGX_CONF_OK;
 }
@@ -1311,13 +1324,45 @@ ngx_http_postmark_is_name(ngx_str_t *s)
 }
 
 
-ngx_int_t
-ngx_http_postmark_hash(u_char *out, u_char *data, size_t len)
-{
-    unsigned int  n;
+/*
+ * SHA-256 of the concatenated parts.  OpenSSL 3 looks the implementation
+ * up on every EVP_sha256() digest; it is fetched once per process here.
+ */
 
-    if (EVP_Digest(data, len, out, &n, EVP_sha256(), NULL) != 1
-        || n != NGX_HTTP_POSTMARK_HASH_LEN)
+ngx_int_t
+ngx_http_postmark_hash(u_char *out, ngx_str_t *parts, ngx_uint_t n)
+{
+    ngx_uint_t           i;
+    unsigned int         len;
+    static EVP_MD_CTX   *ctx;
+    static const EVP_MD *md;
+
+    if (md == NULL) {
+#if (OPENSSL_VERSION_NUMBER >= 0x30000000L)
+        md = EVP_MD_fetch(NULL, "SHA256", NULL);
+#else
+        md = EVP_sha256();
+#endif
+        ctx = EVP_MD_CTX_new();
+
+        if (md == NULL || ctx == NULL) {
+            md = NULL;
+            return NGX_ERROR;
+        }
+    }
+
+    if (EVP_DigestInit_ex(ctx, md, NULL) != 1) {
+        return NGX_ERROR;
+    }
+
+    for (i = 0; i < n; i++) {
+        if (EVP_DigestUpdate(ctx, parts[i].data, parts[i].len) != 1) {
+            return NGX_ERROR;
+        }
+    }
+
+    if (EVP_DigestFinal_ex(ctx, out, &len) != 1
+        || len != NGX_HTTP_POSTMARK_HASH_LEN)
     {
         return NGX_ERROR;
     }

@@ -42,7 +42,7 @@ typedef struct {
     ngx_str_t                     url;          /* NUL-terminated */
     ngx_str_t                     display;      /* no credentials, no query */
     ngx_http_postmark_filter_t    filter;
-    ngx_array_t                  *headers;      /* "Name: value" C strings */
+    struct curl_slist            *headers;      /* in the configuration pool */
     ngx_msec_t                    timeout;
     ngx_http_postmark_client_t   *client;
 } ngx_http_postmark_dest_t;
@@ -80,7 +80,6 @@ typedef void (*ngx_http_postmark_fetch_done_pt)(
 
 struct ngx_http_postmark_fetch_s {
     CURL                             *easy;
-    struct curl_slist                *headers;
     ngx_queue_t                       queue;      /* in the engine, if active */
 
     ngx_http_postmark_fetch_done_pt   done;
@@ -126,9 +125,9 @@ struct ngx_http_postmark_job_s {
 ngx_int_t ngx_http_postmark_engine_init(ngx_cycle_t *cycle);
 void ngx_http_postmark_engine_done(ngx_cycle_t *cycle);
 ngx_http_postmark_fetch_t *ngx_http_postmark_fetch_create(ngx_pool_t *pool);
-ngx_int_t ngx_http_postmark_fetch_header(ngx_http_postmark_fetch_t *fetch,
-    const char *line);
 ngx_int_t ngx_http_postmark_fetch_start(ngx_http_postmark_fetch_t *fetch);
+ngx_int_t ngx_http_postmark_header_list(ngx_pool_t *pool,
+    struct curl_slist **list, char *line);
 
 ngx_http_postmark_job_t *ngx_http_postmark_job_create(
     ngx_http_postmark_client_t *client, size_t size, ngx_log_t *log);
@@ -138,7 +137,7 @@ ngx_int_t ngx_http_postmark_job_add(ngx_http_postmark_job_t *job,
 ngx_int_t ngx_http_postmark_job_start(ngx_http_postmark_job_t *job);
 void ngx_http_postmark_job_destroy(ngx_http_postmark_job_t *job);
 
-ngx_int_t ngx_http_postmark_hash(u_char *out, u_char *data, size_t len);
+ngx_int_t ngx_http_postmark_hash(u_char *out, ngx_str_t *parts, ngx_uint_t n);
 
 ngx_int_t ngx_http_postmark_webhook_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_postmark_add_variables(ngx_conf_t *cf);

@@ -175,12 +175,8 @@ ngx_http_postmark_webhook_auth(ngx_http_request_t *r,
         return NULL;
     }
 
-    if (ngx_http_postmark_hash(user, r->headers_in.user.data,
-                               r->headers_in.user.len)
-        != NGX_OK
-        || ngx_http_postmark_hash(pass, r->headers_in.passwd.data,
-                                  r->headers_in.passwd.len)
-           != NGX_OK)
+    if (ngx_http_postmark_hash(user, &r->headers_in.user, 1) != NGX_OK
+        || ngx_http_postmark_hash(pass, &r->headers_in.passwd, 1) != NGX_OK)
     {
         return NULL;
     }

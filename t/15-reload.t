@@ -120,5 +120,19 @@ kill 'QUIT', $t->master_pid;
 is_deeply($status, { 200 => 10 }, 'quit: every request answered 200');
 is(arrived($slow, @$ok), scalar @$ok,
    'quit: every event answered 200 reached the destination');
+is($t->stop, 0, 'quit: nginx exits cleanly');
+
+# a fast shutdown cannot wait: forwards still running end as failures,
+# and Postmark is told to retry rather than left without an answer
+
+$t->run;
+$slow->clear;
+@inflight = start_burst(5, 'stop');
+ok(wait_for(sub { $slow->count >= 5 }, 10), 'stop: 5 forwards are in flight');
+
+kill 'TERM', $t->master_pid;
+
+($status) = answers(@inflight);
+is_deeply($status, { 503 => 5 }, 'stop: every request answered 503');
 
 $t->finish;

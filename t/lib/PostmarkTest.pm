@@ -32,7 +32,8 @@ sub new {
     my ($class, %opt) = @_;
 
     my $bin = $ENV{TEST_NGINX_BINARY} || '/usr/sbin/nginx';
-    my $so = exists $ENV{TEST_NGINX_MODULE} ? $ENV{TEST_NGINX_MODULE}
+    my $so = exists $opt{module} ? $opt{module}
+           : exists $ENV{TEST_NGINX_MODULE} ? $ENV{TEST_NGINX_MODULE}
            : "$ROOT/build/nginx-dev/ngx_http_postmark_module.so";
 
     BAIL_OUT("no nginx binary at $bin") unless -x $bin;
@@ -46,7 +47,8 @@ sub new {
     mkdir "$dir/$_" for qw(logs tmp);
 
     my $self = bless { bin => $bin, so => $so, dir => $dir, ports => {},
-                       pid => undef, servers => [] }, $class;
+                       pid => undef, servers => [],
+                       log_level => $opt{log_level} // 'debug' }, $class;
     return $self;
 }
 
@@ -74,7 +76,7 @@ sub globals {
     $g .= "user root;\n" if $> == 0;
     $g .= "daemon off;\n";
     $g .= "pid $self->{dir}/logs/nginx.pid;\n";
-    $g .= "error_log $self->{dir}/logs/error.log debug;\n";
+    $g .= "error_log $self->{dir}/logs/error.log $self->{log_level};\n";
     return $g;
 }
 
