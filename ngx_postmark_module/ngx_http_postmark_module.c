@@ -878,7 +878,7 @@ ngx_http_postmark_metadata(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     ngx_http_postmark_dest_t *dest = conf;
 
     u_char       *eq;
-    ngx_str_t    *value;
+    ngx_str_t    *value, *pair;
     ngx_uint_t    i, n;
     const char  **keys, **values;
 
@@ -897,23 +897,23 @@ ngx_http_postmark_metadata(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     for (i = 0; i < n; i++) {
-        eq = ngx_strlchr(value[i + 1].data, value[i + 1].data + value[i + 1].len,
-                         '=');
+        pair = &value[i + 1];
+        eq = ngx_strlchr(pair->data, pair->data + pair->len, '=');
 
-        if (eq == NULL || eq == value[i + 1].data
-            || ngx_http_postmark_is_text(&value[i + 1]) != NGX_OK)
+        if (eq == NULL || eq == pair->data
+            || ngx_http_postmark_is_text(pair) != NGX_OK)
         {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                "invalid metadata filter \"%V\"; write "
                                "\"key=value\"",
-                               ngx_http_postmark_quote(cf, &value[i + 1]));
+                               ngx_http_postmark_quote(cf, pair));
             return NGX_CONF_ERROR;
         }
 
         /* the token is ours to split: it lives in the configuration pool */
 
         *eq = '\0';
-        keys[i] = (const char *) value[i + 1].data;
+        keys[i] = (const char *) pair->data;
         values[i] = (const char *) eq + 1;
     }
 

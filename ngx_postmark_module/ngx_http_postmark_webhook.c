@@ -38,6 +38,10 @@ static ngx_http_postmark_job_t *ngx_http_postmark_webhook_job(
     ngx_http_request_t *r, ngx_http_postmark_ctx_t *ctx);
 static ngx_int_t ngx_http_postmark_webhook_read(ngx_http_request_t *r,
     ngx_str_t *body);
+#if (NGX_DEBUG)
+static void ngx_http_postmark_webhook_debug_body(ngx_http_request_t *r,
+    ngx_str_t *body);
+#endif
 static ngx_int_t ngx_http_postmark_webhook_route(ngx_http_request_t *r,
     ngx_http_postmark_ctx_t *ctx, ngx_http_postmark_job_t *job,
     char **reason);
@@ -341,12 +345,9 @@ ngx_http_postmark_webhook_read(ngx_http_request_t *r, ngx_str_t *body)
     size_t        len;
     ssize_t       n;
     ngx_buf_t    *b;
-    ngx_uint_t    nbufs, in_file;
     ngx_chain_t  *cl;
 
     p = body->data;
-    nbufs = 0;
-    in_file = 0;
 
     for (cl = r->request_body ? r->request_body->bufs : NULL;
          cl;
@@ -356,7 +357,6 @@ ngx_http_postmark_webhook_read(ngx_http_request_t *r, ngx_str_t *body)
 
         if (ngx_buf_in_memory(b)) {
             p = ngx_cpymem(p, b->pos, b->last - b->pos);
-            nbufs++;
             continue;
         }
 
@@ -364,8 +364,6 @@ ngx_http_postmark_webhook_read(ngx_http_request_t *r, ngx_str_t *body)
             continue;   /* the empty buffer that marks the end */
         }
 
-        nbufs++;
-        in_file = 1;
         len = (size_t) (b->file_last - b->file_pos);
 
         n = ngx_read_file(b->file, p, len, b->file_pos);
@@ -387,12 +385,43 @@ ngx_http_postmark_webhook_read(ngx_http_request_t *r, ngx_str_t *body)
     body->len = p - body->data;
     *p = '\0';
 
-    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                   "postmark webhook body: %uz bytes in %ui buffers, "
-                   "file:%ui", body->len, nbufs, in_file);
+#if (NGX_DEBUG)
+    ngx_http_postmark_webhook_debug_body(r, body);
+#endif
 
     return NGX_OK;
 }
+
+
+#if (NGX_DEBUG)
+
+/* how nginx held the body: the tests check each case really happens */
+
+static void
+ngx_http_postmark_webhook_debug_body(ngx_http_request_t *r, ngx_str_t *body)
+{
+    ngx_uint_t    nbufs, in_file;
+    ngx_chain_t  *cl;
+
+    nbufs = 0;
+    in_file = 0;
+
+    for (cl = r->request_body ? r->request_body->bufs : NULL;
+         cl;
+         cl = cl->next)
+    {
+        if (ngx_buf_in_memory(cl->buf) || cl->buf->in_file) {
+            nbufs++;
+            in_file |= cl->buf->in_file;
+        }
+    }
+
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "postmark webhook body: %uz bytes in %ui buffers, "
+                   "file:%ui", body->len, nbufs, in_file);
+}
+
+#endif
 
 
 /*

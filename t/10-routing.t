@@ -10,11 +10,10 @@ use Test::More;
 use JSON::PP;
 
 use PostmarkTest qw(payload read_file);
-use PostmarkTest::Standin;
 
 my $t = PostmarkTest->new;
-my $a = $t->server(PostmarkTest::Standin->new(dir => $t->dir, name => 'a'));
-my $b = $t->server(PostmarkTest::Standin->new(dir => $t->dir, name => 'b'));
+my $a = $t->standin('a');
+my $b = $t->standin('b');
 
 $t->write_file('secrets/acme.password', "acme-pass\n");
 

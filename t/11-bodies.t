@@ -11,11 +11,9 @@ use Test::More;
 use JSON::PP;
 
 use PostmarkTest qw(payload);
-use PostmarkTest::Standin;
 
 my $t = PostmarkTest->new;
-my $sink = $t->server(PostmarkTest::Standin->new(dir => $t->dir,
-                                                 name => 'sink'));
+my $sink = $t->standin('sink');
 
 $t->write_config(<<"EOF");
 %%TEST_GLOBALS%%

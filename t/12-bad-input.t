@@ -10,11 +10,9 @@ use Test::More;
 use JSON::PP;
 
 use PostmarkTest qw(payload read_file);
-use PostmarkTest::Standin;
 
 my $t = PostmarkTest->new;
-my $sink = $t->server(PostmarkTest::Standin->new(dir => $t->dir,
-                                                 name => 'sink'));
+my $sink = $t->standin('sink');
 
 $t->write_config(<<"EOF");
 %%TEST_GLOBALS%%

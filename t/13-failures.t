@@ -12,13 +12,10 @@ use Test::More;
 use JSON::PP;
 
 use PostmarkTest qw(payload);
-use PostmarkTest::Standin;
 
 my $t = PostmarkTest->new;
-my $good = $t->server(PostmarkTest::Standin->new(dir => $t->dir,
-                                                 name => 'good'));
-my $flaky = $t->server(PostmarkTest::Standin->new(dir => $t->dir,
-                                                  name => 'flaky'));
+my $good = $t->standin('good');
+my $flaky = $t->standin('flaky');
 
 # a label over 63 characters: the resolver refuses it without any traffic
 my $nowhere = 'x' x 64 . '.example';

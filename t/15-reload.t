@@ -11,13 +11,10 @@ use Test::More;
 use JSON::PP;
 
 use PostmarkTest qw(payload wait_for);
-use PostmarkTest::Standin;
 
 my $t = PostmarkTest->new;
-my $slow = $t->server(PostmarkTest::Standin->new(dir => $t->dir,
-                                                 name => 'slow'));
-my $new = $t->server(PostmarkTest::Standin->new(dir => $t->dir,
-                                                name => 'new'));
+my $slow = $t->standin('slow');
+my $new = $t->standin('new');
 
 my $conf = <<"EOF";
 %%TEST_GLOBALS%%

@@ -238,8 +238,12 @@ sub log_lines {
     return grep { /$re/ } split /\n/, $self->error_log;
 }
 
-sub server {
-    my ($self, $server) = @_;
+# a stand-in endpoint, stopped with nginx at the end of the test
+sub standin {
+    my ($self, $name, %opt) = @_;
+    require PostmarkTest::Standin;
+    my $server = PostmarkTest::Standin->new(dir => $self->{dir},
+                                            name => $name, %opt);
     push @{ $self->{servers} }, $server;
     return $server;
 }
