@@ -85,15 +85,14 @@ $(MODULE_SO): $(NGX_OBJS)/Makefile $(SOURCES)
 
 endif
 
-$(BUILD)/unit/event_test: t/unit/event_test.c \
-                          ngx_postmark_module/ngx_http_postmark_event.c \
-                          ngx_postmark_module/ngx_http_postmark_event.h
+# unit tests of the pure cores, with ASan and UBSan
+$(BUILD)/unit/%_test: t/unit/%_test.c ngx_postmark_module/ngx_http_postmark_%.c \
+                      ngx_postmark_module/ngx_http_postmark_%.h
 	mkdir -p $(BUILD)/unit
-	$(CC) $(CFLAGS_UNIT) -Ingx_postmark_module -o $@ \
-	    t/unit/event_test.c ngx_postmark_module/ngx_http_postmark_event.c \
-	    -lcjson
+	$(CC) $(CFLAGS_UNIT) -Ingx_postmark_module -o $@ $< \
+	    ngx_postmark_module/ngx_http_postmark_$*.c -lcjson
 
-unit: $(BUILD)/unit/event_test
+unit: $(BUILD)/unit/event_test $(BUILD)/unit/route_test
 
 test: deps module unit
 	TEST_NGINX_BINARY=$(NGINX_BIN) TEST_NGINX_MODULE=$(MODULE_SO) \

@@ -44,6 +44,8 @@ static void ngx_http_postmark_engine_finish(ngx_http_postmark_fetch_t *fetch,
     CURLcode result);
 static size_t ngx_http_postmark_fetch_discard(char *ptr, size_t size,
     size_t nmemb, void *userdata);
+static size_t ngx_http_postmark_fetch_write(char *ptr, size_t size,
+    size_t nmemb, void *userdata);
 static void ngx_http_postmark_fetch_cleanup(void *data);
 
 
@@ -157,6 +159,8 @@ ngx_http_postmark_fetch_create(ngx_pool_t *pool)
     cln->handler = ngx_http_postmark_fetch_cleanup;
     cln->data = fetch;
 
+    fetch->pool = pool;
+
     if (engine->nidle) {
         fetch->easy = engine->idle[--engine->nidle];
         curl_easy_reset(fetch->easy);
@@ -184,6 +188,20 @@ ngx_http_postmark_fetch_create(ngx_pool_t *pool)
     curl_easy_setopt(fetch->easy, CURLOPT_QUICK_EXIT, 1L);
 
     return fetch;
+}
+
+
+/* keeps the answer's body in the fetch's pool, up to "max" bytes */
+
+void
+ngx_http_postmark_fetch_keep_response(ngx_http_postmark_fetch_t *fetch,
+    size_t max)
+{
+    fetch->response_max = max;
+
+    curl_easy_setopt(fetch->easy, CURLOPT_WRITEFUNCTION,
+                     ngx_http_postmark_fetch_write);
+    curl_easy_setopt(fetch->easy, CURLOPT_WRITEDATA, fetch);
 }
 
 
@@ -454,6 +472,49 @@ ngx_http_postmark_fetch_discard(char *ptr, size_t size, size_t nmemb,
     void *userdata)
 {
     return size * nmemb;
+}
+
+
+/* a body grows by doubling; a larger answer than allowed fails the transfer */
+
+static size_t
+ngx_http_postmark_fetch_write(char *ptr, size_t size, size_t nmemb,
+    void *userdata)
+{
+    ngx_http_postmark_fetch_t *fetch = userdata;
+
+    u_char  *p;
+    size_t   len, want;
+
+    len = size * nmemb;
+    want = fetch->response.len + len;
+
+    if (want > fetch->response_max) {
+        fetch->too_large = 1;
+        return 0;
+    }
+
+    if (want > fetch->response_size) {
+        fetch->response_size = ngx_min(ngx_max(want, 2 * fetch->response_size),
+                                       fetch->response_max);
+
+        p = ngx_pnalloc(fetch->pool, fetch->response_size);
+        if (p == NULL) {
+            return 0;
+        }
+
+        if (fetch->response.len) {
+            ngx_memcpy(p, fetch->response.data, fetch->response.len);
+            ngx_pfree(fetch->pool, fetch->response.data);
+        }
+
+        fetch->response.data = p;
+    }
+
+    ngx_memcpy(fetch->response.data + fetch->response.len, ptr, len);
+    fetch->response.len += len;
+
+    return len;
 }
 
 

@@ -37,37 +37,59 @@ static const ngx_http_postmark_event_type_t  ngx_http_postmark_types[] = {
 };
 
 
-ngx_http_postmark_event_rc_e
-ngx_http_postmark_event_parse(const char *body, size_t len,
-    ngx_http_postmark_event_t *ev)
-{
-    const char   *end, *last;
-    const cJSON  *item;
+/*
+ * One JSON object and nothing after it but blanks.  cJSON stops after the
+ * first value, and never reads beyond "len": bodies are not terminated.
+ */
 
-    memset(ev, 0, sizeof(ngx_http_postmark_event_t));
+ngx_http_postmark_event_rc_e
+ngx_http_postmark_json_object(const char *body, size_t len, cJSON **root,
+    size_t *error_offset)
+{
+    const char  *end, *last;
+
+    *root = NULL;
+    *error_offset = 0;
 
     if (len == 0) {
         return NGX_HTTP_POSTMARK_EVENT_EMPTY;
     }
 
-    ev->root = cJSON_ParseWithLengthOpts(body, len, &end, 0);
+    *root = cJSON_ParseWithLengthOpts(body, len, &end, 0);
 
-    if (ev->root == NULL) {
-        ev->error_offset = end ? (size_t) (end - body) : 0;
+    if (*root == NULL) {
+        *error_offset = end ? (size_t) (end - body) : 0;
         return NGX_HTTP_POSTMARK_EVENT_INVALID_JSON;
     }
 
-    /* cJSON stops after the first value; anything but blanks is an error */
-
     for (last = body + len; end < last; end++) {
         if (*end != ' ' && *end != '\t' && *end != '\r' && *end != '\n') {
-            ev->error_offset = end - body;
+            *error_offset = end - body;
             return NGX_HTTP_POSTMARK_EVENT_TRAILING_DATA;
         }
     }
 
-    if (!cJSON_IsObject(ev->root)) {
+    if (!cJSON_IsObject(*root)) {
         return NGX_HTTP_POSTMARK_EVENT_NOT_OBJECT;
+    }
+
+    return NGX_HTTP_POSTMARK_EVENT_OK;
+}
+
+
+ngx_http_postmark_event_rc_e
+ngx_http_postmark_event_parse(const char *body, size_t len,
+    ngx_http_postmark_event_t *ev)
+{
+    const cJSON                   *item;
+    ngx_http_postmark_event_rc_e   rc;
+
+    memset(ev, 0, sizeof(ngx_http_postmark_event_t));
+
+    rc = ngx_http_postmark_json_object(body, len, &ev->root,
+                                       &ev->error_offset);
+    if (rc != NGX_HTTP_POSTMARK_EVENT_OK) {
+        return rc;
     }
 
     item = cJSON_GetObjectItemCaseSensitive(ev->root, "RecordType");

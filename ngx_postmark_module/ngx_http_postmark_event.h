@@ -75,6 +75,8 @@ typedef struct {
 } ngx_http_postmark_filter_t;
 
 
+ngx_http_postmark_event_rc_e ngx_http_postmark_json_object(const char *body,
+    size_t len, cJSON **root, size_t *error_offset);
 ngx_http_postmark_event_rc_e ngx_http_postmark_event_parse(const char *body,
     size_t len, ngx_http_postmark_event_t *ev);
 void ngx_http_postmark_event_free(ngx_http_postmark_event_t *ev);

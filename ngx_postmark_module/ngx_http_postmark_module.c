@@ -37,8 +37,8 @@ static char *ngx_http_postmark_webhook_password(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 static char *ngx_http_postmark_forward_block(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
-static char *ngx_http_postmark_forward_url(ngx_conf_t *cf,
-    ngx_http_postmark_dest_t *dest, ngx_str_t *url);
+static char *ngx_http_postmark_parse_url(ngx_conf_t *cf, ngx_str_t *url,
+    ngx_str_t *display, char *what, char *example);
 static char *ngx_http_postmark_events(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_postmark_values(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -630,10 +630,14 @@ ngx_http_postmark_forward_block(ngx_conf_t *cf, ngx_command_t *cmd,
     dest->client = client;
     dest->timeout = NGX_CONF_UNSET_MSEC;
 
-    rv = ngx_http_postmark_forward_url(cf, dest, &value[1]);
+    rv = ngx_http_postmark_parse_url(cf, &value[1], &dest->display,
+                                     "forward URL",
+                                     "forward https://host/path { ... }");
     if (rv != NGX_CONF_OK) {
         return rv;
     }
+
+    dest->url = value[1];
 
     rv = ngx_http_postmark_parse_block(cf, dest,
                                        NGX_HTTP_POSTMARK_FORWARD_CONF);
@@ -666,9 +670,15 @@ ngx_http_postmark_forward_block(ngx_conf_t *cf, ngx_command_t *cmd,
 }
 
 
+/*
+ * An http:// or https:// URL with a host, checked when the configuration
+ * is loaded; "display" is what logs show of it: neither credentials nor a
+ * query string.
+ */
+
 static char *
-ngx_http_postmark_forward_url(ngx_conf_t *cf, ngx_http_postmark_dest_t *dest,
-    ngx_str_t *url)
+ngx_http_postmark_parse_url(ngx_conf_t *cf, ngx_str_t *url,
+    ngx_str_t *display, char *what, char *example)
 {
     char       *rv, *scheme, *host, *port, *path, *fragment;
     CURLU      *u;
@@ -684,8 +694,8 @@ ngx_http_postmark_forward_url(ngx_conf_t *cf, ngx_http_postmark_dest_t *dest,
 
     if (ngx_http_postmark_is_text(url) != NGX_OK) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid forward URL: it contains a control "
-                           "character");
+                           "invalid %s: it contains a control character",
+                           what);
         return NGX_CONF_ERROR;
     }
 
@@ -701,10 +711,9 @@ ngx_http_postmark_forward_url(ngx_conf_t *cf, ngx_http_postmark_dest_t *dest,
               && url->data[sizeof("https://") - 1] != '/')))
     {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid forward URL \"%V\": write "
-                           "\"forward https://host/path { ... }\"; only "
+                           "invalid %s \"%V\": write \"%s\"; only "
                            "\"http://\" and \"https://\" are supported",
-                           url);
+                           what, url, example);
         return NGX_CONF_ERROR;
     }
 
@@ -717,9 +726,8 @@ ngx_http_postmark_forward_url(ngx_conf_t *cf, ngx_http_postmark_dest_t *dest,
 
     if (uc != CURLUE_OK) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid forward URL \"%V\": %s; write "
-                           "\"forward https://host/path { ... }\"",
-                           url, curl_url_strerror(uc));
+                           "invalid %s \"%V\": %s; write \"%s\"",
+                           what, url, curl_url_strerror(uc), example);
         goto done;
     }
 
@@ -729,45 +737,31 @@ ngx_http_postmark_forward_url(ngx_conf_t *cf, ngx_http_postmark_dest_t *dest,
     curl_url_get(u, CURLUPART_PATH, &path, 0);
     curl_url_get(u, CURLUPART_FRAGMENT, &fragment, 0);
 
-    if (scheme == NULL
-        || (ngx_strcmp(scheme, "http") != 0
-            && ngx_strcmp(scheme, "https") != 0))
-    {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid forward URL \"%V\": only \"http://\" "
-                           "and \"https://\" are supported", url);
-        goto done;
-    }
-
     if (host == NULL || host[0] == '\0') {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid forward URL \"%V\": no host", url);
+                           "invalid %s \"%V\": no host", what, url);
         goto done;
     }
 
     if (fragment) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid forward URL \"%V\": a \"#fragment\" is "
-                           "never sent; remove it", url);
+                           "invalid %s \"%V\": a \"#fragment\" is never "
+                           "sent; remove it", what, url);
         goto done;
     }
-
-    /* what logs show: neither credentials nor a query string */
 
     len = ngx_strlen(scheme) + sizeof("://") - 1 + ngx_strlen(host)
           + (port ? 1 + ngx_strlen(port) : 0) + ngx_strlen(path);
 
-    dest->display.data = ngx_pnalloc(cf->pool, len);
-    if (dest->display.data == NULL) {
+    display->data = ngx_pnalloc(cf->pool, len);
+    if (display->data == NULL) {
         goto done;
     }
 
-    dest->display.len = ngx_sprintf(dest->display.data, "%s://%s%s%s%s",
-                                    scheme, host, port ? ":" : "",
-                                    port ? port : "", path)
-                        - dest->display.data;
+    display->len = ngx_sprintf(display->data, "%s://%s%s%s%s", scheme, host,
+                               port ? ":" : "", port ? port : "", path)
+                   - display->data;
 
-    dest->url = *url;
     rv = NGX_CONF_OK;
 
 done:

@@ -15,6 +15,7 @@
 #include <curl/curl.h>
 
 #include "ngx_http_postmark_event.h"
+#include "ngx_http_postmark_route.h"
 
 
 #define NGX_HTTP_POSTMARK_VERSION     "0.1.0"
@@ -48,15 +49,27 @@ typedef struct {
 } ngx_http_postmark_dest_t;
 
 
+#define NGX_HTTP_POSTMARK_READ_ONLY   0
+#define NGX_HTTP_POSTMARK_FULL        1
+
+
 struct ngx_http_postmark_client_s {
     ngx_str_t                     name;
+    u_char                       *file;
+    ngx_uint_t                    line;
+
+    /* the webhook receiver */
     ngx_str_t                     webhook_user;
     u_char                        user_hash[NGX_HTTP_POSTMARK_HASH_LEN];
     u_char                        password_hash[NGX_HTTP_POSTMARK_HASH_LEN];
     unsigned                      has_password:1;
     ngx_array_t                   dests;        /* ngx_http_postmark_dest_t */
-    u_char                       *file;
-    ngx_uint_t                    line;
+
+    /* the Templates API proxy */
+    u_char                        portal_key_hash[NGX_HTTP_POSTMARK_HASH_LEN];
+    unsigned                      has_portal_key:1;
+    struct curl_slist            *api_headers;  /* with the server token */
+    ngx_uint_t                    templates;    /* read-only or full */
 };
 
 
@@ -70,7 +83,31 @@ typedef struct {
 typedef struct {
     ngx_uint_t                    webhook;
     ngx_http_postmark_client_t   *webhook_client;   /* fixed, or NULL */
+
+    ngx_http_postmark_client_t   *templates_client;
+    ngx_str_t                     prefix;           /* the location's */
+    ngx_str_t                     api_url;          /* without final "/" */
+    ngx_msec_t                    api_timeout;
+    size_t                        templates_max_body_size;
 } ngx_http_postmark_loc_conf_t;
+
+
+typedef struct {
+    ngx_http_request_t           *request;
+    ngx_http_postmark_client_t   *client;
+    ngx_http_postmark_job_t      *job;       /* while forwards run */
+    ngx_http_postmark_route_t    *route;     /* a Templates API call */
+
+    /* for variables; copies that outlive jobs and transfers */
+    ngx_str_t                     client_name;
+    ngx_str_t                     outcome;
+    ngx_str_t                     event;
+    ngx_str_t                     message_id;
+    ngx_str_t                     webhook_id;
+    ngx_str_t                     operation;
+    ngx_str_t                     template;
+    ngx_str_t                     upstream_status;
+} ngx_http_postmark_ctx_t;
 
 
 /* one outbound HTTP transfer on the worker's libcurl multi handle */
@@ -80,6 +117,7 @@ typedef void (*ngx_http_postmark_fetch_done_pt)(
 
 struct ngx_http_postmark_fetch_s {
     CURL                             *easy;
+    ngx_pool_t                       *pool;
     ngx_queue_t                       queue;      /* in the engine, if active */
 
     ngx_http_postmark_fetch_done_pt   done;
@@ -89,7 +127,13 @@ struct ngx_http_postmark_fetch_s {
     CURLcode                          result;
     char                              error[CURL_ERROR_SIZE];
 
+    /* the answer's body, when kept; up to response_max bytes */
+    ngx_str_t                         response;
+    size_t                            response_size;
+    size_t                            response_max;
+
     unsigned                          active:1;
+    unsigned                          too_large:1;
 };
 
 
@@ -125,6 +169,8 @@ struct ngx_http_postmark_job_s {
 ngx_int_t ngx_http_postmark_engine_init(ngx_cycle_t *cycle);
 void ngx_http_postmark_engine_done(ngx_cycle_t *cycle);
 ngx_http_postmark_fetch_t *ngx_http_postmark_fetch_create(ngx_pool_t *pool);
+void ngx_http_postmark_fetch_keep_response(ngx_http_postmark_fetch_t *fetch,
+    size_t max);
 ngx_int_t ngx_http_postmark_fetch_start(ngx_http_postmark_fetch_t *fetch);
 ngx_int_t ngx_http_postmark_header_list(ngx_pool_t *pool,
     struct curl_slist **list, char *line);
@@ -139,8 +185,22 @@ void ngx_http_postmark_job_destroy(ngx_http_postmark_job_t *job);
 
 ngx_int_t ngx_http_postmark_hash(u_char *out, ngx_str_t *parts, ngx_uint_t n);
 
-ngx_int_t ngx_http_postmark_webhook_handler(ngx_http_request_t *r);
+ngx_http_postmark_ctx_t *ngx_http_postmark_create_ctx(ngx_http_request_t *r);
+void ngx_http_postmark_set_outcome(ngx_http_request_t *r, char *outcome);
+size_t ngx_http_postmark_body_size(ngx_http_request_t *r);
+ngx_int_t ngx_http_postmark_read_body(ngx_http_request_t *r, ngx_str_t *body);
+ngx_int_t ngx_http_postmark_copy(ngx_pool_t *pool, ngx_str_t *dst,
+    const char *src);
+ngx_int_t ngx_http_postmark_add_header(ngx_http_request_t *r, char *key,
+    char *value);
+ngx_int_t ngx_http_postmark_send_message(ngx_http_request_t *r,
+    ngx_uint_t status, ngx_str_t *head, char *key, char *text);
+ngx_int_t ngx_http_postmark_send_json(ngx_http_request_t *r,
+    ngx_uint_t status, u_char *json, size_t len);
 ngx_int_t ngx_http_postmark_add_variables(ngx_conf_t *cf);
+
+ngx_int_t ngx_http_postmark_webhook_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_postmark_templates_handler(ngx_http_request_t *r);
 
 
 extern ngx_module_t  ngx_http_postmark_module;

@@ -17,18 +17,6 @@
 #include <openssl/crypto.h>
 
 
-typedef struct {
-    ngx_http_postmark_client_t   *client;
-    ngx_http_postmark_job_t      *job;       /* while forwards run */
-    ngx_http_request_t           *request;
-
-    /* for variables; copies that outlive the job */
-    ngx_str_t                     client_name;
-    ngx_str_t                     event;
-    ngx_str_t                     message_id;
-    ngx_str_t                     webhook_id;
-    ngx_str_t                     outcome;
-} ngx_http_postmark_ctx_t;
 
 
 static ngx_http_postmark_client_t *ngx_http_postmark_webhook_auth(
@@ -36,81 +24,34 @@ static ngx_http_postmark_client_t *ngx_http_postmark_webhook_auth(
 static void ngx_http_postmark_webhook_body(ngx_http_request_t *r);
 static ngx_http_postmark_job_t *ngx_http_postmark_webhook_job(
     ngx_http_request_t *r, ngx_http_postmark_ctx_t *ctx);
-static ngx_int_t ngx_http_postmark_webhook_read(ngx_http_request_t *r,
-    ngx_str_t *body);
-#if (NGX_DEBUG)
-static void ngx_http_postmark_webhook_debug_body(ngx_http_request_t *r,
-    ngx_str_t *body);
-#endif
 static ngx_int_t ngx_http_postmark_webhook_route(ngx_http_request_t *r,
     ngx_http_postmark_ctx_t *ctx, ngx_http_postmark_job_t *job,
     char **reason);
-static ngx_int_t ngx_http_postmark_copy(ngx_pool_t *pool, ngx_str_t *dst,
-    const char *src);
 static void ngx_http_postmark_webhook_done(ngx_http_postmark_job_t *job);
 static void ngx_http_postmark_webhook_cleanup(void *data);
 static ngx_int_t ngx_http_postmark_webhook_answer(ngx_http_request_t *r,
     ngx_uint_t status, char *outcome, char *message);
 static ngx_int_t ngx_http_postmark_webhook_result(ngx_http_request_t *r,
     ngx_uint_t status, char *outcome, ngx_uint_t forwards, ngx_uint_t failed);
-static ngx_int_t ngx_http_postmark_send_json(ngx_http_request_t *r,
-    ngx_uint_t status, u_char *json, size_t len);
-static ngx_int_t ngx_http_postmark_variable(ngx_http_request_t *r,
-    ngx_http_variable_value_t *v, uintptr_t data);
-
-
-static ngx_http_variable_t  ngx_http_postmark_vars[] = {
-
-    { ngx_string("postmark_client"), NULL, ngx_http_postmark_variable,
-      offsetof(ngx_http_postmark_ctx_t, client_name),
-      NGX_HTTP_VAR_NOCACHEABLE, 0 },
-
-    { ngx_string("postmark_event"), NULL, ngx_http_postmark_variable,
-      offsetof(ngx_http_postmark_ctx_t, event),
-      NGX_HTTP_VAR_NOCACHEABLE, 0 },
-
-    { ngx_string("postmark_message_id"), NULL, ngx_http_postmark_variable,
-      offsetof(ngx_http_postmark_ctx_t, message_id),
-      NGX_HTTP_VAR_NOCACHEABLE, 0 },
-
-    { ngx_string("postmark_webhook_id"), NULL, ngx_http_postmark_variable,
-      offsetof(ngx_http_postmark_ctx_t, webhook_id),
-      NGX_HTTP_VAR_NOCACHEABLE, 0 },
-
-    { ngx_string("postmark_outcome"), NULL, ngx_http_postmark_variable,
-      offsetof(ngx_http_postmark_ctx_t, outcome),
-      NGX_HTTP_VAR_NOCACHEABLE, 0 },
-
-      ngx_http_null_variable
-};
 
 
 ngx_int_t
 ngx_http_postmark_webhook_handler(ngx_http_request_t *r)
 {
     ngx_int_t                      rc;
-    ngx_table_elt_t               *h;
     ngx_http_postmark_ctx_t       *ctx;
     ngx_http_postmark_client_t    *client;
     ngx_http_postmark_loc_conf_t  *plcf;
 
-    ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_postmark_ctx_t));
+    ctx = ngx_http_postmark_create_ctx(r);
     if (ctx == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    ctx->request = r;
-    ngx_http_set_ctx(r, ctx, ngx_http_postmark_module);
-
     if (r->method != NGX_HTTP_POST) {
-        h = ngx_list_push(&r->headers_out.headers);
-        if (h == NULL) {
+        if (ngx_http_postmark_add_header(r, "Allow", "POST") != NGX_OK) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
-
-        h->hash = 1;
-        ngx_str_set(&h->key, "Allow");
-        ngx_str_set(&h->value, "POST");
 
         return ngx_http_postmark_webhook_answer(r, NGX_HTTP_NOT_ALLOWED,
                    "method_not_allowed",
@@ -122,14 +63,12 @@ ngx_http_postmark_webhook_handler(ngx_http_request_t *r)
     client = ngx_http_postmark_webhook_auth(r, plcf);
 
     if (client == NULL) {
-        h = ngx_list_push(&r->headers_out.headers);
-        if (h == NULL) {
+        if (ngx_http_postmark_add_header(r, "WWW-Authenticate",
+                                         "Basic realm=\"postmark\"")
+            != NGX_OK)
+        {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
-
-        h->hash = 1;
-        ngx_str_set(&h->key, "WWW-Authenticate");
-        ngx_str_set(&h->value, "Basic realm=\"postmark\"");
 
         return ngx_http_postmark_webhook_answer(r, NGX_HTTP_UNAUTHORIZED,
                    "unauthorized",
@@ -301,127 +240,22 @@ static ngx_http_postmark_job_t *
 ngx_http_postmark_webhook_job(ngx_http_request_t *r,
     ngx_http_postmark_ctx_t *ctx)
 {
-    off_t                     size;
-    ngx_buf_t                *b;
-    ngx_chain_t              *cl;
     ngx_http_postmark_job_t  *job;
 
-    size = 0;
-
-    if (r->request_body) {
-        for (cl = r->request_body->bufs; cl; cl = cl->next) {
-            b = cl->buf;
-
-            if (ngx_buf_in_memory(b)) {
-                size += b->last - b->pos;
-
-            } else if (b->in_file) {
-                size += b->file_last - b->file_pos;
-            }
-        }
-    }
-
-    job = ngx_http_postmark_job_create(ctx->client, (size_t) size,
+    job = ngx_http_postmark_job_create(ctx->client,
+                                       ngx_http_postmark_body_size(r),
                                        r->connection->log);
     if (job == NULL) {
         return NULL;
     }
 
-    if (ngx_http_postmark_webhook_read(r, &job->body) != NGX_OK) {
+    if (ngx_http_postmark_read_body(r, &job->body) != NGX_OK) {
         ngx_http_postmark_job_destroy(job);
         return NULL;
     }
 
     return job;
 }
-
-
-/* the body in one buffer, from memory buffers or nginx's temporary file */
-
-static ngx_int_t
-ngx_http_postmark_webhook_read(ngx_http_request_t *r, ngx_str_t *body)
-{
-    u_char       *p;
-    size_t        len;
-    ssize_t       n;
-    ngx_buf_t    *b;
-    ngx_chain_t  *cl;
-
-    p = body->data;
-
-    for (cl = r->request_body ? r->request_body->bufs : NULL;
-         cl;
-         cl = cl->next)
-    {
-        b = cl->buf;
-
-        if (ngx_buf_in_memory(b)) {
-            p = ngx_cpymem(p, b->pos, b->last - b->pos);
-            continue;
-        }
-
-        if (!b->in_file) {
-            continue;   /* the empty buffer that marks the end */
-        }
-
-        len = (size_t) (b->file_last - b->file_pos);
-
-        n = ngx_read_file(b->file, p, len, b->file_pos);
-
-        if (n == NGX_ERROR) {
-            return NGX_ERROR;
-        }
-
-        if ((size_t) n != len) {
-            ngx_log_error(NGX_LOG_CRIT, r->connection->log, 0,
-                          ngx_read_file_n " read only %z of %uz bytes "
-                          "of the request body", n, len);
-            return NGX_ERROR;
-        }
-
-        p += n;
-    }
-
-    body->len = p - body->data;
-    *p = '\0';
-
-#if (NGX_DEBUG)
-    ngx_http_postmark_webhook_debug_body(r, body);
-#endif
-
-    return NGX_OK;
-}
-
-
-#if (NGX_DEBUG)
-
-/* how nginx held the body: the tests check each case really happens */
-
-static void
-ngx_http_postmark_webhook_debug_body(ngx_http_request_t *r, ngx_str_t *body)
-{
-    ngx_uint_t    nbufs, in_file;
-    ngx_chain_t  *cl;
-
-    nbufs = 0;
-    in_file = 0;
-
-    for (cl = r->request_body ? r->request_body->bufs : NULL;
-         cl;
-         cl = cl->next)
-    {
-        if (ngx_buf_in_memory(cl->buf) || cl->buf->in_file) {
-            nbufs++;
-            in_file |= cl->buf->in_file;
-        }
-    }
-
-    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                   "postmark webhook body: %uz bytes in %ui buffers, "
-                   "file:%ui", body->len, nbufs, in_file);
-}
-
-#endif
 
 
 /*
@@ -526,30 +360,6 @@ ngx_http_postmark_webhook_route(ngx_http_request_t *r,
 }
 
 
-/* a NULL source leaves an empty string, which variables show as "-" */
-
-static ngx_int_t
-ngx_http_postmark_copy(ngx_pool_t *pool, ngx_str_t *dst, const char *src)
-{
-    ngx_str_null(dst);
-
-    if (src == NULL) {
-        return NGX_OK;
-    }
-
-    dst->len = ngx_strlen(src);
-
-    dst->data = ngx_pnalloc(pool, dst->len);
-    if (dst->data == NULL) {
-        return NGX_ERROR;
-    }
-
-    ngx_memcpy(dst->data, src, dst->len);
-
-    return NGX_OK;
-}
-
-
 static void
 ngx_http_postmark_webhook_done(ngx_http_postmark_job_t *job)
 {
@@ -607,33 +417,17 @@ static ngx_int_t
 ngx_http_postmark_webhook_answer(ngx_http_request_t *r, ngx_uint_t status,
     char *outcome, char *message)
 {
-    u_char                   *json, *p;
-    size_t                    len;
-    ngx_int_t                 rc;
-    ngx_http_postmark_ctx_t  *ctx;
+    u_char     buf[64];
+    ngx_str_t  head;
 
-    ctx = ngx_http_get_module_ctx(r, ngx_http_postmark_module);
+    ngx_http_postmark_set_outcome(r, outcome);
 
-    ctx->outcome.data = (u_char *) outcome;
-    ctx->outcome.len = ngx_strlen(outcome);
+    head.data = buf;
+    head.len = ngx_snprintf(buf, sizeof(buf), "\"status\":\"%s\"", outcome)
+               - buf;
 
-    rc = ngx_http_discard_request_body(r);
-    if (rc != NGX_OK) {
-        return rc;
-    }
-
-    len = sizeof("{\"status\":\"\",\"message\":\"\"}\n") - 1
-          + ctx->outcome.len + ngx_strlen(message);
-
-    json = ngx_pnalloc(r->pool, len);
-    if (json == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    p = ngx_sprintf(json, "{\"status\":\"%V\",\"message\":\"%s\"}\n",
-                    &ctx->outcome, message);
-
-    return ngx_http_postmark_send_json(r, status, json, p - json);
+    return ngx_http_postmark_send_message(r, status, &head, "message",
+                                          message);
 }
 
 
@@ -647,8 +441,7 @@ ngx_http_postmark_webhook_result(ngx_http_request_t *r, ngx_uint_t status,
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_postmark_module);
 
-    ctx->outcome.data = (u_char *) outcome;
-    ctx->outcome.len = ngx_strlen(outcome);
+    ngx_http_postmark_set_outcome(r, outcome);
 
     len = sizeof("{\"status\":\"\",\"webhook_id\":\"\",\"destinations\":,"
                  "\"failed\":}\n") - 1
@@ -664,93 +457,4 @@ ngx_http_postmark_webhook_result(ngx_http_request_t *r, ngx_uint_t status,
                     &ctx->outcome, &ctx->webhook_id, forwards, failed);
 
     return ngx_http_postmark_send_json(r, status, json, p - json);
-}
-
-
-static ngx_int_t
-ngx_http_postmark_send_json(ngx_http_request_t *r, ngx_uint_t status,
-    u_char *json, size_t len)
-{
-    ngx_int_t     rc;
-    ngx_buf_t    *b;
-    ngx_chain_t   out;
-
-    r->headers_out.status = status;
-    r->headers_out.content_length_n = len;
-
-    ngx_str_set(&r->headers_out.content_type, "application/json");
-    r->headers_out.content_type_len = r->headers_out.content_type.len;
-    r->headers_out.content_type_lowcase = NULL;
-
-    rc = ngx_http_send_header(r);
-
-    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
-        return rc;
-    }
-
-    b = ngx_calloc_buf(r->pool);
-    if (b == NULL) {
-        return NGX_ERROR;
-    }
-
-    b->pos = json;
-    b->last = json + len;
-    b->memory = 1;
-    b->last_buf = (r == r->main) ? 1 : 0;
-    b->last_in_chain = 1;
-
-    out.buf = b;
-    out.next = NULL;
-
-    return ngx_http_output_filter(r, &out);
-}
-
-
-ngx_int_t
-ngx_http_postmark_add_variables(ngx_conf_t *cf)
-{
-    ngx_http_variable_t  *var, *v;
-
-    for (v = ngx_http_postmark_vars; v->name.len; v++) {
-        var = ngx_http_add_variable(cf, &v->name, v->flags);
-        if (var == NULL) {
-            return NGX_ERROR;
-        }
-
-        var->get_handler = v->get_handler;
-        var->data = v->data;
-    }
-
-    return NGX_OK;
-}
-
-
-static ngx_int_t
-ngx_http_postmark_variable(ngx_http_request_t *r,
-    ngx_http_variable_value_t *v, uintptr_t data)
-{
-    ngx_str_t                *s;
-    ngx_http_postmark_ctx_t  *ctx;
-
-    ctx = ngx_http_get_module_ctx(r->main, ngx_http_postmark_module);
-
-    if (ctx == NULL) {
-        v->not_found = 1;
-        return NGX_OK;
-    }
-
-    s = (ngx_str_t *) ((char *) ctx + data);
-
-    if (s->len == 0) {
-        v->not_found = 1;
-        return NGX_OK;
-    }
-
-    v->len = s->len;
-    v->valid = 1;
-    v->no_cacheable = 0;
-    v->not_found = 0;
-    v->data = s->data;
-
-    return NGX_OK;
 }

@@ -70,7 +70,7 @@ sub forwarded_ok {
        "$name: forwarded byte for byte (" . length($body) . " bytes)");
     ok(@got && $got[0]{headers}{'content-length'} == length $body,
        "$name: forwarded with its length");
-    my @lines = $t->log_lines(qr/postmark webhook body:/);
+    my @lines = $t->log_lines(qr/postmark body:/);
     return $lines[-1] // '';
 }
 

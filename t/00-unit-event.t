@@ -1,7 +1,7 @@
 #!/usr/bin/perl
 
-# The pure C cores, tested on their own (built by "make unit" with ASan
-# and UBSan); each binary prints TAP.
+# The event core (classification and filters), tested on its own (built
+# by "make unit" with ASan and UBSan); the binary prints TAP.
 
 use strict;
 use warnings;

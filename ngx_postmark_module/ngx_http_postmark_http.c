@@ -1,0 +1,364 @@
+
+/*
+ * Copyright (C) ngx_postmark_module authors
+ */
+
+
+/*
+ * What the webhook receiver and the Templates API proxy share on the
+ * request side: the request context behind the variables, reading the
+ * body into one buffer, and JSON answers.
+ */
+
+
+#include "ngx_http_postmark_module.h"
+
+
+static ngx_int_t ngx_http_postmark_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+#if (NGX_DEBUG)
+static void ngx_http_postmark_debug_body(ngx_http_request_t *r,
+    ngx_str_t *body);
+#endif
+
+
+#define ngx_http_postmark_var(name, field)                                   \
+    { ngx_string(name), NULL, ngx_http_postmark_variable,                    \
+      offsetof(ngx_http_postmark_ctx_t, field), NGX_HTTP_VAR_NOCACHEABLE, 0 }
+
+static ngx_http_variable_t  ngx_http_postmark_vars[] = {
+
+    ngx_http_postmark_var("postmark_client", client_name),
+    ngx_http_postmark_var("postmark_outcome", outcome),
+
+    /* the webhook receiver */
+    ngx_http_postmark_var("postmark_event", event),
+    ngx_http_postmark_var("postmark_message_id", message_id),
+    ngx_http_postmark_var("postmark_webhook_id", webhook_id),
+
+    /* the Templates API proxy */
+    ngx_http_postmark_var("postmark_operation", operation),
+    ngx_http_postmark_var("postmark_template", template),
+    ngx_http_postmark_var("postmark_status", upstream_status),
+
+    ngx_http_null_variable
+};
+
+
+ngx_http_postmark_ctx_t *
+ngx_http_postmark_create_ctx(ngx_http_request_t *r)
+{
+    ngx_http_postmark_ctx_t  *ctx;
+
+    ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_postmark_ctx_t));
+    if (ctx == NULL) {
+        return NULL;
+    }
+
+    ctx->request = r;
+    ngx_http_set_ctx(r, ctx, ngx_http_postmark_module);
+
+    return ctx;
+}
+
+
+void
+ngx_http_postmark_set_outcome(ngx_http_request_t *r, char *outcome)
+{
+    ngx_http_postmark_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_postmark_module);
+
+    ctx->outcome.data = (u_char *) outcome;
+    ctx->outcome.len = ngx_strlen(outcome);
+}
+
+
+/* the size of the body read, which chunked bodies only know at the end */
+
+size_t
+ngx_http_postmark_body_size(ngx_http_request_t *r)
+{
+    off_t         size;
+    ngx_buf_t    *b;
+    ngx_chain_t  *cl;
+
+    size = 0;
+
+    for (cl = r->request_body ? r->request_body->bufs : NULL;
+         cl;
+         cl = cl->next)
+    {
+        b = cl->buf;
+
+        if (ngx_buf_in_memory(b)) {
+            size += b->last - b->pos;
+
+        } else if (b->in_file) {
+            size += b->file_last - b->file_pos;
+        }
+    }
+
+    return (size_t) size;
+}
+
+
+/*
+ * Copies the body, from memory buffers or nginx's temporary file, to
+ * body->data, which has room for ngx_http_postmark_body_size() bytes and
+ * a terminating NUL.
+ */
+
+ngx_int_t
+ngx_http_postmark_read_body(ngx_http_request_t *r, ngx_str_t *body)
+{
+    u_char       *p;
+    size_t        len;
+    ssize_t       n;
+    ngx_buf_t    *b;
+    ngx_chain_t  *cl;
+
+    p = body->data;
+
+    for (cl = r->request_body ? r->request_body->bufs : NULL;
+         cl;
+         cl = cl->next)
+    {
+        b = cl->buf;
+
+        if (ngx_buf_in_memory(b)) {
+            p = ngx_cpymem(p, b->pos, b->last - b->pos);
+            continue;
+        }
+
+        if (!b->in_file) {
+            continue;   /* the empty buffer that marks the end */
+        }
+
+        len = (size_t) (b->file_last - b->file_pos);
+
+        n = ngx_read_file(b->file, p, len, b->file_pos);
+
+        if (n == NGX_ERROR) {
+            return NGX_ERROR;
+        }
+
+        if ((size_t) n != len) {
+            ngx_log_error(NGX_LOG_CRIT, r->connection->log, 0,
+                          ngx_read_file_n " read only %z of %uz bytes "
+                          "of the request body", n, len);
+            return NGX_ERROR;
+        }
+
+        p += n;
+    }
+
+    body->len = p - body->data;
+    *p = '\0';
+
+#if (NGX_DEBUG)
+    ngx_http_postmark_debug_body(r, body);
+#endif
+
+    return NGX_OK;
+}
+
+
+#if (NGX_DEBUG)
+
+/* how nginx held the body: the tests check each case really happens */
+
+static void
+ngx_http_postmark_debug_body(ngx_http_request_t *r, ngx_str_t *body)
+{
+    ngx_uint_t    nbufs, in_file;
+    ngx_chain_t  *cl;
+
+    nbufs = 0;
+    in_file = 0;
+
+    for (cl = r->request_body ? r->request_body->bufs : NULL;
+         cl;
+         cl = cl->next)
+    {
+        if (ngx_buf_in_memory(cl->buf) || cl->buf->in_file) {
+            nbufs++;
+            in_file |= cl->buf->in_file;
+        }
+    }
+
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "postmark body: %uz bytes in %ui buffers, file:%ui",
+                   body->len, nbufs, in_file);
+}
+
+#endif
+
+
+/* a NULL source leaves an empty string, which variables show as "-" */
+
+ngx_int_t
+ngx_http_postmark_copy(ngx_pool_t *pool, ngx_str_t *dst, const char *src)
+{
+    ngx_str_null(dst);
+
+    if (src == NULL) {
+        return NGX_OK;
+    }
+
+    dst->len = ngx_strlen(src);
+
+    dst->data = ngx_pnalloc(pool, dst->len);
+    if (dst->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(dst->data, src, dst->len);
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_postmark_add_header(ngx_http_request_t *r, char *key, char *value)
+{
+    ngx_table_elt_t  *h;
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    h->hash = 1;
+    h->key.data = (u_char *) key;
+    h->key.len = ngx_strlen(key);
+    h->value.data = (u_char *) value;
+    h->value.len = ngx_strlen(value);
+
+    return NGX_OK;
+}
+
+
+/* {<head>,"<key>":"<text>"}: an answer of the module's own */
+
+ngx_int_t
+ngx_http_postmark_send_message(ngx_http_request_t *r, ngx_uint_t status,
+    ngx_str_t *head, char *key, char *text)
+{
+    u_char     *json, *p;
+    size_t      len, escape;
+    ngx_int_t   rc;
+
+    rc = ngx_http_discard_request_body(r);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    len = ngx_strlen(text);
+    escape = ngx_escape_json(NULL, (u_char *) text, len);
+
+    json = ngx_pnalloc(r->pool, sizeof("{,\"\":\"\"}\n") - 1 + head->len
+                                + ngx_strlen(key) + len + escape);
+    if (json == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    p = ngx_sprintf(json, "{%V,\"%s\":\"", head, key);
+    p = (u_char *) ngx_escape_json(p, (u_char *) text, len);
+    p = ngx_cpymem(p, "\"}\n", 3);
+
+    return ngx_http_postmark_send_json(r, status, json, p - json);
+}
+
+
+ngx_int_t
+ngx_http_postmark_send_json(ngx_http_request_t *r, ngx_uint_t status,
+    u_char *json, size_t len)
+{
+    ngx_int_t     rc;
+    ngx_buf_t    *b;
+    ngx_chain_t   out;
+
+    r->headers_out.status = status;
+    r->headers_out.content_length_n = len;
+
+    if (r->headers_out.content_type.len == 0) {
+        ngx_str_set(&r->headers_out.content_type, "application/json");
+        r->headers_out.content_type_len = r->headers_out.content_type.len;
+        r->headers_out.content_type_lowcase = NULL;
+    }
+
+    rc = ngx_http_send_header(r);
+
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        return rc;
+    }
+
+    b = ngx_calloc_buf(r->pool);
+    if (b == NULL) {
+        return NGX_ERROR;
+    }
+
+    /* an empty body is a special buffer: nginx refuses empty memory ones */
+
+    b->pos = json;
+    b->last = json + len;
+    b->memory = (len != 0);
+    b->last_buf = (r == r->main) ? 1 : 0;
+    b->last_in_chain = 1;
+
+    out.buf = b;
+    out.next = NULL;
+
+    return ngx_http_output_filter(r, &out);
+}
+
+
+ngx_int_t
+ngx_http_postmark_add_variables(ngx_conf_t *cf)
+{
+    ngx_http_variable_t  *var, *v;
+
+    for (v = ngx_http_postmark_vars; v->name.len; v++) {
+        var = ngx_http_add_variable(cf, &v->name, v->flags);
+        if (var == NULL) {
+            return NGX_ERROR;
+        }
+
+        var->get_handler = v->get_handler;
+        var->data = v->data;
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_postmark_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    ngx_str_t                *s;
+    ngx_http_postmark_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r->main, ngx_http_postmark_module);
+
+    if (ctx == NULL) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    s = (ngx_str_t *) ((char *) ctx + data);
+
+    if (s->len == 0) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    v->len = s->len;
+    v->valid = 1;
+    v->no_cacheable = 0;
+    v->not_found = 0;
+    v->data = s->data;
+
+    return NGX_OK;
+}

@@ -1,0 +1,570 @@
+
+/*
+ * Copyright (C) ngx_postmark_module authors
+ */
+
+
+/*
+ * The Templates API proxy: a location bound to one client.  The caller
+ * proves who it is with the client's portal key, sent as Postmark's SDKs
+ * send a server token.  Only Templates API calls pass, and the request to
+ * Postmark is built from what the route core recognised, with the
+ * client's real server token: nothing of the caller's goes through as is.
+ */
+
+
+#include "ngx_http_postmark_module.h"
+
+#include <openssl/crypto.h>
+
+
+#define NGX_HTTP_POSTMARK_RESPONSE_MAX  (16 * 1024 * 1024)
+
+
+static ngx_int_t ngx_http_postmark_templates_check(ngx_http_request_t *r,
+    ngx_http_postmark_ctx_t *ctx, ngx_http_postmark_loc_conf_t *plcf);
+static ngx_int_t ngx_http_postmark_templates_key(ngx_http_request_t *r,
+    ngx_http_postmark_client_t *client, char **reason);
+static ngx_int_t ngx_http_postmark_templates_route(ngx_http_request_t *r,
+    ngx_http_postmark_ctx_t *ctx, ngx_http_postmark_loc_conf_t *plcf);
+static void ngx_http_postmark_templates_body(ngx_http_request_t *r);
+static ngx_int_t ngx_http_postmark_templates_call(ngx_http_request_t *r,
+    ngx_http_postmark_route_t *rt, ngx_str_t *body);
+static void ngx_http_postmark_templates_done(ngx_http_postmark_fetch_t *fetch);
+static ngx_int_t ngx_http_postmark_templates_answer(ngx_http_request_t *r,
+    ngx_http_postmark_fetch_t *fetch);
+static ngx_int_t ngx_http_postmark_templates_refuse(ngx_http_request_t *r,
+    ngx_uint_t status, ngx_int_t code, char *message);
+
+
+static ngx_str_t  ngx_http_postmark_server_token =
+    ngx_string("X-Postmark-Server-Token");
+static ngx_str_t  ngx_http_postmark_account_token =
+    ngx_string("X-Postmark-Account-Token");
+
+
+ngx_int_t
+ngx_http_postmark_templates_handler(ngx_http_request_t *r)
+{
+    ngx_int_t                      rc;
+    ngx_http_postmark_ctx_t       *ctx;
+    ngx_http_postmark_loc_conf_t  *plcf;
+
+    plcf = ngx_http_get_module_loc_conf(r, ngx_http_postmark_module);
+
+    ctx = ngx_http_postmark_create_ctx(r);
+    if (ctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ctx->client = plcf->templates_client;
+    ctx->client_name = ctx->client->name;
+
+    rc = ngx_http_postmark_templates_check(r, ctx, plcf);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    rc = ngx_http_read_client_request_body(r,
+                                           ngx_http_postmark_templates_body);
+
+    if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
+        return rc;
+    }
+
+    return NGX_DONE;
+}
+
+
+/* everything that can be refused before the body is read */
+
+static ngx_int_t
+ngx_http_postmark_templates_check(ngx_http_request_t *r,
+    ngx_http_postmark_ctx_t *ctx, ngx_http_postmark_loc_conf_t *plcf)
+{
+    char       *reason;
+    ngx_int_t   rc;
+
+    if (r->schema.len) {
+        return ngx_http_postmark_templates_refuse(r, NGX_HTTP_BAD_REQUEST,
+                   NGX_HTTP_POSTMARK_E_TARGET,
+                   "absolute-form request targets are not accepted");
+    }
+
+    rc = ngx_http_postmark_templates_key(r, ctx->client, &reason);
+    if (rc != NGX_OK) {
+        if (rc == NGX_HTTP_UNAUTHORIZED) {
+            ngx_http_postmark_set_outcome(r, "unauthorized");
+        }
+
+        return ngx_http_postmark_templates_refuse(r, rc,
+                   rc == NGX_HTTP_UNAUTHORIZED ? NGX_HTTP_POSTMARK_E_TOKEN
+                                               : NGX_HTTP_POSTMARK_E_HEADER,
+                   reason);
+    }
+
+    rc = ngx_http_postmark_templates_route(r, ctx, plcf);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    if (ctx->route->body
+        && r->headers_in.content_length_n
+           > (off_t) plcf->templates_max_body_size)
+    {
+        return ngx_http_postmark_templates_refuse(r,
+                   NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
+                   NGX_HTTP_POSTMARK_E_TOO_LARGE,
+                   "the request body is larger than this proxy accepts");
+    }
+
+    return NGX_OK;
+}
+
+
+/* the portal key, compared as a digest in constant time */
+
+static ngx_int_t
+ngx_http_postmark_templates_key(ngx_http_request_t *r,
+    ngx_http_postmark_client_t *client, char **reason)
+{
+    u_char            hash[NGX_HTTP_POSTMARK_HASH_LEN];
+    ngx_str_t        *key;
+    ngx_uint_t        i, keys;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h;
+
+    key = NULL;
+    keys = 0;
+
+    part = &r->headers_in.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */ ; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (h[i].key.len == ngx_http_postmark_account_token.len
+            && ngx_strncasecmp(h[i].key.data,
+                               ngx_http_postmark_account_token.data,
+                               h[i].key.len)
+               == 0)
+        {
+            *reason = "X-Postmark-Account-Token is not accepted: this proxy "
+                      "serves one server's templates";
+            return NGX_HTTP_BAD_REQUEST;
+        }
+
+        if (h[i].key.len == ngx_http_postmark_server_token.len
+            && ngx_strncasecmp(h[i].key.data,
+                               ngx_http_postmark_server_token.data,
+                               h[i].key.len)
+               == 0)
+        {
+            key = &h[i].value;
+            keys++;
+        }
+    }
+
+    if (keys > 1) {
+        *reason = "X-Postmark-Server-Token is repeated";
+        return NGX_HTTP_BAD_REQUEST;
+    }
+
+    *reason = "Request does not contain a valid portal key: send it as the "
+              "X-Postmark-Server-Token header";
+
+    if (key == NULL) {
+        return NGX_HTTP_UNAUTHORIZED;
+    }
+
+    if (ngx_http_postmark_hash(hash, key, 1) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (CRYPTO_memcmp(hash, client->portal_key_hash,
+                      NGX_HTTP_POSTMARK_HASH_LEN)
+        != 0)
+    {
+        return NGX_HTTP_UNAUTHORIZED;
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * The raw request target, as the caller sent it: nginx's own URI is
+ * already decoded and normalised, and hostile forms must be refused, not
+ * repaired.  What follows the location's prefix is the Postmark path.
+ */
+
+static ngx_int_t
+ngx_http_postmark_templates_route(ngx_http_request_t *r,
+    ngx_http_postmark_ctx_t *ctx, ngx_http_postmark_loc_conf_t *plcf)
+{
+    int                         method, read_only;
+    u_char                     *path, *query, *last;
+    ngx_str_t                  *prefix;
+    ngx_http_postmark_route_t  *rt;
+
+    prefix = &plcf->prefix;
+
+    if (r->unparsed_uri.len < prefix->len
+        || ngx_strncmp(r->unparsed_uri.data, prefix->data, prefix->len) != 0)
+    {
+        return ngx_http_postmark_templates_refuse(r, NGX_HTTP_BAD_REQUEST,
+                   NGX_HTTP_POSTMARK_E_TARGET,
+                   "the request target is not in canonical form: no "
+                   "encoded characters, dot segments or doubled slashes");
+    }
+
+    /* a prefix ending in "/" leaves it to the Postmark path */
+
+    path = r->unparsed_uri.data + prefix->len;
+
+    if (prefix->data[prefix->len - 1] == '/') {
+        path--;
+    }
+
+    last = r->unparsed_uri.data + r->unparsed_uri.len;
+    query = ngx_strlchr(path, last, '?');
+
+    switch (r->method) {
+
+    case NGX_HTTP_GET:
+        method = NGX_HTTP_POSTMARK_M_GET;
+        break;
+
+    case NGX_HTTP_POST:
+        method = NGX_HTTP_POSTMARK_M_POST;
+        break;
+
+    case NGX_HTTP_PUT:
+        method = NGX_HTTP_POSTMARK_M_PUT;
+        break;
+
+    case NGX_HTTP_DELETE:
+        method = NGX_HTTP_POSTMARK_M_DELETE;
+        break;
+
+    default:
+        method = NGX_HTTP_POSTMARK_M_OTHER;
+    }
+
+    rt = ngx_palloc(r->pool, sizeof(ngx_http_postmark_route_t));
+    if (rt == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    read_only = (ctx->client->templates == NGX_HTTP_POSTMARK_READ_ONLY);
+
+    ngx_http_postmark_route(method, read_only, (char *) path,
+                            (query ? query : last) - path,
+                            query ? (char *) query + 1 : NULL,
+                            query ? (size_t) (last - query - 1) : 0, rt);
+
+    if (rt->status) {
+        if (rt->allow
+            && ngx_http_postmark_add_header(r, "Allow", (char *) rt->allow)
+               != NGX_OK)
+        {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        return ngx_http_postmark_templates_refuse(r, rt->status,
+                                                  rt->error_code,
+                                                  rt->message);
+    }
+
+    ctx->route = rt;
+
+    ctx->operation.data = (u_char *) ngx_http_postmark_op_name(rt->op);
+    ctx->operation.len = ngx_strlen(ctx->operation.data);
+    ctx->template.data = (u_char *) rt->name;
+    ctx->template.len = ngx_strlen(rt->name);
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_postmark_templates_body(ngx_http_request_t *r)
+{
+    size_t                         size;
+    ngx_int_t                      rc;
+    ngx_str_t                      body;
+    ngx_http_postmark_ctx_t       *ctx;
+    ngx_http_postmark_route_t     *rt;
+    ngx_http_postmark_loc_conf_t  *plcf;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_postmark_module);
+    plcf = ngx_http_get_module_loc_conf(r, ngx_http_postmark_module);
+    rt = ctx->route;
+
+    size = ngx_http_postmark_body_size(r);
+
+    ngx_str_null(&body);
+
+    if (!rt->body) {
+        rc = size ? ngx_http_postmark_templates_refuse(r,
+                        NGX_HTTP_BAD_REQUEST, NGX_HTTP_POSTMARK_E_BODY,
+                        "this call takes no request body")
+                  : ngx_http_postmark_templates_call(r, rt, &body);
+
+    } else if (size > plcf->templates_max_body_size) {
+        rc = ngx_http_postmark_templates_refuse(r,
+                 NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
+                 NGX_HTTP_POSTMARK_E_TOO_LARGE,
+                 "the request body is larger than this proxy accepts");
+
+    } else {
+        body.data = ngx_pnalloc(r->pool, size + 1);
+
+        if (body.data == NULL
+            || ngx_http_postmark_read_body(r, &body) != NGX_OK)
+        {
+            rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
+
+        } else {
+            rc = ngx_http_postmark_templates_call(r, rt, &body);
+        }
+    }
+
+    if (rc != NGX_DONE) {
+        ngx_http_finalize_request(r, rc);
+    }
+}
+
+
+/* returns NGX_DONE when the call to Postmark is under way */
+
+static ngx_int_t
+ngx_http_postmark_templates_call(ngx_http_request_t *r,
+    ngx_http_postmark_route_t *rt, ngx_str_t *body)
+{
+    u_char                        *url, msg[160];
+    cJSON                         *root;
+    size_t                         offset;
+    ngx_http_postmark_ctx_t       *ctx;
+    ngx_http_postmark_fetch_t     *fetch;
+    ngx_http_postmark_event_rc_e   erc;
+    ngx_http_postmark_loc_conf_t  *plcf;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_postmark_module);
+    plcf = ngx_http_get_module_loc_conf(r, ngx_http_postmark_module);
+
+    if (rt->body) {
+        erc = ngx_http_postmark_json_object((char *) body->data, body->len,
+                                            &root, &offset);
+        if (root) {
+            cJSON_Delete(root);
+        }
+
+        if (erc != NGX_HTTP_POSTMARK_EVENT_OK) {
+            ngx_sprintf(msg, "Invalid JSON: %s%Z",
+                        ngx_http_postmark_event_strerror(erc));
+
+            if (erc == NGX_HTTP_POSTMARK_EVENT_INVALID_JSON
+                || erc == NGX_HTTP_POSTMARK_EVENT_TRAILING_DATA)
+            {
+                ngx_sprintf(msg + ngx_strlen(msg), " (at byte %uz)%Z",
+                            offset);
+            }
+
+            return ngx_http_postmark_templates_refuse(r,
+                       NGX_HTTP_BAD_REQUEST, NGX_HTTP_POSTMARK_E_JSON,
+                       (char *) msg);
+        }
+    }
+
+    fetch = ngx_http_postmark_fetch_create(r->pool);
+    if (fetch == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    url = ngx_pnalloc(r->pool, plcf->api_url.len + ngx_strlen(rt->target)
+                               + 1);
+    if (url == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_sprintf(url, "%V%s%Z", &plcf->api_url, rt->target);
+
+    curl_easy_setopt(fetch->easy, CURLOPT_URL, url);
+    curl_easy_setopt(fetch->easy, CURLOPT_HTTPHEADER,
+                     ctx->client->api_headers);
+    curl_easy_setopt(fetch->easy, CURLOPT_TIMEOUT_MS,
+                     (long) plcf->api_timeout);
+
+    if (rt->op == NGX_HTTP_POSTMARK_OP_EDIT) {
+        curl_easy_setopt(fetch->easy, CURLOPT_CUSTOMREQUEST, "PUT");
+
+    } else if (rt->op == NGX_HTTP_POSTMARK_OP_DELETE) {
+        curl_easy_setopt(fetch->easy, CURLOPT_CUSTOMREQUEST, "DELETE");
+    }
+
+    if (rt->body) {
+        curl_easy_setopt(fetch->easy, CURLOPT_POSTFIELDSIZE_LARGE,
+                         (curl_off_t) body->len);
+        curl_easy_setopt(fetch->easy, CURLOPT_POSTFIELDS, body->data);
+    }
+
+    ngx_http_postmark_fetch_keep_response(fetch,
+                                          NGX_HTTP_POSTMARK_RESPONSE_MAX);
+
+    fetch->done = ngx_http_postmark_templates_done;
+    fetch->data = r;
+
+    if (ngx_http_postmark_fetch_start(fetch) != NGX_OK) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "postmark templates of client \"%V\": cannot call "
+                      "Postmark: %s", &ctx->client->name, fetch->error);
+
+        return ngx_http_postmark_templates_refuse(r, NGX_HTTP_BAD_GATEWAY,
+                   NGX_HTTP_POSTMARK_E_UPSTREAM,
+                   "the proxy could not call Postmark");
+    }
+
+    /* the fetch lives in the request's pool: it ends if the request does */
+
+    return NGX_DONE;
+}
+
+
+static void
+ngx_http_postmark_templates_done(ngx_http_postmark_fetch_t *fetch)
+{
+    ngx_int_t            rc;
+    ngx_connection_t    *c;
+    ngx_http_request_t  *r;
+
+    r = fetch->data;
+    c = r->connection;
+
+    rc = ngx_http_postmark_templates_answer(r, fetch);
+
+    ngx_http_finalize_request(r, rc);
+    ngx_http_run_posted_requests(c);
+}
+
+
+/*
+ * Postmark's answer goes back as it came: status, Content-Type and body.
+ * A 401 is the agency's own token being refused, which is no fault of the
+ * caller's and must not read as a bad portal key.
+ */
+
+static ngx_int_t
+ngx_http_postmark_templates_answer(ngx_http_request_t *r,
+    ngx_http_postmark_fetch_t *fetch)
+{
+    char                     *type;
+    ngx_http_postmark_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_postmark_module);
+
+    if (fetch->status) {
+        ctx->upstream_status.data = ngx_pnalloc(r->pool, NGX_INT_T_LEN);
+        if (ctx->upstream_status.data == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        ctx->upstream_status.len = ngx_sprintf(ctx->upstream_status.data,
+                                               "%l", fetch->status)
+                                   - ctx->upstream_status.data;
+    }
+
+    if (fetch->result != CURLE_OK) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "postmark templates of client \"%V\": %s call "
+                      "failed: %s", &ctx->client->name, &ctx->operation,
+                      fetch->too_large ? "Postmark's answer is too large"
+                                       : fetch->error);
+
+        ngx_http_postmark_set_outcome(r, "upstream_failed");
+
+        if (fetch->result == CURLE_OPERATION_TIMEDOUT) {
+            return ngx_http_postmark_templates_refuse(r,
+                       NGX_HTTP_GATEWAY_TIME_OUT,
+                       NGX_HTTP_POSTMARK_E_UPSTREAM,
+                       "Postmark did not answer in time");
+        }
+
+        return ngx_http_postmark_templates_refuse(r, NGX_HTTP_BAD_GATEWAY,
+                   NGX_HTTP_POSTMARK_E_UPSTREAM,
+                   fetch->too_large ? "Postmark's answer was too large"
+                                    : "Postmark could not be reached");
+    }
+
+    if (fetch->status == NGX_HTTP_UNAUTHORIZED) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "postmark templates of client \"%V\": Postmark "
+                      "refused the client's server_token (401); check it "
+                      "in the configuration", &ctx->client->name);
+
+        ngx_http_postmark_set_outcome(r, "upstream_failed");
+
+        return ngx_http_postmark_templates_refuse(r, NGX_HTTP_BAD_GATEWAY,
+                   NGX_HTTP_POSTMARK_E_UPSTREAM,
+                   "Postmark refused this proxy's credentials for the "
+                   "client; the agency must check its server token");
+    }
+
+    ngx_http_postmark_set_outcome(r, "proxied");
+
+    if (curl_easy_getinfo(fetch->easy, CURLINFO_CONTENT_TYPE, &type)
+            == CURLE_OK
+        && type != NULL)
+    {
+        if (ngx_http_postmark_copy(r->pool, &r->headers_out.content_type,
+                                   type)
+            != NGX_OK)
+        {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        r->headers_out.content_type_len = r->headers_out.content_type.len;
+    }
+
+    return ngx_http_postmark_send_json(r, fetch->status, fetch->response.data,
+                                       fetch->response.len);
+}
+
+
+/* Postmark's error shape, so that SDKs report refusals sensibly */
+
+static ngx_int_t
+ngx_http_postmark_templates_refuse(ngx_http_request_t *r, ngx_uint_t status,
+    ngx_int_t code, char *message)
+{
+    u_char                    buf[64];
+    ngx_str_t                 head;
+    ngx_http_postmark_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_postmark_module);
+
+    if (ctx->outcome.len == 0) {
+        ngx_http_postmark_set_outcome(r, "refused");
+    }
+
+    if (status < NGX_HTTP_INTERNAL_SERVER_ERROR) {
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "postmark templates of client \"%V\": refused %V: %s",
+                      &ctx->client->name, &r->method_name, message);
+    }
+
+    head.data = buf;
+    head.len = ngx_snprintf(buf, sizeof(buf), "\"ErrorCode\":%i", code) - buf;
+
+    return ngx_http_postmark_send_message(r, status, &head, "Message",
+                                          message);
+}
