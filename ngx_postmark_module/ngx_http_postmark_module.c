@@ -12,9 +12,12 @@
 #define NGX_HTTP_POSTMARK_SECRET_MAX  4096
 
 
+/* a location's client, found once the whole http block is read */
+
 typedef struct {
     ngx_str_t                     name;
     ngx_http_postmark_client_t  **client;
+    ngx_uint_t                    templates;    /* or the webhook receiver */
     u_char                       *file;
     ngx_uint_t                    line;
 } ngx_http_postmark_ref_t;
@@ -26,6 +29,8 @@ static void ngx_http_postmark_exit_process(ngx_cycle_t *cycle);
 static void *ngx_http_postmark_create_main_conf(ngx_conf_t *cf);
 static char *ngx_http_postmark_init_main_conf(ngx_conf_t *cf, void *conf);
 static void *ngx_http_postmark_create_loc_conf(ngx_conf_t *cf);
+static char *ngx_http_postmark_merge_loc_conf(ngx_conf_t *cf, void *parent,
+    void *child);
 
 static char *ngx_http_postmark_client_block(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
@@ -47,8 +52,22 @@ static char *ngx_http_postmark_metadata(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_postmark_header(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_postmark_server_token(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static char *ngx_http_postmark_portal_key(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_postmark_access(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 static char *ngx_http_postmark_webhook(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_postmark_templates(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_postmark_location(ngx_conf_t *cf,
+    ngx_http_postmark_loc_conf_t *plcf, ngx_uint_t templates);
+static char *ngx_http_postmark_api_url(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_postmark_check_api_timeout(ngx_conf_t *cf, void *post,
+    void *data);
 
 static char *ngx_http_postmark_parse_block(ngx_conf_t *cf, void *conf,
     ngx_uint_t type);
@@ -63,6 +82,10 @@ static ngx_int_t ngx_http_postmark_is_name(ngx_str_t *s);
 
 static ngx_conf_post_t  ngx_http_postmark_timeout_post = {
     ngx_http_postmark_check_timeout
+};
+
+static ngx_conf_post_t  ngx_http_postmark_api_timeout_post = {
+    ngx_http_postmark_check_api_timeout
 };
 
 
@@ -82,6 +105,34 @@ static ngx_command_t  ngx_http_postmark_commands[] = {
       0,
       NULL },
 
+    { ngx_string("postmark_templates"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_postmark_templates,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("postmark_api_url"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_postmark_api_url,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("postmark_api_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_postmark_loc_conf_t, api_timeout),
+      &ngx_http_postmark_api_timeout_post },
+
+    { ngx_string("postmark_templates_max_body_size"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_postmark_loc_conf_t, templates_max_body_size),
+      NULL },
+
     /* inside "postmark_client" */
 
     { ngx_string("webhook_user"),
@@ -94,6 +145,27 @@ static ngx_command_t  ngx_http_postmark_commands[] = {
     { ngx_string("webhook_password"),
       NGX_HTTP_POSTMARK_CLIENT_CONF|NGX_CONF_TAKE1,
       ngx_http_postmark_webhook_password,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("server_token"),
+      NGX_HTTP_POSTMARK_CLIENT_CONF|NGX_CONF_TAKE1,
+      ngx_http_postmark_server_token,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("portal_key"),
+      NGX_HTTP_POSTMARK_CLIENT_CONF|NGX_CONF_TAKE1,
+      ngx_http_postmark_portal_key,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("templates"),
+      NGX_HTTP_POSTMARK_CLIENT_CONF|NGX_CONF_TAKE1,
+      ngx_http_postmark_access,
       NGX_HTTP_MAIN_CONF_OFFSET,
       0,
       NULL },
@@ -164,7 +236,7 @@ static ngx_http_module_t  ngx_http_postmark_module_ctx = {
     NULL,                                  /* merge server configuration */
 
     ngx_http_postmark_create_loc_conf,     /* create location configuration */
-    NULL                                   /* merge location configuration */
+    ngx_http_postmark_merge_loc_conf       /* merge location configuration */
 };
 
 
@@ -356,11 +428,16 @@ ngx_http_postmark_init_main_conf(ngx_conf_t *cf, void *conf)
             return NGX_CONF_ERROR;
         }
 
-        if (!client->has_password) {
+        if (ref[i].templates ? !client->has_portal_key
+                             : !client->has_password)
+        {
             ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
-                          "postmark client \"%V\" has no \"webhook_user\" "
-                          "and \"webhook_password\" in %s:%ui",
-                          &ref[i].name, ref[i].file, ref[i].line);
+                          "postmark client \"%V\" has no %s in %s:%ui",
+                          &ref[i].name,
+                          ref[i].templates
+                          ? "\"server_token\" and \"portal_key\""
+                          : "\"webhook_user\" and \"webhook_password\"",
+                          ref[i].file, ref[i].line);
             return NGX_CONF_ERROR;
         }
 
@@ -386,9 +463,31 @@ ngx_http_postmark_create_loc_conf(ngx_conf_t *cf)
      *
      *     plcf->webhook = 0;
      *     plcf->webhook_client = NULL;
+     *     plcf->templates_client = NULL;
+     *     plcf->prefix = { 0, NULL };
+     *     plcf->api_url = { 0, NULL };
      */
 
+    plcf->api_timeout = NGX_CONF_UNSET_MSEC;
+    plcf->templates_max_body_size = NGX_CONF_UNSET_SIZE;
+
     return plcf;
+}
+
+
+static char *
+ngx_http_postmark_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
+{
+    ngx_http_postmark_loc_conf_t *prev = parent;
+    ngx_http_postmark_loc_conf_t *conf = child;
+
+    ngx_conf_merge_str_value(conf->api_url, prev->api_url,
+                             "https://api.postmarkapp.com");
+    ngx_conf_merge_msec_value(conf->api_timeout, prev->api_timeout, 30000);
+    ngx_conf_merge_size_value(conf->templates_max_body_size,
+                              prev->templates_max_body_size, 512 * 1024);
+
+    return NGX_CONF_OK;
 }
 
 
@@ -437,6 +536,7 @@ ngx_http_postmark_client_block(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     client->name = value[1];
     client->file = cf->conf_file->file.name.data;
     client->line = cf->conf_file->line;
+    client->templates = NGX_CONF_UNSET_UINT;
 
     if (ngx_array_init(&client->dests, cf->pool, 2,
                        sizeof(ngx_http_postmark_dest_t))
@@ -471,9 +571,22 @@ static char *
 ngx_http_postmark_client_check(ngx_conf_t *cf,
     ngx_http_postmark_client_t *client)
 {
-    ngx_uint_t                      i;
+    ngx_uint_t                      i, token;
     ngx_http_postmark_client_t    **clients;
     ngx_http_postmark_main_conf_t  *pmcf;
+
+    token = (client->api_headers != NULL);
+
+    if (client->webhook_user.len == 0 && !client->has_password
+        && client->dests.nelts == 0 && !token && !client->has_portal_key)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "postmark client \"%V\" has nothing to do; give "
+                           "it \"webhook_user\", \"webhook_password\" and "
+                           "a \"forward\", or \"server_token\" and "
+                           "\"portal_key\"", &client->name);
+        return NGX_CONF_ERROR;
+    }
 
     if (client->webhook_user.len && !client->has_password) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
@@ -506,17 +619,48 @@ ngx_http_postmark_client_check(ngx_conf_t *cf,
         return NGX_CONF_ERROR;
     }
 
-    if (!client->has_password) {
-        return NGX_CONF_OK;
+    if (token != client->has_portal_key) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "postmark client \"%V\" has \"%s\" but no "
+                           "\"%s\"; the Templates API proxy needs both",
+                           &client->name,
+                           token ? "server_token" : "portal_key",
+                           token ? "portal_key" : "server_token");
+        return NGX_CONF_ERROR;
     }
 
-    /* the credentials decide the client, so they must be unambiguous */
+    if (client->templates != NGX_CONF_UNSET_UINT && !token) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"templates\" of postmark client \"%V\" needs "
+                           "\"server_token\" and \"portal_key\"",
+                           &client->name);
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_conf_init_uint_value(client->templates, NGX_HTTP_POSTMARK_READ_ONLY);
+
+    if (token
+        && ngx_memcmp(client->portal_key_hash, client->token_hash,
+                      NGX_HTTP_POSTMARK_HASH_LEN)
+           == 0)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"portal_key\" of postmark client \"%V\" is its "
+                           "server token; the portal key must be a secret "
+                           "of its own", &client->name);
+        return NGX_CONF_ERROR;
+    }
+
+    /*
+     * Credentials decide the client, and a portal key opens one client's
+     * templates only: neither may be shared.
+     */
 
     pmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_postmark_module);
     clients = pmcf->clients.elts;
 
     for (i = 0; i < pmcf->clients.nelts; i++) {
-        if (clients[i]->has_password
+        if (client->has_password && clients[i]->has_password
             && ngx_memcmp(clients[i]->user_hash, client->user_hash,
                           NGX_HTTP_POSTMARK_HASH_LEN)
                == 0)
@@ -524,6 +668,21 @@ ngx_http_postmark_client_check(ngx_conf_t *cf,
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                "postmark client \"%V\" has the same "
                                "\"webhook_user\" as client \"%V\" "
+                               "(%s:%ui); each client needs its own",
+                               &client->name, &clients[i]->name,
+                               clients[i]->file, clients[i]->line);
+            return NGX_CONF_ERROR;
+        }
+
+        if (client->has_portal_key && clients[i]->has_portal_key
+            && ngx_memcmp(clients[i]->portal_key_hash,
+                          client->portal_key_hash,
+                          NGX_HTTP_POSTMARK_HASH_LEN)
+               == 0)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "postmark client \"%V\" has the same "
+                               "\"portal_key\" as client \"%V\" "
                                "(%s:%ui); each client needs its own",
                                &client->name, &clients[i]->name,
                                clients[i]->file, clients[i]->line);
@@ -603,6 +762,122 @@ ngx_http_postmark_webhook_password(ngx_conf_t *cf, ngx_command_t *cmd,
     ngx_explicit_memzero(password.data, password.len);
 
     client->has_password = 1;
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * The request headers of every call to Postmark for this client, built
+ * once: the real token lives only here, never in a log or an answer.
+ */
+
+static char *
+ngx_http_postmark_server_token(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_postmark_client_t *client = conf;
+
+    u_char     *line;
+    ngx_str_t  *value, token;
+
+    if (client->api_headers) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (ngx_http_postmark_secret(cf, &value[1], &token) != NGX_OK
+        || ngx_http_postmark_hash(client->token_hash, &token, 1) != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    line = ngx_pnalloc(cf->pool, sizeof("X-Postmark-Server-Token: ")
+                                 + token.len);
+    if (line == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_sprintf(line, "X-Postmark-Server-Token: %V%Z", &token);
+
+    if (ngx_http_postmark_header_list(cf->pool, &client->api_headers,
+                                      (char *) line)
+           != NGX_OK
+        || ngx_http_postmark_header_list(cf->pool, &client->api_headers,
+                                         "Expect:")
+           != NGX_OK
+        || ngx_http_postmark_header_list(cf->pool, &client->api_headers,
+                                         "User-Agent: "
+                                         NGX_HTTP_POSTMARK_USER_AGENT)
+           != NGX_OK
+        || ngx_http_postmark_header_list(cf->pool, &client->api_headers,
+                                         "Content-Type: application/json")
+           != NGX_OK
+        || ngx_http_postmark_header_list(cf->pool, &client->api_headers,
+                                         "Accept: application/json")
+           != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_postmark_portal_key(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_postmark_client_t *client = conf;
+
+    ngx_str_t  *value, key;
+
+    if (client->has_portal_key) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (ngx_http_postmark_secret(cf, &value[1], &key) != NGX_OK
+        || ngx_http_postmark_hash(client->portal_key_hash, &key, 1) != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_explicit_memzero(key.data, key.len);
+
+    client->has_portal_key = 1;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_postmark_access(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_postmark_client_t *client = conf;
+
+    ngx_str_t  *value;
+
+    if (client->templates != NGX_CONF_UNSET_UINT) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (ngx_strcmp(value[1].data, "full") == 0) {
+        client->templates = NGX_HTTP_POSTMARK_FULL;
+
+    } else if (ngx_strcmp(value[1].data, "read-only") == 0) {
+        client->templates = NGX_HTTP_POSTMARK_READ_ONLY;
+
+    } else {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid value \"%V\"; write \"templates full;\" "
+                           "or \"templates read-only;\"",
+                           ngx_http_postmark_quote(cf, &value[1]));
+        return NGX_CONF_ERROR;
+    }
 
     return NGX_CONF_OK;
 }
@@ -1001,21 +1276,61 @@ ngx_http_postmark_header(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 static char *
 ngx_http_postmark_webhook(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
-    ngx_http_postmark_loc_conf_t *plcf = conf;
+    return ngx_http_postmark_location(cf, conf, 0);
+}
 
+
+static char *
+ngx_http_postmark_templates(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    return ngx_http_postmark_location(cf, conf, 1);
+}
+
+
+/* a location becomes a webhook receiver or a client's Templates API proxy */
+
+static char *
+ngx_http_postmark_location(ngx_conf_t *cf, ngx_http_postmark_loc_conf_t *plcf,
+    ngx_uint_t templates)
+{
     ngx_str_t                      *value;
     ngx_http_postmark_ref_t        *ref;
     ngx_http_core_loc_conf_t       *clcf;
     ngx_http_postmark_main_conf_t  *pmcf;
 
-    if (plcf->webhook) {
-        return "is duplicate";
+    if (plcf->webhook || plcf->prefix.len) {
+        return (plcf->webhook != templates) ? "is duplicate"
+               : "cannot share a location with the other of "
+                 "\"postmark_webhook\" and \"postmark_templates\"";
     }
 
-    plcf->webhook = 1;
-
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
-    clcf->handler = ngx_http_postmark_webhook_handler;
+
+    if (templates) {
+
+        /* the part of the URI after the prefix is the Postmark path */
+
+        if (clcf->named || clcf->exact_match || clcf->name.len == 0
+#if (NGX_PCRE)
+            || clcf->regex
+#endif
+           )
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"postmark_templates\" needs a prefix "
+                               "location, such as \"location "
+                               "/portal/acme/postmark/ { postmark_templates "
+                               "acme; }\"");
+            return NGX_CONF_ERROR;
+        }
+
+        plcf->prefix = clcf->name;
+        clcf->handler = ngx_http_postmark_templates_handler;
+
+    } else {
+        plcf->webhook = 1;
+        clcf->handler = ngx_http_postmark_webhook_handler;
+    }
 
     pmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_postmark_module);
     pmcf->used = 1;
@@ -1040,9 +1355,54 @@ ngx_http_postmark_webhook(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         ref->name = value[1];
     }
 
-    ref->client = &plcf->webhook_client;
+    ref->templates = templates;
+    ref->client = templates ? &plcf->templates_client
+                            : &plcf->webhook_client;
     ref->file = cf->conf_file->file.name.data;
     ref->line = cf->conf_file->line;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_postmark_api_url(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_postmark_loc_conf_t *plcf = conf;
+
+    char       *rv;
+    ngx_str_t  *value, display;
+
+    if (plcf->api_url.data) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    rv = ngx_http_postmark_parse_url(cf, &value[1], &display,
+                                     "Postmark API URL",
+                                     "postmark_api_url "
+                                     "https://api.postmarkapp.com;");
+    if (rv != NGX_CONF_OK) {
+        return rv;
+    }
+
+    /* API paths are appended as they are: nothing may follow the path */
+
+    if (ngx_strlchr(value[1].data, value[1].data + value[1].len, '?')
+        || ngx_strlchr(value[1].data, value[1].data + value[1].len, '@'))
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid Postmark API URL \"%V\": it may not have "
+                           "a query or credentials", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    plcf->api_url = value[1];
+
+    while (plcf->api_url.data[plcf->api_url.len - 1] == '/') {
+        plcf->api_url.len--;
+    }
 
     return NGX_CONF_OK;
 }
@@ -1058,6 +1418,19 @@ ngx_http_postmark_check_timeout(ngx_conf_t *cf, void *post, void *data)
     if (*ms == 0 || *ms > 110000) {
         return "must be between 1ms and 110s, "
                "as Postmark waits 2 minutes for an answer";
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_postmark_check_api_timeout(ngx_conf_t *cf, void *post, void *data)
+{
+    ngx_msec_t  *ms = data;
+
+    if (*ms == 0 || *ms > 600000) {
+        return "must be between 1ms and 10m";
     }
 
     return NGX_CONF_OK;

@@ -67,6 +67,7 @@ struct ngx_http_postmark_client_s {
 
     /* the Templates API proxy */
     u_char                        portal_key_hash[NGX_HTTP_POSTMARK_HASH_LEN];
+    u_char                        token_hash[NGX_HTTP_POSTMARK_HASH_LEN];
     unsigned                      has_portal_key:1;
     struct curl_slist            *api_headers;  /* with the server token */
     ngx_uint_t                    templates;    /* read-only or full */

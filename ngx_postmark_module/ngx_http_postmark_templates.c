@@ -60,8 +60,10 @@ ngx_http_postmark_templates_handler(ngx_http_request_t *r)
     ctx->client = plcf->templates_client;
     ctx->client_name = ctx->client->name;
 
+    /* a refusal is answered at once, whatever the output filters return */
+
     rc = ngx_http_postmark_templates_check(r, ctx, plcf);
-    if (rc != NGX_OK) {
+    if (rc != NGX_OK || r->header_sent) {
         return rc;
     }
 
@@ -104,7 +106,7 @@ ngx_http_postmark_templates_check(ngx_http_request_t *r,
     }
 
     rc = ngx_http_postmark_templates_route(r, ctx, plcf);
-    if (rc != NGX_OK) {
+    if (rc != NGX_OK || r->header_sent) {
         return rc;
     }
 

@@ -56,9 +56,15 @@ my ($rc, $out) = $t->config_test(conf(
                  . "events Bounce SpamComplaint; streams outbound;\n"
                  . "tags a b; metadata k=v k=w j=; header X-Key \"v 1\";\n"
                  . "timeout 30s; }\n$forward\n")
-    . client('portal-only', '')
+    . client('portal-only', "server_token file=secrets/ok;\n"
+                          . "portal_key other-secret; templates full;")
+    . "postmark_api_url http://127.0.0.1:9/base/;\n"
+    . "postmark_api_timeout 20s; postmark_templates_max_body_size 64k;\n"
     . "server { location = /w { postmark_webhook; }\n"
-    . "location = /a { postmark_webhook acme; } }\n"));
+    . "location = /a { postmark_webhook acme; }\n"
+    . "location /portal/ { postmark_templates portal-only; }\n"
+    . "location ^~ /p2 { postmark_templates portal-only;\n"
+    . "postmark_api_url https://api.postmarkapp.com; } }\n"));
 is($rc, 0, 'a valid configuration passes') or diag $out;
 
 # event types
@@ -199,8 +205,11 @@ fails('unknown client in a location',
       . "server { location / { postmark_webhook acme; #<\n} }",
       qr/unknown postmark client "acme"; define it with "postmark_client acme \{ \.\.\. \}" at http level/);
 fails('location client without credentials',
-      client('a', '') . "server { location / { postmark_webhook a; #<\n} }",
+      client('a', "server_token t; portal_key k;")
+      . "server { location / { postmark_webhook a; #<\n} }",
       qr/postmark client "a" has no "webhook_user" and "webhook_password"/);
+fails('client with nothing to do', client('a', "} #<\n#"),
+      qr/postmark client "a" has nothing to do; give it "webhook_user", "webhook_password" and a "forward", or "server_token" and "portal_key"/);
 fails('receiver without any client',
       "server { location / { postmark_webhook; #<\n} }",
       qr/"postmark_webhook" is used, but no "postmark_client" has "webhook_user" and "webhook_password"/);
@@ -211,6 +220,74 @@ fails('duplicate postmark_webhook',
 fails('postmark_webhook at server level',
       client('a', "$creds $forward") . "server { postmark_webhook; #<\n}",
       qr/"postmark_webhook" directive is not allowed here/);
+
+# the Templates API proxy
+my $portal = "server_token t;\nportal_key k;\n";
+
+fails('server_token without portal_key',
+      client('a', "server_token t; } #<\n#"),
+      qr/postmark client "a" has "server_token" but no "portal_key"; the Templates API proxy needs both/);
+fails('portal_key without server_token',
+      client('a', "portal_key k; } #<\n#"),
+      qr/has "portal_key" but no "server_token"/);
+fails('templates without a token',
+      client('a', "$creds $forward templates full; } #<\n#"),
+      qr/"templates" of postmark client "a" needs "server_token" and "portal_key"/);
+fails('templates with a bad value',
+      client('a', "$portal\ntemplates all; #<"),
+      qr/invalid value "all"; write "templates full;" or "templates read-only;"/);
+fails('duplicate templates',
+      client('a', "$portal\ntemplates full;\ntemplates full; #<"),
+      qr/"templates" directive is duplicate/);
+fails('portal key equal to the token',
+      client('a', "server_token same;\nportal_key same; } #<\n#"),
+      qr/"portal_key" of postmark client "a" is its server token; the portal key must be a secret of its own/);
+fails('portal key shared by two clients',
+      client('a', $portal) . "postmark_client b {\nserver_token u; portal_key k;\n} #<",
+      qr/postmark client "b" has the same "portal_key" as client "a"/);
+fails('missing server_token file',
+      client('a', "server_token file=secrets/none; #<"),
+      qr/cannot read secret file ".*secrets\/none"/);
+fails('empty server_token file',
+      client('a', "server_token file=secrets/empty; #<"),
+      qr/secret file ".*secrets\/empty" is empty/);
+fails('templates in an exact location',
+      client('a', $portal) . "server { location = /x { postmark_templates a; #<\n} }",
+      qr/"postmark_templates" needs a prefix location, such as "location \/portal\/acme\/postmark\/ \{ postmark_templates acme; \}"/);
+fails('templates in a regex location',
+      client('a', $portal) . "server { location ~ ^/x { postmark_templates a; #<\n} }",
+      qr/"postmark_templates" needs a prefix location/);
+fails('templates in a named location',
+      client('a', $portal) . "server { location \@x { postmark_templates a; #<\n} }",
+      qr/"postmark_templates" needs a prefix location/);
+fails('templates of an unknown client',
+      client('a', $portal) . "server { location /x { postmark_templates b; #<\n} }",
+      qr/unknown postmark client "b"/);
+fails('templates of a client without token',
+      client('a', "$creds $forward") . "server { location /x { postmark_templates a; #<\n} }",
+      qr/postmark client "a" has no "server_token" and "portal_key"/);
+fails('templates and webhook in one location',
+      client('a', "$creds $forward $portal")
+      . "server { location /x { postmark_webhook;\npostmark_templates a; #<\n} }",
+      qr/"postmark_templates" directive cannot share a location with the other of "postmark_webhook" and "postmark_templates"/);
+fails('templates without client', client('a', $portal)
+      . "server { location /x { postmark_templates; #<\n} }",
+      qr/invalid number of arguments in "postmark_templates"/);
+for my $case (
+    ['ftp API URL', 'ftp://h/', qr/invalid Postmark API URL "ftp:\/\/h\/": write "postmark_api_url https:\/\/api.postmarkapp.com;"/],
+    ['API URL with a query', 'https://h/?x=1', qr/invalid Postmark API URL "https:\/\/h\/\?x=1": it may not have a query or credentials/],
+    ['API URL with credentials', 'https://u:p@h/', qr/it may not have a query or credentials/],
+    ['API URL without host', 'https:///x', qr/invalid Postmark API URL/],
+) {
+    my ($name, $url, $re) = @$case;
+    fails($name, "postmark_api_url $url; #<", $re);
+}
+fails('API timeout of 0', "postmark_api_timeout 0; #<",
+      qr/"postmark_api_timeout" directive must be between 1ms and 10m/);
+fails('API timeout too long', "postmark_api_timeout 1h; #<",
+      qr/"postmark_api_timeout" directive must be between 1ms and 10m/);
+fails('max body size not a size', "postmark_templates_max_body_size big; #<",
+      qr/"postmark_templates_max_body_size" directive invalid value/);
 
 # a client defined after the location that names it is fine
 ($rc, $out) = $t->config_test(conf(

@@ -232,6 +232,14 @@ sub stop {
 
 sub error_log { read_file("$_[0]{dir}/logs/error.log") }
 
+# what the module wrote: every line but nginx's own debug lines, which
+# show request headers, credentials included
+sub module_log_lines {
+    my ($self) = @_;
+    return grep { !/\[debug\]/ || /\[debug\] \d+#\d+: (\*\d+ )?postmark /
+    } split /\n/, $self->error_log;
+}
+
 # error log lines at a level, without debug noise
 sub log_lines {
     my ($self, $re) = @_;
