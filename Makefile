@@ -5,6 +5,7 @@
 #   make test        run every test against the installed nginx
 #   make test-asan   the same tests against nginx 1.22.1 built with ASan+UBSan
 #   make demo        install what is missing, build, and run the demo
+#   make fuzz        the fuzz targets of the pure cores, FUZZ_TIME seconds each
 #   make bench       receiver throughput next to proxy_pass (docs/benchmarks.md)
 
 SHELL      := /bin/bash
@@ -40,7 +41,12 @@ SAN_ENV    := ASAN_OPTIONS=detect_leaks=1:fast_unwind_on_malloc=0 \
 
 PROVE      := prove -r -I t/lib t/
 
-.PHONY: all module deps unit test test-asan demo bench clean
+FUZZ_TIME  ?= 60
+FUZZ_DIR   := $(BUILD)/fuzz
+FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined \
+              -fno-sanitize-recover=undefined
+
+.PHONY: all module deps unit test test-asan fuzz source demo bench clean
 
 all: module
 
@@ -94,6 +100,29 @@ $(BUILD)/unit/%_test: t/unit/%_test.c ngx_postmark_module/ngx_http_postmark_%.c 
 
 unit: $(BUILD)/unit/event_test $(BUILD)/unit/route_test
 
+# libFuzzer targets, built with clang and seeded with the tests' cases
+$(FUZZ_DIR)/%_fuzz: t/fuzz/%_fuzz.c ngx_postmark_module/ngx_http_postmark_%.c \
+                    ngx_postmark_module/ngx_http_postmark_%.h
+	@command -v clang >/dev/null && \
+	    test -n "$$(clang -print-file-name=libclang_rt.fuzzer-x86_64.a)" || \
+	    { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install \
+	        -y --no-install-recommends clang libclang-rt-14-dev; }
+	mkdir -p $(FUZZ_DIR)
+	clang $(FUZZ_FLAGS) -Ingx_postmark_module -o $@ $< \
+	    ngx_postmark_module/ngx_http_postmark_$*.c -lcjson
+
+fuzz: deps $(FUZZ_DIR)/route_fuzz $(FUZZ_DIR)/event_fuzz
+	rm -rf $(FUZZ_DIR)/seeds
+	mkdir -p $(FUZZ_DIR)/seeds/route $(FUZZ_DIR)/seeds/event \
+	    $(FUZZ_DIR)/corpus/route $(FUZZ_DIR)/corpus/event
+	perl t/fuzz/make-seeds.pl $(FUZZ_DIR)/seeds/route $(FUZZ_DIR)/seeds/event
+	for target in route event; do \
+	    $(FUZZ_DIR)/$${target}_fuzz -max_total_time=$(FUZZ_TIME) \
+	        -artifact_prefix=$(FUZZ_DIR)/$${target}- -print_final_stats=1 \
+	        $(FUZZ_DIR)/corpus/$$target $(FUZZ_DIR)/seeds/$$target \
+	        || exit 1; \
+	done
+
 test: deps module unit
 	TEST_NGINX_BINARY=$(NGINX_BIN) TEST_NGINX_MODULE=$(MODULE_SO) \
 	TEST_UNIT_DIR=$(BUILD)/unit $(PROVE)
@@ -111,6 +140,9 @@ $(ASAN_SRC)/configure:
 	    > $(BUILD)/src/apt-source.log 2>&1 || \
 	    { cat $(BUILD)/src/apt-source.log; exit 1; }
 	test -x $@
+
+# Debian's source of nginx 1.22.1, for the sanitizer build
+source: $(ASAN_SRC)/configure
 
 $(ASAN_DIR)/Makefile: $(ASAN_SRC)/configure config
 	rm -rf $(ASAN_DIR) && cp -a $(ASAN_SRC) $(ASAN_DIR)

@@ -1,0 +1,38 @@
+#!/usr/bin/perl
+
+# Seeds for the fuzz targets: the hostile request targets of the tests and
+# calls that are allowed, for the route core; the sample payloads, for the
+# event core.  Usage: make-seeds.pl ROUTE_DIR EVENT_DIR
+
+use strict;
+use warnings;
+
+use File::Basename qw(dirname);
+
+my ($route, $event) = @ARGV;
+my $root = dirname(__FILE__) . '/../..';
+my %method = (GET => 1, POST => 2, PUT => 3, DELETE => 4);
+my $n = 0;
+
+sub seed {
+    my ($dir, $bytes) = @_;
+    open my $fh, '>', sprintf('%s/seed-%03d', $dir, ++$n) or die $!;
+    binmode $fh;
+    print $fh $bytes;
+    close $fh;
+}
+
+open my $h, '<', "$root/t/data/hostile-targets.txt" or die $!;
+my @lines = grep { /^\S+ \S/ && !/^#/ } <$h>;
+push @lines, "GET /templates?Count=10&Offset=0\n", "POST /templates\n",
+             "PUT /templates/welcome\n", "DELETE /templates/42\n",
+             "POST /templates/validate\n", "GET /templates/welcome-v1\n";
+
+for my $line (@lines) {
+    chomp $line;
+    my ($m, $target) = split / /, $line, 2;
+    seed($route, chr($method{$m} // 0) . chr($_) . $target) for 0, 1;
+}
+
+seed($event, do { local (@ARGV, $/) = $_; <> })
+    for glob("$root/examples/payloads/*.json");
