@@ -2,7 +2,8 @@
 
 # Every configuration in examples/ passes "nginx -t": whole nginx.conf
 # files as they are, conf.d snippets inside a minimal main configuration.
-# Secret and certificate files they name are created for the test.
+# Secret and certificate files they name are created for the test, and
+# logs under /var/log/nginx/ go to the test's directory.
 
 use strict;
 use warnings;
@@ -23,6 +24,8 @@ for my $example (@examples) {
     my $text = read_file($example);
     my $conf = "$dir/$name/nginx.conf";
 
+    $text =~ s{/var/log/nginx/}{$dir/$name/logs/}g;
+
     # the module is loaded from where this test run built it
     my $load = $t->{so} ne '' ? "load_module $t->{so};" : '';
 
@@ -42,7 +45,7 @@ CONF
     }
 
     for my $secret ($text =~ /\bfile=(\S+?);/g) {
-        $t->write_file("$dir/$name/$secret", "secret-for-$name\n");
+        $t->write_file("$dir/$name/$secret", "secret-$name-$secret\n");
     }
 
     my %tls = $text =~ /^\s*(ssl_certificate(?:_key)?)\s+(\S+);/mg;

@@ -38,4 +38,18 @@ like($out, qr{/support +3 event\(s\): Bounce, SpamComplaint, SubscriptionChange}
 like($out, qr/forward to "http:\/\/127\.0\.0\.1:\d+\/hooks" failed/,
      'the demo shows the error log line of a failed forward');
 
+# the Templates API proxy
+like($out, qr{^  acme +GET /templates\?count=50&offset=0 +200 2 templates$}m,
+     "acme's portal lists its templates");
+like($out, qr{^  acme +POST /templates +200 template 1234}m,
+     "acme's portal creates a template");
+like($out, qr{^  globex +POST /templates +403 ErrorCode 9003}m,
+     "globex's read-only portal may not");
+like($out, qr{^  acme +POST /email/withTemplate +404 ErrorCode 9001}m,
+     'sending email is refused');
+like($out, qr{^  GET /templates\?Count=50&Offset=0 +with acme's server token}m,
+     'Postmark received the canonical call with the real token');
+like($out, qr/refused by nginx never reached Postmark: 4 of 9/,
+     'refused calls never reached Postmark');
+
 done_testing;

@@ -16,7 +16,10 @@ use File::Path qw(make_path remove_tree);
 use POSIX qw(WNOHANG);
 use Time::HiRes qw(sleep);
 
-use PostmarkTest qw(read_file repo_root wait_for free_port);
+use JSON::PP;
+
+use PostmarkTest qw(read_file repo_root wait_for free_port payload);
+use PostmarkTest::PostmarkApi;
 use PostmarkTest::Standin;
 
 my $root = repo_root();
@@ -50,24 +53,43 @@ my ($port) = $conf =~ /listen\s+127\.0\.0\.1:(\d+);/;
 my ($webhook) = $conf =~ /location\s*=\s*(\S+)\s*\{\s*[^}]*postmark_webhook;/;
 my $url = "http://127.0.0.1:$port$webhook";
 
+# a secret of a client block: inline, quoted, or file=path
+sub secret {
+    my ($block, $directive) = @_;
+    my ($q, $bare) = $block =~ /\b$directive\s+(?:"([^"]*)"|(\S+));/
+        or return undef;
+    my $value = $q // $bare;
+    if ($value =~ /^file=(.*)$/) {
+        ($value = read_file("$run/$1")) =~ s/\s+$//;
+    }
+    return $value;
+}
+
 # clients, their credentials, and their destinations, in file order
 my @clients;
 while ($conf =~ /postmark_client\s+(\S+)\s*\{(.*?)\n    \}/sg) {
     my ($name, $block) = ($1, $2);
     my ($user) = $block =~ /webhook_user\s+(\S+);/;
-    my ($pass) = $block =~ /webhook_password\s+(?:"([^"]*)"|(\S+));/;
-    $pass //= $2 // '';
-    if ($pass =~ /^file=(.*)$/) {
-        ($pass = read_file("$run/$1")) =~ s/\s+$//;
-    }
     my @dests;
     while ($block =~ /((?:#[^\n]*\n\s*)*)forward\s+(\S+)/g) {
         my ($comment, $dest) = ($1, $2);
         push @dests, { url => $dest, down => $comment =~ /demo: down/ ? 1 : 0 };
     }
-    push @clients, { name => $name, user => $user, pass => $pass,
+    push @clients, { name => $name, user => $user,
+                     pass => secret($block, 'webhook_password'),
+                     token => secret($block, 'server_token'),
+                     key => secret($block, 'portal_key'),
                      dests => \@dests };
 }
+
+# where each client's portal calls the Templates API
+my %portal;
+while ($conf =~ /location\s+(\S+)\s*\{[^}]*?postmark_templates\s+(\S+);/sg) {
+    my ($prefix, $name) = ($1, $2);
+    $portal{$name} = $prefix =~ s{/$}{}r;
+}
+
+my ($api_port) = $conf =~ /postmark_api_url\s+http:\/\/127\.0\.0\.1:(\d+)/;
 
 # --- stand-ins, then nginx -------------------------------------------
 
@@ -78,6 +100,11 @@ for my $d (map { @{ $_->{dests} } } @clients) {
     $standin{$p} = PostmarkTest::Standin->new(dir => $run, name => "port-$p",
                                               port => $p);
 }
+
+my $api = PostmarkTest::Standin->new(
+    dir => $run, name => 'postmark-api', port => $api_port,
+    handler => PostmarkTest::PostmarkApi::handler(
+        tokens => [map { $_->{token} // () } @clients]));
 
 my @start = ($bin, '-p', "$run/", '-c', "$run/nginx.conf", '-g',
              'daemon off;' . ($> == 0 ? ' user root;' : ''));
@@ -91,7 +118,7 @@ sub shutdown_all {
     kill 'QUIT', $nginx if $nginx;
     waitpid $nginx, 0 if $nginx;
     $nginx = 0;
-    $_->stop for values %standin;
+    $_->stop for values %standin, $api;
 }
 
 $SIG{INT} = $SIG{TERM} = sub { print "\nstopping\n"; shutdown_all(); exit 0 };
@@ -112,7 +139,8 @@ print "\nngx_postmark_module demo\n\n",
       "  receiver    $url\n",
       "  running     $run/nginx.conf (from examples/demo.conf)\n",
       "  stand-ins   ", join(' ', map { "127.0.0.1:$_" } sort keys %standin),
-      "\n\n";
+      " (clients' endpoints), 127.0.0.1:$api_port (Postmark's API)\n\n",
+      "  1. Postmark's sample events, with each client's webhook credentials\n\n";
 
 printf "  %-8s %-20s %s\n", 'client', 'event', 'answer to Postmark';
 
@@ -175,6 +203,54 @@ if ($failure) {
           $failure =~ s/, client: .*//r =~ s/^\S+ \S+ //r, "\n";
 }
 
+# --- the Templates API proxy -------------------------------------------
+
+print "\n  2. Each client's portal calls Postmark's Templates API through nginx\n\n";
+printf "  %-8s %-44s %s\n", 'portal', 'call', 'answer';
+
+my %client = map { $_->{name} => $_ } @clients;
+my $create = payload('template-create-request');
+
+my @calls = (
+    ['acme', 'GET', '/templates?count=50&offset=0', undef],
+    ['acme', 'POST', '/templates', $create],
+    ['acme', 'GET', '/templates/welcome-v1', undef],
+    ['acme', 'GET', '/templates/not-acmes', undef],
+    ['globex', 'GET', '/templates?Count=10&Offset=0', undef],
+    ['globex', 'POST', '/templates', $create],
+    ['acme', 'POST', '/email/withTemplate', '{}'],
+    ['acme', 'GET', '/templates/..%2Fserver', undef],
+    ['acme', 'GET', '/templates', undef, 'a guessed key'],
+);
+
+for my $call (@calls) {
+    my ($name, $method, $path, $body, $key) = @$call;
+    my $r = $t->post($portal{$name} . $path, $body, method => $method,
+                     headers => { 'X-Postmark-Server-Token'
+                                      => $key // $client{$name}{key},
+                                  'Content-Type' => 'application/json' });
+    my $j = eval { decode_json($r->{body}) } || {};
+    my $what = exists $j->{ErrorCode} && $j->{ErrorCode}
+        ? "ErrorCode $j->{ErrorCode}: $j->{Message}"
+        : exists $j->{TotalCount} ? "$j->{TotalCount} templates"
+        : exists $j->{TemplateId} ? "template $j->{TemplateId} \"$j->{Name}\""
+        : 'ok';
+    printf "  %-8s %-44s %s %s\n", $name,
+           "$method $path" . ($key ? " ($key)" : ''), $r->{status}, $what;
+}
+
+print "\n  what Postmark's API received\n\n";
+
+my %whose = map { ($_->{token} // '') => $_->{name} } @clients;
+for my $req ($api->requests) {
+    my $token = $req->{headers}{'x-postmark-server-token'} // '';
+    printf "  %-52s with %s's server token, not its portal key\n",
+           "$req->{method} $req->{path}", $whose{$token} // '?';
+}
+
+print "\n  calls refused by nginx never reached Postmark: ",
+      scalar(@calls) - scalar($api->requests), " of ", scalar @calls, "\n";
+
 if ($ENV{DEMO_EXIT}) {
     shutdown_all();
     exit 0;
@@ -190,7 +266,11 @@ print <<"EOF";
     curl -u '$acme->{user}:wrong' --data-binary \@examples/payloads/open.json \\
          $url
     curl -u '$acme->{user}:$acme->{pass}' --data-binary '[1,2]' $url
-    tail -f $run/logs/postmark.log $run/logs/error.log
+    curl -H 'X-Postmark-Server-Token: $acme->{key}' \\
+         'http://127.0.0.1:$port$portal{acme}/templates?Count=10&Offset=0'
+    curl -H 'X-Postmark-Server-Token: $acme->{key}' \\
+         http://127.0.0.1:$port$portal{acme}/server
+    tail -f $run/logs/postmark.log $run/logs/templates.log $run/logs/error.log
 
   nginx and the stand-ins keep running; Ctrl-C stops them.
 EOF
