@@ -92,10 +92,11 @@ $(MODULE_SO): $(NGX_OBJS)/Makefile $(SOURCES)
 endif
 
 # unit tests of the pure cores, with ASan and UBSan
-$(BUILD)/unit/%_test: t/unit/%_test.c ngx_postmark_module/ngx_http_postmark_%.c \
+$(BUILD)/unit/%_test: t/unit/%_test.c t/unit/tap.h \
+                      ngx_postmark_module/ngx_http_postmark_%.c \
                       ngx_postmark_module/ngx_http_postmark_%.h
 	mkdir -p $(BUILD)/unit
-	$(CC) $(CFLAGS_UNIT) -Ingx_postmark_module -o $@ $< \
+	$(CC) $(CFLAGS_UNIT) -Ingx_postmark_module -It/unit -o $@ $< \
 	    ngx_postmark_module/ngx_http_postmark_$*.c -lcjson
 
 unit: $(BUILD)/unit/event_test $(BUILD)/unit/route_test

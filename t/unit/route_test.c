@@ -4,11 +4,11 @@
  */
 
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "ngx_http_postmark_route.h"
+#include "tap.h"
 
 
 #define GET     NGX_HTTP_POSTMARK_M_GET
@@ -16,29 +16,6 @@
 #define PUT     NGX_HTTP_POSTMARK_M_PUT
 #define DELETE  NGX_HTTP_POSTMARK_M_DELETE
 #define OTHER   NGX_HTTP_POSTMARK_M_OTHER
-
-
-static int  tests, failed;
-
-
-static void
-ok(int cond, const char *fmt, ...)
-{
-    va_list  ap;
-
-    tests++;
-
-    if (!cond) {
-        failed++;
-        printf("not ");
-    }
-
-    printf("ok %d - ", tests);
-    va_start(ap, fmt);
-    vprintf(fmt, ap);
-    va_end(ap);
-    printf("\n");
-}
 
 
 static void
@@ -240,7 +217,5 @@ main(void)
     refused(POST, 0, "/templates?x", 400, NGX_HTTP_POSTMARK_E_QUERY,
             "no query parameters");
 
-    printf("1..%d\n", tests);
-
-    return failed ? 1 : 0;
+    return done_testing();
 }
