@@ -154,11 +154,8 @@ ngx_http_postmark_event_strerror(ngx_http_postmark_event_rc_e rc)
     case NGX_HTTP_POSTMARK_EVENT_NOT_OBJECT:
         return "request body is JSON but not an object";
 
-    case NGX_HTTP_POSTMARK_EVENT_BAD_RECORD_TYPE:
+    default: /* NGX_HTTP_POSTMARK_EVENT_BAD_RECORD_TYPE */
         return "RecordType is not a non-empty string";
-
-    default:
-        return "out of memory";
     }
 }
 

@@ -17,8 +17,6 @@
 #include <openssl/crypto.h>
 
 
-
-
 static ngx_http_postmark_client_t *ngx_http_postmark_webhook_auth(
     ngx_http_request_t *r, ngx_http_postmark_loc_conf_t *plcf);
 static void ngx_http_postmark_webhook_body(ngx_http_request_t *r);
@@ -83,7 +81,7 @@ ngx_http_postmark_webhook_handler(ngx_http_request_t *r)
 
     if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
         if (rc == NGX_HTTP_REQUEST_ENTITY_TOO_LARGE) {
-            ngx_str_set(&ctx->outcome, "too_large");
+            ngx_http_postmark_set_outcome(r, "too_large");
         }
 
         return rc;
@@ -282,10 +280,6 @@ ngx_http_postmark_webhook_route(ngx_http_request_t *r,
 
     if (erc != NGX_HTTP_POSTMARK_EVENT_OK) {
         ngx_http_postmark_event_free(&ev);
-
-        if (erc == NGX_HTTP_POSTMARK_EVENT_NO_MEMORY) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
 
         msg = ngx_pnalloc(r->pool, 128);
         if (msg == NULL) {
