@@ -26,7 +26,8 @@ endif
 MODULE_SO  := $(NGX_OBJS)/ngx_http_postmark_module.so
 
 DEB_PKGS   := nginx nginx-dev libcjson-dev libcurl4-openssl-dev libssl-dev \
-              libpcre2-dev zlib1g-dev dpkg-dev gcc make curl perl openssl
+              libpcre2-dev zlib1g-dev dpkg-dev gcc make curl perl openssl \
+              ca-certificates libio-socket-ssl-perl
 
 CFLAGS_UNIT := -std=c99 -Wall -Wextra -Werror -g -O1 \
                -fsanitize=address,undefined -fno-omit-frame-pointer
@@ -97,9 +98,10 @@ $(BUILD)/unit/%_test: t/unit/%_test.c t/unit/tap.h \
                       ngx_postmark_module/ngx_http_postmark_%.h
 	mkdir -p $(BUILD)/unit
 	$(CC) $(CFLAGS_UNIT) -Ingx_postmark_module -It/unit -o $@ $< \
-	    ngx_postmark_module/ngx_http_postmark_$*.c -lcjson
+	    ngx_postmark_module/ngx_http_postmark_$*.c -lcjson -lcrypto
 
-unit: $(BUILD)/unit/event_test $(BUILD)/unit/route_test
+unit: $(BUILD)/unit/event_test $(BUILD)/unit/route_test \
+      $(BUILD)/unit/sign_test $(BUILD)/unit/trim_test
 
 # libFuzzer targets, built with clang and seeded with the tests' cases
 $(FUZZ_DIR)/%_fuzz: t/fuzz/%_fuzz.c ngx_postmark_module/ngx_http_postmark_%.c \
@@ -110,14 +112,17 @@ $(FUZZ_DIR)/%_fuzz: t/fuzz/%_fuzz.c ngx_postmark_module/ngx_http_postmark_%.c \
 	        -y --no-install-recommends clang libclang-rt-14-dev; }
 	mkdir -p $(FUZZ_DIR)
 	clang $(FUZZ_FLAGS) -Ingx_postmark_module -o $@ $< \
-	    ngx_postmark_module/ngx_http_postmark_$*.c -lcjson
+	    ngx_postmark_module/ngx_http_postmark_$*.c -lcjson -lcrypto
 
-fuzz: deps $(FUZZ_DIR)/route_fuzz $(FUZZ_DIR)/event_fuzz
+FUZZ_TARGETS := route event trim
+
+fuzz: deps $(FUZZ_TARGETS:%=$(FUZZ_DIR)/%_fuzz)
 	rm -rf $(FUZZ_DIR)/seeds
-	mkdir -p $(FUZZ_DIR)/seeds/route $(FUZZ_DIR)/seeds/event \
-	    $(FUZZ_DIR)/corpus/route $(FUZZ_DIR)/corpus/event
-	perl t/fuzz/make-seeds.pl $(FUZZ_DIR)/seeds/route $(FUZZ_DIR)/seeds/event
-	for target in route event; do \
+	for target in $(FUZZ_TARGETS); do \
+	    mkdir -p $(FUZZ_DIR)/seeds/$$target $(FUZZ_DIR)/corpus/$$target; \
+	done
+	perl t/fuzz/make-seeds.pl $(FUZZ_TARGETS:%=$(FUZZ_DIR)/seeds/%)
+	for target in $(FUZZ_TARGETS); do \
 	    $(FUZZ_DIR)/$${target}_fuzz -max_total_time=$(FUZZ_TIME) \
 	        -artifact_prefix=$(FUZZ_DIR)/$${target}- -print_final_stats=1 \
 	        $(FUZZ_DIR)/corpus/$$target $(FUZZ_DIR)/seeds/$$target \

@@ -2,14 +2,15 @@
 
 # Seeds for the fuzz targets: the hostile request targets of the tests and
 # calls that are allowed, for the route core; the sample payloads, for the
-# event core.  Usage: make-seeds.pl ROUTE_DIR EVENT_DIR
+# event core, and with paths to remove, for the field-removal core.
+# Usage: make-seeds.pl ROUTE_DIR EVENT_DIR TRIM_DIR
 
 use strict;
 use warnings;
 
 use File::Basename qw(dirname);
 
-my ($route, $event) = @ARGV;
+my ($route, $event, $trim) = @ARGV;
 my $root = dirname(__FILE__) . '/../..';
 my %method = (GET => 1, POST => 2, PUT => 3, DELETE => 4);
 my $n = 0;
@@ -34,5 +35,9 @@ for my $line (@lines) {
     seed($route, chr($method{$m} // 0) . chr($_) . $target) for 0, 1;
 }
 
-seed($event, do { local (@ARGV, $/) = $_; <> })
-    for glob("$root/examples/payloads/*.json");
+for my $file (glob("$root/examples/payloads/*.json")) {
+    my $json = do { local (@ARGV, $/) = $file; <> };
+    seed($event, $json);
+    seed($trim, "Geo.IP Content Metadata.a_key Headers\n$json");
+    seed($trim, "RecordType MessageID\n$json");
+}

@@ -22,7 +22,8 @@ use Socket qw(SOL_SOCKET SO_LINGER);
 use Test::More;
 use Time::HiRes qw(time sleep);
 
-our @EXPORT_OK = qw(free_port wait_for read_file payload repo_root);
+our @EXPORT_OK = qw(free_port wait_for read_file payload repo_root
+                    run_unit);
 
 my $ROOT = abs_path(dirname(__FILE__) . '/../..');
 
@@ -416,6 +417,19 @@ sub read_file {
     local $/;
     my $c = <$fh>;
     return $c // '';
+}
+
+# runs a C unit test binary (made by "make unit"), which prints TAP
+sub run_unit {
+    my ($name, @args) = @_;
+    my $bin = ($ENV{TEST_UNIT_DIR} || "$ROOT/build/unit") . "/$name";
+
+    unless (-x $bin) {
+        print "1..1\nnot ok 1 - $bin is built (run \"make unit\")\n";
+        exit 1;
+    }
+
+    exec $bin, @args or die "exec $bin: $!";
 }
 
 sub payload {

@@ -16,10 +16,14 @@
 static int  tests, failed;
 
 
+/* a test line stays one line: control bytes are shown as \xNN */
+
 static void
 ok(int cond, const char *fmt, ...)
 {
-    va_list  ap;
+    char           text[1024];
+    va_list        ap;
+    unsigned char *c;
 
     tests++;
 
@@ -28,10 +32,21 @@ ok(int cond, const char *fmt, ...)
         printf("not ");
     }
 
-    printf("ok %d - ", tests);
     va_start(ap, fmt);
-    vprintf(fmt, ap);
+    vsnprintf(text, sizeof(text), fmt, ap);
     va_end(ap);
+
+    printf("ok %d - ", tests);
+
+    for (c = (unsigned char *) text; *c; c++) {
+        if (*c < 0x20 || *c == 0x7f) {
+            printf("\\x%02x", *c);
+
+        } else {
+            putchar(*c);
+        }
+    }
+
     printf("\n");
 }
 
