@@ -18,6 +18,8 @@
 #define NGX_HTTP_POSTMARK_ID_BYTES   16
 
 
+static ngx_int_t ngx_http_postmark_delivery_headers(
+    ngx_http_postmark_delivery_t *d);
 static void ngx_http_postmark_delivery_done(ngx_http_postmark_fetch_t *fetch);
 static void ngx_http_postmark_delivery_error(
     ngx_http_postmark_delivery_t *d, const char *reason, long status);
@@ -118,8 +120,7 @@ ngx_int_t
 ngx_http_postmark_job_add(ngx_http_postmark_job_t *job,
     ngx_http_postmark_dest_t *dest)
 {
-    u_char                         *line;
-    struct curl_slist              *id;
+    long                            n;
     ngx_http_postmark_fetch_t      *fetch;
     ngx_http_postmark_delivery_t   *d, **slot;
 
@@ -139,6 +140,24 @@ ngx_http_postmark_job_add(ngx_http_postmark_job_t *job,
 
     d->dest = dest;
     d->job = job;
+    d->body = job->body;
+
+    if (dest->npaths) {
+        d->body.data = ngx_pnalloc(job->pool, job->body.len + 1);
+        if (d->body.data == NULL) {
+            return NGX_ERROR;
+        }
+
+        n = ngx_http_postmark_trim((char *) job->body.data, job->body.len,
+                                   dest->paths, dest->npaths,
+                                   (char *) d->body.data);
+        if (n < 0) {
+            d->error = "its fields cannot be removed";
+            return NGX_OK;
+        }
+
+        d->body.len = n;
+    }
 
     fetch = ngx_http_postmark_fetch_create(job->pool);
     if (fetch == NULL) {
@@ -146,30 +165,127 @@ ngx_http_postmark_job_add(ngx_http_postmark_job_t *job,
     }
 
     d->fetch = fetch;
+    fetch->done = ngx_http_postmark_delivery_done;
+    fetch->data = d;
 
     curl_easy_setopt(fetch->easy, CURLOPT_URL, dest->url.data);
     curl_easy_setopt(fetch->easy, CURLOPT_POSTFIELDSIZE_LARGE,
-                     (curl_off_t) job->body.len);
-    curl_easy_setopt(fetch->easy, CURLOPT_POSTFIELDS, job->body.data);
+                     (curl_off_t) d->body.len);
+    curl_easy_setopt(fetch->easy, CURLOPT_POSTFIELDS, d->body.data);
     curl_easy_setopt(fetch->easy, CURLOPT_TIMEOUT_MS, (long) dest->timeout);
 
-    /* the destination's list, with this event's id in front */
+    if (ngx_http_postmark_delivery_headers(d) != NGX_OK) {
+        return NGX_ERROR;
+    }
 
-    id = ngx_palloc(job->pool, sizeof(struct curl_slist));
-    line = ngx_pnalloc(job->pool, sizeof("webhook-id: ") + job->id.len);
-    if (id == NULL || line == NULL) {
+    /* a trusted certificate replaces the system's authorities */
+
+    if (dest->ca.data) {
+        curl_easy_setopt(fetch->easy, CURLOPT_CAINFO_BLOB, &dest->ca);
+        curl_easy_setopt(fetch->easy, CURLOPT_CAINFO, NULL);
+        curl_easy_setopt(fetch->easy, CURLOPT_CAPATH, NULL);
+    }
+
+    if (dest->cert.data) {
+        curl_easy_setopt(fetch->easy, CURLOPT_SSLCERT_BLOB, &dest->cert);
+        curl_easy_setopt(fetch->easy, CURLOPT_SSLCERTTYPE, "PEM");
+        curl_easy_setopt(fetch->easy, CURLOPT_SSLKEY_BLOB, &dest->cert_key);
+        curl_easy_setopt(fetch->easy, CURLOPT_SSLKEYTYPE, "PEM");
+    }
+
+    if (dest->tls_version) {
+        curl_easy_setopt(fetch->easy, CURLOPT_SSLVERSION, dest->tls_version);
+    }
+
+    if (dest->proxy.len) {
+        curl_easy_setopt(fetch->easy, CURLOPT_PROXY, dest->proxy.data);
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * The destination's list with this delivery's own headers in front: the
+ * event's id, and when the destination has signing secrets, the time of
+ * this attempt and one signature per secret over what is sent.
+ */
+
+static ngx_int_t
+ngx_http_postmark_delivery_headers(ngx_http_postmark_delivery_t *d)
+{
+    u_char                    *line;
+    long                       n;
+    time_t                     now;
+    ngx_pool_t                *pool;
+    struct curl_slist         *headers;
+    ngx_http_postmark_job_t   *job;
+    ngx_http_postmark_dest_t  *dest;
+
+    job = d->job;
+    dest = d->dest;
+    pool = job->pool;
+    headers = dest->headers;
+
+    if (dest->nkeys) {
+        now = ngx_time();
+
+        line = ngx_pnalloc(pool, sizeof("webhook-signature: ")
+                                 + dest->nkeys
+                                   * NGX_HTTP_POSTMARK_SIGNATURE_LEN);
+        if (line == NULL) {
+            return NGX_ERROR;
+        }
+
+        n = ngx_http_postmark_sign(dest->keys, dest->nkeys,
+                                   (char *) job->id.data, job->id.len,
+                                   (long long) now, (char *) d->body.data,
+                                   d->body.len,
+                                   (char *) line
+                                   + sizeof("webhook-signature: ") - 1);
+        if (n < 0) {
+            return NGX_ERROR;
+        }
+
+        ngx_memcpy(line, "webhook-signature: ",
+                   sizeof("webhook-signature: ") - 1);
+        line[sizeof("webhook-signature: ") - 1 + n] = '\0';
+
+        if (ngx_http_postmark_header_list(pool, &headers, (char *) line)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        line = ngx_pnalloc(pool, sizeof("webhook-timestamp: ")
+                                 + NGX_TIME_T_LEN);
+        if (line == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_sprintf(line, "webhook-timestamp: %T%Z", now);
+
+        if (ngx_http_postmark_header_list(pool, &headers, (char *) line)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    line = ngx_pnalloc(pool, sizeof("webhook-id: ") + job->id.len);
+    if (line == NULL) {
         return NGX_ERROR;
     }
 
     ngx_sprintf(line, "webhook-id: %V%Z", &job->id);
 
-    id->data = (char *) line;
-    id->next = dest->headers;
+    if (ngx_http_postmark_header_list(pool, &headers, (char *) line)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
 
-    curl_easy_setopt(fetch->easy, CURLOPT_HTTPHEADER, id);
-
-    fetch->done = ngx_http_postmark_delivery_done;
-    fetch->data = d;
+    curl_easy_setopt(d->fetch->easy, CURLOPT_HTTPHEADER, headers);
 
     return NGX_OK;
 }
@@ -190,6 +306,12 @@ ngx_http_postmark_job_start(ngx_http_postmark_job_t *job)
 
     for (i = 0; i < job->deliveries.nelts; i++) {
         d[i]->start = ngx_current_msec;
+
+        if (d[i]->error) {
+            job->failed++;
+            ngx_http_postmark_delivery_error(d[i], d[i]->error, 0);
+            continue;
+        }
 
         if (ngx_http_postmark_fetch_start(d[i]->fetch) != NGX_OK) {
             job->failed++;
@@ -248,23 +370,31 @@ static void
 ngx_http_postmark_delivery_error(ngx_http_postmark_delivery_t *d,
     const char *reason, long status)
 {
+    u_char                    via[NGX_MAX_ERROR_STR];
     ngx_http_postmark_job_t  *job;
 
     job = d->job;
 
+    /* a proxy on the way is named: its address is in curl's reasons */
+
+    *ngx_snprintf(via, sizeof(via) - 1, "%s%V%s",
+                  d->dest->proxy.len ? " via proxy \"" : "",
+                  &d->dest->proxy_display,
+                  d->dest->proxy.len ? "\"" : "") = '\0';
+
     if (status) {
         ngx_log_error(NGX_LOG_ERR, job->log, 0,
-                      "postmark client \"%V\": forward to \"%V\" failed "
+                      "postmark client \"%V\": forward to \"%V\"%s failed "
                       "after %M ms: %s %l (event %V, webhook-id %V)",
-                      &job->client->name, &d->dest->display,
+                      &job->client->name, &d->dest->display, via,
                       ngx_current_msec - d->start, reason, status,
                       &job->event, &job->id);
         return;
     }
 
     ngx_log_error(NGX_LOG_ERR, job->log, 0,
-                  "postmark client \"%V\": forward to \"%V\" failed "
+                  "postmark client \"%V\": forward to \"%V\"%s failed "
                   "after %M ms: %s (event %V, webhook-id %V)",
-                  &job->client->name, &d->dest->display,
+                  &job->client->name, &d->dest->display, via,
                   ngx_current_msec - d->start, reason, &job->event, &job->id);
 }

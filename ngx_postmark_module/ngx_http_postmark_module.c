@@ -6,10 +6,14 @@
 
 #include "ngx_http_postmark_module.h"
 
+#include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 
 
 #define NGX_HTTP_POSTMARK_SECRET_MAX  4096
+#define NGX_HTTP_POSTMARK_PEM_MAX     (1024 * 1024)
 
 
 /* a location's client, found once the whole http block is read */
@@ -52,6 +56,18 @@ static char *ngx_http_postmark_metadata(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_postmark_header(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_postmark_signing_secret(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static char *ngx_http_postmark_remove_fields(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static char *ngx_http_postmark_tls_file(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_postmark_tls_min_version(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static char *ngx_http_postmark_proxy(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_postmark_forward_check(ngx_conf_t *cf,
+    ngx_http_postmark_dest_t *dest);
 static char *ngx_http_postmark_server_token(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 static char *ngx_http_postmark_portal_key(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -75,6 +91,8 @@ static char *ngx_http_postmark_check_timeout(ngx_conf_t *cf, void *post,
     void *data);
 static ngx_int_t ngx_http_postmark_secret(ngx_conf_t *cf, ngx_str_t *value,
     ngx_str_t *secret);
+static ngx_int_t ngx_http_postmark_read_file(ngx_conf_t *cf, ngx_str_t *name,
+    size_t max, char *what, ngx_str_t *out);
 static ngx_int_t ngx_http_postmark_is_text(ngx_str_t *s);
 static ngx_str_t *ngx_http_postmark_quote(ngx_conf_t *cf, ngx_str_t *s);
 static ngx_int_t ngx_http_postmark_is_name(ngx_str_t *s);
@@ -220,6 +238,56 @@ static ngx_command_t  ngx_http_postmark_commands[] = {
       NGX_HTTP_MAIN_CONF_OFFSET,
       offsetof(ngx_http_postmark_dest_t, timeout),
       &ngx_http_postmark_timeout_post },
+
+    { ngx_string("signing_secret"),
+      NGX_HTTP_POSTMARK_FORWARD_CONF|NGX_CONF_TAKE1,
+      ngx_http_postmark_signing_secret,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("remove_fields"),
+      NGX_HTTP_POSTMARK_FORWARD_CONF|NGX_CONF_1MORE,
+      ngx_http_postmark_remove_fields,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("tls_trusted_certificate"),
+      NGX_HTTP_POSTMARK_FORWARD_CONF|NGX_CONF_TAKE1,
+      ngx_http_postmark_tls_file,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_postmark_dest_t, ca),
+      NULL },
+
+    { ngx_string("tls_certificate"),
+      NGX_HTTP_POSTMARK_FORWARD_CONF|NGX_CONF_TAKE1,
+      ngx_http_postmark_tls_file,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_postmark_dest_t, cert),
+      NULL },
+
+    { ngx_string("tls_certificate_key"),
+      NGX_HTTP_POSTMARK_FORWARD_CONF|NGX_CONF_TAKE1,
+      ngx_http_postmark_tls_file,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_postmark_dest_t, cert_key),
+      NULL },
+
+    { ngx_string("tls_min_version"),
+      NGX_HTTP_POSTMARK_FORWARD_CONF|NGX_CONF_TAKE1,
+      ngx_http_postmark_tls_min_version,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("proxy"),
+      NGX_HTTP_POSTMARK_CLIENT_CONF|NGX_HTTP_POSTMARK_FORWARD_CONF
+      |NGX_CONF_TAKE1,
+      ngx_http_postmark_proxy,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
 
       ngx_null_command
 };
@@ -572,6 +640,7 @@ ngx_http_postmark_client_check(ngx_conf_t *cf,
     ngx_http_postmark_client_t *client)
 {
     ngx_uint_t                      i, token;
+    ngx_http_postmark_dest_t       *dest;
     ngx_http_postmark_client_t    **clients;
     ngx_http_postmark_main_conf_t  *pmcf;
 
@@ -638,6 +707,15 @@ ngx_http_postmark_client_check(ngx_conf_t *cf,
     }
 
     ngx_conf_init_uint_value(client->templates, NGX_HTTP_POSTMARK_READ_ONLY);
+
+    dest = client->dests.elts;
+
+    for (i = 0; i < client->dests.nelts; i++) {
+        if (dest[i].proxy.len == 0) {
+            dest[i].proxy = client->proxy;
+            dest[i].proxy_display = client->proxy_display;
+        }
+    }
 
     if (token
         && ngx_memcmp(client->portal_key_hash, client->token_hash,
@@ -916,6 +994,11 @@ ngx_http_postmark_forward_block(ngx_conf_t *cf, ngx_command_t *cmd,
 
     rv = ngx_http_postmark_parse_block(cf, dest,
                                        NGX_HTTP_POSTMARK_FORWARD_CONF);
+    if (rv != NGX_CONF_OK) {
+        return rv;
+    }
+
+    rv = ngx_http_postmark_forward_check(cf, dest);
     if (rv != NGX_CONF_OK) {
         return rv;
     }
@@ -1274,6 +1357,294 @@ ngx_http_postmark_header(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
 
 static char *
+ngx_http_postmark_signing_secret(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_postmark_dest_t *dest = conf;
+
+    ngx_str_t  *value, secret;
+
+    if (dest->nkeys == NGX_HTTP_POSTMARK_KEYS_MAX) {
+        return "is given too often: a destination takes at most 8 secrets";
+    }
+
+    if (dest->keys == NULL) {
+        dest->keys = ngx_palloc(cf->pool, NGX_HTTP_POSTMARK_KEYS_MAX
+                                          * sizeof(ngx_http_postmark_key_t));
+        if (dest->keys == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    value = cf->args->elts;
+
+    if (ngx_http_postmark_secret(cf, &value[1], &secret) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_http_postmark_key_decode((char *) secret.data, secret.len,
+                                     &dest->keys[dest->nkeys])
+        != 0)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid signing secret: write \"whsec_\" and "
+                           "the base64 of 24 to 64 random bytes, as "
+                           "Standard Webhooks libraries generate them");
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_explicit_memzero(secret.data, secret.len);
+
+    dest->nkeys++;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_postmark_remove_fields(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_postmark_dest_t *dest = conf;
+
+    ngx_str_t   *value;
+    ngx_uint_t   i;
+
+    if (dest->paths == NULL) {
+        dest->paths = ngx_palloc(cf->pool, NGX_HTTP_POSTMARK_PATHS_MAX
+                                           * sizeof(ngx_http_postmark_path_t));
+        if (dest->paths == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    value = cf->args->elts;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+
+        if (dest->npaths == NGX_HTTP_POSTMARK_PATHS_MAX) {
+            return "names too many fields: a destination takes at most 32";
+        }
+
+        /* the names point into the configuration's own tokens */
+
+        if (ngx_http_postmark_path_parse((char *) value[i].data, value[i].len,
+                                         &dest->paths[dest->npaths])
+            != 0)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid field \"%V\"; write member names "
+                               "separated by dots, such as \"Geo.IP\"",
+                               ngx_http_postmark_quote(cf, &value[i]));
+            return NGX_CONF_ERROR;
+        }
+
+        dest->npaths++;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * Certificates and keys are read when the configuration is loaded, as
+ * root, and given to curl from memory: workers need no access to them.
+ */
+
+static char *
+ngx_http_postmark_tls_file(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    char  *p = conf;
+
+    BIO               *bio;
+    X509              *x509;
+    EVP_PKEY          *pkey;
+    ngx_str_t         *value, name, pem;
+    ngx_uint_t         is_key, found;
+    struct curl_blob  *blob;
+
+    blob = (struct curl_blob *) (p + cmd->offset);
+
+    if (blob->data) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+    name = value[1];
+
+    if (ngx_http_postmark_read_file(cf, &name, NGX_HTTP_POSTMARK_PEM_MAX,
+                                    "certificate", &pem)
+        != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    bio = BIO_new_mem_buf(pem.data, (int) pem.len);
+    if (bio == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    is_key = (cmd->offset == offsetof(ngx_http_postmark_dest_t, cert_key));
+    found = 0;
+
+    if (is_key) {
+        pkey = PEM_read_bio_PrivateKey(bio, NULL, NULL, (void *) "");
+        found = (pkey != NULL);
+        EVP_PKEY_free(pkey);
+
+    } else {
+        while ((x509 = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) {
+            X509_free(x509);
+            found++;
+        }
+    }
+
+    BIO_free(bio);
+    ERR_clear_error();
+
+    if (!found) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"%V\" has no %s in PEM format", &name,
+                           is_key ? "unencrypted private key"
+                                  : "certificate");
+        return NGX_CONF_ERROR;
+    }
+
+    blob->data = pem.data;
+    blob->len = pem.len;
+    blob->flags = CURL_BLOB_NOCOPY;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_postmark_tls_min_version(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_postmark_dest_t *dest = conf;
+
+    ngx_str_t  *value;
+
+    if (dest->tls_version) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (ngx_strcmp(value[1].data, "TLSv1.2") == 0) {
+        dest->tls_version = CURL_SSLVERSION_TLSv1_2;
+
+    } else if (ngx_strcmp(value[1].data, "TLSv1.3") == 0) {
+        dest->tls_version = CURL_SSLVERSION_TLSv1_3;
+
+    } else {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid value \"%V\"; write \"tls_min_version "
+                           "TLSv1.2;\" or \"tls_min_version TLSv1.3;\"",
+                           ngx_http_postmark_quote(cf, &value[1]));
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/* in a client block, the default of its destinations */
+
+static char *
+ngx_http_postmark_proxy(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    char       *rv;
+    ngx_str_t  *value, *proxy, *display;
+
+    if (cf->cmd_type == NGX_HTTP_POSTMARK_FORWARD_CONF) {
+        proxy = &((ngx_http_postmark_dest_t *) conf)->proxy;
+        display = &((ngx_http_postmark_dest_t *) conf)->proxy_display;
+
+    } else {
+        proxy = &((ngx_http_postmark_client_t *) conf)->proxy;
+        display = &((ngx_http_postmark_client_t *) conf)->proxy_display;
+    }
+
+    if (proxy->len) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    rv = ngx_http_postmark_parse_url(cf, &value[1], display, "proxy URL",
+                                     "proxy http://proxy.example:3128;");
+    if (rv != NGX_CONF_OK) {
+        return rv;
+    }
+
+    *proxy = value[1];
+
+    return NGX_CONF_OK;
+}
+
+
+/* what only the whole forward block can tell */
+
+static char *
+ngx_http_postmark_forward_check(ngx_conf_t *cf, ngx_http_postmark_dest_t *dest)
+{
+    int        match;
+    BIO       *bio;
+    X509      *x509;
+    EVP_PKEY  *pkey;
+
+    if ((dest->ca.data || dest->cert.data || dest->cert_key.data
+         || dest->tls_version)
+        && ngx_strncasecmp(dest->url.data, (u_char *) "https://",
+                           sizeof("https://") - 1) != 0)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "TLS settings of forward \"%V\" apply to "
+                           "https:// destinations only", &dest->display);
+        return NGX_CONF_ERROR;
+    }
+
+    if ((dest->cert.data == NULL) != (dest->cert_key.data == NULL)) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "forward \"%V\" needs both \"tls_certificate\" "
+                           "and \"tls_certificate_key\"", &dest->display);
+        return NGX_CONF_ERROR;
+    }
+
+    if (dest->cert.data == NULL) {
+        return NGX_CONF_OK;
+    }
+
+    bio = BIO_new_mem_buf(dest->cert.data, (int) dest->cert.len);
+    x509 = bio ? PEM_read_bio_X509(bio, NULL, NULL, NULL) : NULL;
+    BIO_free(bio);
+
+    bio = BIO_new_mem_buf(dest->cert_key.data, (int) dest->cert_key.len);
+    pkey = bio ? PEM_read_bio_PrivateKey(bio, NULL, NULL, (void *) "")
+               : NULL;
+    BIO_free(bio);
+
+    match = (x509 && pkey && X509_check_private_key(x509, pkey) == 1);
+
+    X509_free(x509);
+    EVP_PKEY_free(pkey);
+    ERR_clear_error();
+
+    if (!match) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"tls_certificate_key\" of forward \"%V\" is "
+                           "not the key of its \"tls_certificate\"",
+                           &dest->display);
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
 ngx_http_postmark_webhook(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     return ngx_http_postmark_location(cf, conf, 0);
@@ -1485,12 +1856,7 @@ ngx_http_postmark_parse_block(ngx_conf_t *cf, void *conf, ngx_uint_t type)
 static ngx_int_t
 ngx_http_postmark_secret(ngx_conf_t *cf, ngx_str_t *value, ngx_str_t *secret)
 {
-    u_char           *p;
-    ngx_str_t        *directive;
-    ssize_t           n;
-    ngx_fd_t          fd;
-    ngx_str_t         name;
-    ngx_file_info_t   fi;
+    ngx_str_t  *directive, name;
 
     directive = cf->args->elts;
 
@@ -1498,7 +1864,21 @@ ngx_http_postmark_secret(ngx_conf_t *cf, ngx_str_t *value, ngx_str_t *secret)
         || ngx_strncmp(value->data, "file=", sizeof("file=") - 1) != 0)
     {
         *secret = *value;
-        goto check;
+
+        if (secret->len == 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "empty secret in \"%V\"", directive);
+            return NGX_ERROR;
+        }
+
+        if (ngx_http_postmark_is_text(secret) != NGX_OK) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "secret in \"%V\" contains a control "
+                               "character", directive);
+            return NGX_ERROR;
+        }
+
+        return NGX_OK;
     }
 
     name.len = value->len - (sizeof("file=") - 1);
@@ -1511,100 +1891,108 @@ ngx_http_postmark_secret(ngx_conf_t *cf, ngx_str_t *value, ngx_str_t *secret)
         return NGX_ERROR;
     }
 
-    if (ngx_conf_full_name(cf->cycle, &name, 1) != NGX_OK) {
+    if (ngx_http_postmark_read_file(cf, &name, NGX_HTTP_POSTMARK_SECRET_MAX,
+                                    "secret", secret)
+        != NGX_OK)
+    {
         return NGX_ERROR;
     }
-
-    fd = ngx_open_file(name.data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
-
-    if (fd == NGX_INVALID_FILE) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
-                           "cannot read secret file \"%s\"", name.data);
-        return NGX_ERROR;
-    }
-
-    p = NULL;
-    n = 0;
-
-    if (ngx_fd_info(fd, &fi) == NGX_FILE_ERROR) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
-                           ngx_fd_info_n " \"%s\" failed", name.data);
-        goto failed;
-    }
-
-    if (ngx_file_size(&fi) > NGX_HTTP_POSTMARK_SECRET_MAX) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "secret file \"%s\" is larger than %d bytes; it "
-                           "should hold the secret alone", name.data,
-                           NGX_HTTP_POSTMARK_SECRET_MAX);
-        goto failed;
-    }
-
-    p = ngx_pnalloc(cf->pool, NGX_HTTP_POSTMARK_SECRET_MAX + 1);
-    if (p == NULL) {
-        goto failed;
-    }
-
-    n = ngx_read_fd(fd, p, NGX_HTTP_POSTMARK_SECRET_MAX + 1);
-
-    if (n == -1) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
-                           "cannot read secret file \"%s\"", name.data);
-        goto failed;
-    }
-
-    ngx_close_file(fd);
 
     /* editors end files with a newline that is no part of the secret */
 
-    while (n > 0 && (p[n - 1] == '\n' || p[n - 1] == '\r'
-                     || p[n - 1] == ' ' || p[n - 1] == '\t'))
+    while (secret->len && (secret->data[secret->len - 1] == '\n'
+                           || secret->data[secret->len - 1] == '\r'
+                           || secret->data[secret->len - 1] == ' '
+                           || secret->data[secret->len - 1] == '\t'))
     {
-        n--;
+        secret->len--;
     }
 
-    if (n == 0) {
+    secret->data[secret->len] = '\0';
+
+    if (secret->len == 0) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "secret file \"%s\" is empty", name.data);
+                           "secret file \"%V\" is empty", &name);
         return NGX_ERROR;
     }
 
-    p[n] = '\0';
-
-    secret->data = p;
-    secret->len = n;
-
     if (ngx_http_postmark_is_text(secret) != NGX_OK) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "secret file \"%s\" has more than one line or a "
-                           "control character", name.data);
+                           "secret file \"%V\" has more than one line or a "
+                           "control character", &name);
         return NGX_ERROR;
     }
 
     return NGX_OK;
+}
 
-failed:
+
+/*
+ * The whole of a file, NUL-terminated, in configuration memory: nginx
+ * reads it as root, before workers drop their privileges.  A relative
+ * path is relative to the configuration directory; "name" becomes full.
+ */
+
+static ngx_int_t
+ngx_http_postmark_read_file(ngx_conf_t *cf, ngx_str_t *name, size_t max,
+    char *what, ngx_str_t *out)
+{
+    ssize_t           n;
+    ngx_fd_t          fd;
+    ngx_int_t         rc;
+    ngx_file_info_t   fi;
+
+    if (ngx_conf_full_name(cf->cycle, name, 1) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    fd = ngx_open_file(name->data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+
+    if (fd == NGX_INVALID_FILE) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           "cannot read %s file \"%V\"", what, name);
+        return NGX_ERROR;
+    }
+
+    rc = NGX_ERROR;
+
+    if (ngx_fd_info(fd, &fi) == NGX_FILE_ERROR) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           ngx_fd_info_n " \"%V\" failed", name);
+        goto done;
+    }
+
+    if (ngx_file_size(&fi) > (off_t) max) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "%s file \"%V\" is larger than %uz bytes%s",
+                           what, name, max,
+                           max == NGX_HTTP_POSTMARK_SECRET_MAX
+                           ? "; it should hold the secret alone" : "");
+        goto done;
+    }
+
+    out->data = ngx_pnalloc(cf->pool, max + 1);
+    if (out->data == NULL) {
+        goto done;
+    }
+
+    n = ngx_read_fd(fd, out->data, max + 1);
+
+    if (n == -1) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           "cannot read %s file \"%V\"", what, name);
+        goto done;
+    }
+
+    out->len = n;
+    out->data[n] = '\0';
+    rc = NGX_OK;
+
+done:
 
     ngx_close_file(fd);
 
-    return NGX_ERROR;
-
-check:
-
-    if (secret->len == 0) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "empty secret in \"%V\"",
-                           directive);
-        return NGX_ERROR;
-    }
-
-    if (ngx_http_postmark_is_text(secret) != NGX_OK) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "secret in \"%V\" contains a control character",
-                           directive);
-        return NGX_ERROR;
-    }
-
-    return NGX_OK;
+    return rc;
 }
 
 

@@ -16,6 +16,8 @@
 
 #include "ngx_http_postmark_event.h"
 #include "ngx_http_postmark_route.h"
+#include "ngx_http_postmark_sign.h"
+#include "ngx_http_postmark_trim.h"
 
 
 #define NGX_HTTP_POSTMARK_VERSION     "0.1.0"
@@ -39,6 +41,9 @@ typedef struct ngx_http_postmark_fetch_s   ngx_http_postmark_fetch_t;
 typedef struct ngx_http_postmark_job_s     ngx_http_postmark_job_t;
 
 
+#define NGX_HTTP_POSTMARK_KEYS_MAX    8
+
+
 typedef struct {
     ngx_str_t                     url;          /* NUL-terminated */
     ngx_str_t                     display;      /* no credentials, no query */
@@ -46,6 +51,23 @@ typedef struct {
     struct curl_slist            *headers;      /* in the configuration pool */
     ngx_msec_t                    timeout;
     ngx_http_postmark_client_t   *client;
+
+    /* signed forwards: one signature per secret */
+    ngx_http_postmark_key_t      *keys;
+    ngx_uint_t                    nkeys;
+
+    /* members removed from the forwarded JSON */
+    ngx_http_postmark_path_t     *paths;
+    ngx_uint_t                    npaths;
+
+    /* TLS, read when the configuration is loaded */
+    struct curl_blob              ca;
+    struct curl_blob              cert;
+    struct curl_blob              cert_key;
+    long                          tls_version;
+
+    ngx_str_t                     proxy;        /* NUL-terminated, or empty */
+    ngx_str_t                     proxy_display;
 } ngx_http_postmark_dest_t;
 
 
@@ -64,6 +86,9 @@ struct ngx_http_postmark_client_s {
     u_char                        password_hash[NGX_HTTP_POSTMARK_HASH_LEN];
     unsigned                      has_password:1;
     ngx_array_t                   dests;        /* ngx_http_postmark_dest_t */
+
+    ngx_str_t                     proxy;        /* destinations' default */
+    ngx_str_t                     proxy_display;
 
     /* the Templates API proxy */
     u_char                        portal_key_hash[NGX_HTTP_POSTMARK_HASH_LEN];
@@ -144,6 +169,8 @@ typedef struct {
     ngx_http_postmark_dest_t         *dest;
     ngx_http_postmark_fetch_t        *fetch;
     ngx_http_postmark_job_t          *job;
+    ngx_str_t                         body;     /* as this destination gets it */
+    char                             *error;    /* why it cannot be sent */
     ngx_msec_t                        start;
     unsigned                          ok:1;
 } ngx_http_postmark_delivery_t;

@@ -289,6 +289,68 @@ fails('API timeout too long', "postmark_api_timeout 1h; #<",
 fails('max body size not a size', "postmark_templates_max_body_size big; #<",
       qr/"postmark_templates_max_body_size" directive invalid value/);
 
+# signed, trimmed and TLS forwards
+my $d = $t->dir;
+for my $name (qw(a b)) {
+    system("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1"
+           . " -nodes -keyout $d/$name.key -out $d/$name.pem -days 1"
+           . " -subj /CN=$name >/dev/null 2>&1") == 0 or die 'openssl';
+}
+$t->write_file('secrets/whsec', "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\n");
+$t->write_file('not-pem', "hello\n");
+
+my $https = "$creds forward https://h/ {";
+
+($rc, $out) = $t->config_test(conf(client('a', "$https
+    signing_secret file=secrets/whsec;
+    signing_secret whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw;
+    remove_fields Geo.IP Content; remove_fields Metadata.internal_id;
+    tls_trusted_certificate a.pem; tls_certificate a.pem;
+    tls_certificate_key a.key; tls_min_version TLSv1.3;
+    proxy http://user:pass\@127.0.0.1:3128; }
+    proxy https://proxy.example:3128;")));
+is($rc, 0, 'signing, fields, TLS and proxy settings pass') or diag $out;
+
+for my $case (
+    ['missing signing secret file', 'signing_secret file=secrets/none;', qr/cannot read secret file ".*secrets\/none"/],
+    ['empty signing secret file', 'signing_secret file=secrets/empty;', qr/secret file ".*secrets\/empty" is empty/],
+    ['signing secret without prefix', 'signing_secret MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw;', qr/invalid signing secret: write "whsec_" and the base64 of 24 to 64 random bytes/],
+    ['signing secret not base64', 'signing_secret whsec_not!base64!at!all!!!!!!!!!!!!!;', qr/invalid signing secret/],
+    ['signing secret too short', 'signing_secret whsec_c2hvcnQ=;', qr/invalid signing secret/],
+    ['invalid field path', 'remove_fields Geo..IP;', qr/invalid field "Geo\.\.IP"; write member names separated by dots, such as "Geo\.IP"/],
+    ['field path with a leading dot', 'remove_fields .IP;', qr/invalid field "\.IP"/],
+    ['missing certificate', 'tls_trusted_certificate none.pem;', qr/cannot read certificate file ".*none\.pem"/],
+    ['not a certificate', 'tls_trusted_certificate not-pem;', qr/"\S*not-pem" has no certificate in PEM format/],
+    ['not a key', 'tls_certificate a.pem; tls_certificate_key a.pem;', qr/"\S*a\.pem" has no unencrypted private key in PEM format/],
+    ['bad TLS version', 'tls_min_version TLSv1.1;', qr/invalid value "TLSv1\.1"; write "tls_min_version TLSv1\.2;" or "tls_min_version TLSv1\.3;"/],
+    ['ftp proxy', 'proxy ftp://p/;', qr/invalid proxy URL "ftp:\/\/p\/"/],
+    ['duplicate proxy', 'proxy http://p/; proxy http://q/;', qr/"proxy" directive is duplicate/],
+) {
+    my ($name, $line, $re) = @$case;
+    fails($name, client('a', "$https\n$line #<\n}"), $re);
+}
+
+fails('nine signing secrets',
+      client('a', "$https\n" . ("signing_secret file=secrets/whsec;\n" x 8)
+             . "signing_secret file=secrets/whsec; #<\n}"),
+      qr/"signing_secret" directive is given too often: a destination takes at most 8 secrets/);
+fails('33 fields',
+      client('a', "$https\nremove_fields " . join(' ', map { "f$_" } 1 .. 33)
+             . "; #<\n}"),
+      qr/"remove_fields" directive names too many fields: a destination takes at most 32/);
+fails('certificate without key',
+      client('a', "$https\ntls_certificate a.pem;\n} #<"),
+      qr/forward "https:\/\/h\/" needs both "tls_certificate" and "tls_certificate_key"/);
+fails('key without certificate',
+      client('a', "$https\ntls_certificate_key a.key;\n} #<"),
+      qr/needs both "tls_certificate" and "tls_certificate_key"/);
+fails('certificate and key that do not match',
+      client('a', "$https\ntls_certificate a.pem; tls_certificate_key b.key;\n} #<"),
+      qr/"tls_certificate_key" of forward "https:\/\/h\/" is not the key of its "tls_certificate"/);
+fails('TLS settings on http://',
+      client('a', "$creds forward http://h/ {\ntls_min_version TLSv1.2;\n} #<"),
+      qr/TLS settings of forward "http:\/\/h\/" apply to https:\/\/ destinations only/);
+
 # a client defined after the location that names it is fine
 ($rc, $out) = $t->config_test(conf(
     "server { location / { postmark_webhook late; } }\n"

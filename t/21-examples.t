@@ -10,6 +10,7 @@ use warnings;
 
 use Test::More;
 use File::Basename qw(basename dirname);
+use MIME::Base64 ();
 
 use PostmarkTest qw(read_file repo_root);
 
@@ -44,18 +45,33 @@ http {
 CONF
     }
 
+    # secrets: signing secrets in Standard Webhooks' form, others random
     for my $secret ($text =~ /\bfile=(\S+?);/g) {
-        $t->write_file("$dir/$name/$secret", "secret-$name-$secret\n");
+        my $value = $secret =~ /\.whsec$/
+            ? 'whsec_' . MIME::Base64::encode_base64(join('', map { chr rand 256 }
+                                                         1 .. 32), '')
+            : "secret-$name-$secret";
+        $t->write_file("$dir/$name/$secret", "$value\n");
     }
 
-    my %tls = $text =~ /^\s*(ssl_certificate(?:_key)?)\s+(\S+);/mg;
-    if (%tls) {
-        my ($cert, $key) = map { "$dir/$name/$_" }
-            @tls{qw(ssl_certificate ssl_certificate_key)};
-        system('mkdir', '-p', dirname($cert));
+    # one certificate and key serve every TLS file named, in pairs
+    my %pem;
+    while ($text =~ /^\s*(ssl_certificate(?:_key)?|tls_\w+)\s+(\S+);/mg) {
+        $pem{$2} = $1 if $1 ne 'tls_min_version';
+    }
+
+    if (%pem) {
+        system('mkdir', '-p', "$dir/$name/pem");
         system("openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=example"
-               . " -days 1 -keyout '$key' -out '$cert' >/dev/null 2>&1") == 0
+               . " -days 1 -keyout '$dir/$name/pem/key' -out"
+               . " '$dir/$name/pem/cert' >/dev/null 2>&1") == 0
             or die 'openssl req failed';
+
+        for my $file (keys %pem) {
+            my $kind = $pem{$file} =~ /key$/ ? 'key' : 'cert';
+            system('mkdir', '-p', dirname("$dir/$name/$file"));
+            system('cp', "$dir/$name/pem/$kind", "$dir/$name/$file");
+        }
     }
 
     mkdir "$dir/$name/$_" for qw(logs tmp);

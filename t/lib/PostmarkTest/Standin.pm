@@ -15,6 +15,10 @@ package PostmarkTest::Standin;
 #                       'reset_mid' (RST in the middle of the answer),
 #                       'close' (close without an answer), 'hang'
 #   chunked => 1        answer with a chunked body
+#
+# With tls => { cert => ..., key => ..., ca => ..., version => ... } it
+# speaks TLS; with "ca" it requires a client certificate signed by it, and
+# records the certificate's subject with each request.
 
 use strict;
 use warnings;
@@ -39,6 +43,7 @@ sub new {
         name => $name,
         port => $opt{port} // free_port(),
         handler => $opt{handler},
+        tls => $opt{tls},
     }, $class;
     $self->{log} = "$self->{dir}/$name.requests";
     $self->{mode_file} = "$self->{dir}/$name.mode";
@@ -48,7 +53,11 @@ sub new {
 }
 
 sub port { $_[0]{port} }
-sub url { "http://127.0.0.1:$_[0]{port}" . ($_[1] // '/') }
+sub url {
+    my ($self, $path) = @_;
+    return ($self->{tls} ? 'https' : 'http') . "://127.0.0.1:$self->{port}"
+        . ($path // '/');
+}
 
 sub set_mode {
     my ($self, %mode) = @_;
@@ -142,6 +151,22 @@ sub serve {
     local $SIG{PIPE} = 'IGNORE';
     my $buf = '';
 
+    if (my $tls = $self->{tls}) {
+        require IO::Socket::SSL;
+        IO::Socket::SSL->start_SSL($c,
+            SSL_server => 1,
+            SSL_cert_file => $tls->{cert},
+            SSL_key_file => $tls->{key},
+            SSL_version => $tls->{version} // 'SSLv23:!SSLv2:!SSLv3',
+            $tls->{ca}
+            ? (SSL_ca_file => $tls->{ca},
+               SSL_verify_mode => IO::Socket::SSL::SSL_VERIFY_PEER()
+                   | IO::Socket::SSL::SSL_VERIFY_FAIL_IF_NO_PEER_CERT())
+            : (SSL_verify_mode => IO::Socket::SSL::SSL_VERIFY_NONE()))
+            or return;
+        $self->{client_cert} = $c->peer_certificate('subject');
+    }
+
     while (1) {
         my $req = _read_request($c, \$buf) or return;
 
@@ -218,11 +243,17 @@ sub _reason {
     return $r{$_[0]} // 'Status';
 }
 
+# TLS may hold decrypted bytes that select() cannot see
+sub _readable {
+    my ($c, $timeout) = @_;
+    return 1 if $c->can('pending') && $c->pending;
+    return IO::Select->new($c)->can_read($timeout);
+}
+
 sub _fill {
     my ($c, $buf, $want) = @_;
-    my $sel = IO::Select->new($c);
     while (length($$buf) < $want) {
-        return 0 unless $sel->can_read(60);
+        return 0 unless _readable($c, 60);
         my $n = sysread $c, $$buf, 1 << 20, length $$buf;
         return 0 unless $n;
     }
@@ -231,10 +262,9 @@ sub _fill {
 
 sub _read_request {
     my ($c, $buf) = @_;
-    my $sel = IO::Select->new($c);
 
     while ($$buf !~ /\r\n\r\n/) {
-        return undef unless $sel->can_read(60);
+        return undef unless _readable($c, 60);
         my $n = sysread $c, $$buf, 65536, length $$buf;
         return undef unless $n;
     }
@@ -281,6 +311,7 @@ sub _read_request {
 sub _record {
     my ($self, $req) = @_;
     my %r = %$req;
+    $r{tls_client} = $self->{client_cert} if $self->{client_cert};
     my $file = sprintf '%s.body.%d.%d', $self->{log}, $$, ++$self->{seq};
     open my $bf, '>', $file or die "$file: $!";
     binmode $bf;
