@@ -106,6 +106,28 @@ main(void)
     trim("Content", "{\"Content\":\"<a href=\\\"x\\\">,}</a>\",\"ok\":true}",
          "{\"ok\":true}");
 
+    /* deep nesting is skipped by counting, never by recursion */
+
+    {
+        char    *deep, *want;
+        size_t   depth = 100000;
+
+        deep = malloc(2 * depth + 64);
+        want = malloc(64);
+
+        memcpy(deep, "{\"a\":", 5);
+        memset(deep + 5, '[', depth);
+        memset(deep + 5 + depth, ']', depth);
+        strcpy(deep + 5 + 2 * depth, ",\"b\":{\"c\":[[[1]]],\"d\":2}}");
+        strcpy(want, "{\"b\":");
+        strcpy(want + 5, "{\"d\":2}}");
+
+        trim("a b.c", deep, want);
+
+        free(deep);
+        free(want);
+    }
+
     /* what cJSON takes: a byte order mark, control bytes as blanks */
 
     trim("a", "\xEF\xBB\xBF{\"a\":1,\"b\":2}", "\xEF\xBB\xBF{\"b\":2}");
