@@ -169,7 +169,7 @@ typedef struct {
     ngx_http_postmark_dest_t         *dest;
     ngx_http_postmark_fetch_t        *fetch;
     ngx_http_postmark_job_t          *job;
-    ngx_str_t                         body;     /* as this destination gets it */
+    ngx_str_t                         body;     /* as the destination gets it */
     char                             *error;    /* why it cannot be sent */
     ngx_msec_t                        start;
     unsigned                          ok:1;

@@ -23,7 +23,7 @@ use Test::More;
 use Time::HiRes qw(time sleep);
 
 our @EXPORT_OK = qw(free_port wait_for read_file payload repo_root
-                    run_unit);
+                    run_unit fork_server stop_server);
 
 my $ROOT = abs_path(dirname(__FILE__) . '/../..');
 
@@ -395,6 +395,47 @@ sub parse_response {
         $body = $out;
     }
     return { status => $status, headers => \%h, body => $body, raw => $raw };
+}
+
+# --- servers of the tests' own ----------------------------------------
+
+# listens on a port, in a process group of its own, and serves each
+# connection with $serve->($socket) in a process of its own; returns the pid
+sub fork_server {
+    my ($port, $serve) = @_;
+    my $listen = IO::Socket::INET->new(
+        LocalAddr => '127.0.0.1', LocalPort => $port,
+        Listen => 128, ReuseAddr => 1, Proto => 'tcp')
+        or die "cannot listen on $port: $!";
+
+    my $pid = fork // die "fork: $!";
+
+    if ($pid == 0) {
+        POSIX::setpgid(0, 0);
+        $SIG{CHLD} = 'IGNORE';
+        $SIG{TERM} = sub { POSIX::_exit(0) };
+        while (1) {
+            my $c = $listen->accept or next;
+            my $kid = fork;
+            if (defined $kid && $kid == 0) {
+                close $listen;
+                $serve->($c);
+                POSIX::_exit(0);
+            }
+            close $c;
+        }
+    }
+
+    close $listen;
+    return $pid;
+}
+
+# stops the server and every connection it serves, as a crashed host would
+sub stop_server {
+    my ($pid) = @_;
+    kill 'TERM', -$pid;
+    kill 'TERM', $pid;
+    waitpid $pid, 0;
 }
 
 # --- small utilities ---------------------------------------------------

@@ -10,38 +10,15 @@ use warnings;
 use Fcntl qw(:flock);
 use IO::Select;
 use IO::Socket::INET;
-use POSIX ();
 
-use PostmarkTest qw(free_port read_file wait_for);
+use PostmarkTest qw(free_port read_file fork_server stop_server);
 
 sub new {
     my ($class, %opt) = @_;
     my $self = bless { dir => $opt{dir}, port => free_port() }, $class;
     $self->{log} = "$self->{dir}/proxy.log";
 
-    my $listen = IO::Socket::INET->new(
-        LocalAddr => '127.0.0.1', LocalPort => $self->{port},
-        Listen => 64, ReuseAddr => 1) or die "proxy cannot listen: $!";
-
-    my $pid = fork // die "fork: $!";
-
-    if ($pid == 0) {
-        POSIX::setpgid(0, 0);
-        $SIG{CHLD} = 'IGNORE';
-        while (1) {
-            my $c = $listen->accept or next;
-            my $kid = fork;
-            if (defined $kid && $kid == 0) {
-                close $listen;
-                $self->relay($c);
-                POSIX::_exit(0);
-            }
-            close $c;
-        }
-    }
-
-    close $listen;
-    $self->{pid} = $pid;
+    $self->{pid} = fork_server($self->{port}, sub { $self->relay(@_) });
     return $self;
 }
 
@@ -52,9 +29,7 @@ sub lines { split /\n/, read_file($_[0]{log}) }
 sub stop {
     my ($self) = @_;
     my $pid = delete $self->{pid} or return;
-    kill 'TERM', -$pid;
-    kill 'TERM', $pid;
-    waitpid $pid, 0;
+    stop_server($pid);
 }
 
 sub DESTROY {

@@ -27,11 +27,10 @@ use Fcntl qw(:flock);
 use IO::Socket::INET;
 use IO::Select;
 use JSON::PP;
-use POSIX ();
 use Socket qw(SOL_SOCKET SO_LINGER);
 use Time::HiRes qw(time sleep);
 
-use PostmarkTest qw(free_port wait_for read_file);
+use PostmarkTest qw(free_port wait_for read_file fork_server stop_server);
 
 my $json = JSON::PP->new->canonical;
 
@@ -72,31 +71,7 @@ sub set_mode {
 
 sub start {
     my ($self) = @_;
-    my $listen = IO::Socket::INET->new(
-        LocalAddr => '127.0.0.1', LocalPort => $self->{port},
-        Listen => 128, ReuseAddr => 1, Proto => 'tcp')
-        or die "stand-in $self->{name} cannot listen on $self->{port}: $!";
-
-    my $pid = fork // die "fork: $!";
-
-    if ($pid == 0) {
-        POSIX::setpgid(0, 0);
-        $SIG{CHLD} = 'IGNORE';
-        $SIG{TERM} = sub { POSIX::_exit(0) };
-        while (1) {
-            my $c = $listen->accept or next;
-            my $kid = fork;
-            if (defined $kid && $kid == 0) {
-                close $listen;
-                $self->serve($c);
-                POSIX::_exit(0);
-            }
-            close $c;
-        }
-    }
-
-    close $listen;
-    $self->{pid} = $pid;
+    $self->{pid} = fork_server($self->{port}, sub { $self->serve(@_) });
     return $self;
 }
 
@@ -104,9 +79,7 @@ sub start {
 sub stop {
     my ($self) = @_;
     my $pid = delete $self->{pid} or return;
-    kill 'TERM', -$pid;
-    kill 'TERM', $pid;
-    waitpid $pid, 0;
+    stop_server($pid);
     wait_for(sub { !_listening($self->{port}) }, 5);
 }
 
