@@ -82,7 +82,7 @@ else
 $(NGX_OBJS)/Makefile: config
 	rm -rf $(NGX_OBJS)
 	mkdir -p $(BUILD)
-	cd $(NGINX_SRC) && ./configure --with-compat \
+	cd $(NGINX_SRC) && ./configure --with-compat --with-threads \
 	    --add-dynamic-module=$(ROOT) --builddir=$(NGX_OBJS) \
 	    > $(BUILD)/configure-custom.log || \
 	    { cat $(BUILD)/configure-custom.log; exit 1; }
@@ -98,10 +98,11 @@ $(BUILD)/unit/%_test: t/unit/%_test.c t/unit/tap.h \
                       ngx_postmark_module/ngx_http_postmark_%.h
 	mkdir -p $(BUILD)/unit
 	$(CC) $(CFLAGS_UNIT) -Ingx_postmark_module -It/unit -o $@ $< \
-	    ngx_postmark_module/ngx_http_postmark_$*.c -lcjson -lcrypto
+	    ngx_postmark_module/ngx_http_postmark_$*.c -lcjson -lcrypto -lz
 
 unit: $(BUILD)/unit/event_test $(BUILD)/unit/route_test \
-      $(BUILD)/unit/sign_test $(BUILD)/unit/trim_test
+      $(BUILD)/unit/sign_test $(BUILD)/unit/trim_test \
+      $(BUILD)/unit/record_test
 
 # libFuzzer targets, built with clang and seeded with the tests' cases
 $(FUZZ_DIR)/%_fuzz: t/fuzz/%_fuzz.c ngx_postmark_module/ngx_http_postmark_%.c \
@@ -112,9 +113,9 @@ $(FUZZ_DIR)/%_fuzz: t/fuzz/%_fuzz.c ngx_postmark_module/ngx_http_postmark_%.c \
 	        -y --no-install-recommends clang libclang-rt-14-dev; }
 	mkdir -p $(FUZZ_DIR)
 	clang $(FUZZ_FLAGS) -Ingx_postmark_module -o $@ $< \
-	    ngx_postmark_module/ngx_http_postmark_$*.c -lcjson -lcrypto
+	    ngx_postmark_module/ngx_http_postmark_$*.c -lcjson -lcrypto -lz
 
-FUZZ_TARGETS := route event trim
+FUZZ_TARGETS := route event trim record
 
 fuzz: deps $(FUZZ_TARGETS:%=$(FUZZ_DIR)/%_fuzz)
 	rm -rf $(FUZZ_DIR)/seeds

@@ -40,12 +40,17 @@ static const ngx_http_postmark_event_type_t  ngx_http_postmark_types[] = {
 /*
  * One JSON object and nothing after it but blanks.  cJSON stops after the
  * first value, and never reads beyond "len": bodies are not terminated.
+ *
+ * cJSON lets control characters through inside strings, which JSON does
+ * not allow; refusing them also keeps the bytes that frame the spool's
+ * records out of every event (ngx_http_postmark_record.h).
  */
 
 ngx_http_postmark_event_rc_e
 ngx_http_postmark_json_object(const char *body, size_t len, cJSON **root,
     size_t *error_offset)
 {
+    size_t       i;
     const char  *end, *last;
 
     *root = NULL;
@@ -53,6 +58,15 @@ ngx_http_postmark_json_object(const char *body, size_t len, cJSON **root,
 
     if (len == 0) {
         return NGX_HTTP_POSTMARK_EVENT_EMPTY;
+    }
+
+    for (i = 0; i < len; i++) {
+        if ((unsigned char) body[i] < 0x20
+            && body[i] != '\t' && body[i] != '\r' && body[i] != '\n')
+        {
+            *error_offset = i;
+            return NGX_HTTP_POSTMARK_EVENT_INVALID_JSON;
+        }
     }
 
     *root = cJSON_ParseWithLengthOpts(body, len, &end, 0);

@@ -116,7 +116,8 @@ my @bodies = (
     ['RecordType a number', '{"RecordType": 5}', qr/^RecordType is not a non-empty string$/],
     ['RecordType empty', '{"RecordType": ""}', qr/RecordType/],
     ['only blanks', "  \r\n\t ", qr/not valid JSON/],
-    ['NUL inside', "{\"RecordType\":\"Bounce\"}\0{}", qr/data after the JSON object/],
+    ['NUL after', "{\"RecordType\":\"Bounce\"}\0{}", qr/^request body is not valid JSON \(at byte 23\)$/],
+    ['control byte in a string', "{\"RecordType\":\"Bou\001nce\"}", qr/^request body is not valid JSON \(at byte 18\)$/],
     ['deep nesting', ('[' x 5000) . (']' x 5000), qr/not valid JSON/],
 );
 

@@ -8,9 +8,10 @@
 use strict;
 use warnings;
 
+use Compress::Zlib qw(crc32);
 use File::Basename qw(dirname);
 
-my ($route, $event, $trim) = @ARGV;
+my ($route, $event, $trim, $record) = @ARGV;
 my $root = dirname(__FILE__) . '/../..';
 my %method = (GET => 1, POST => 2, PUT => 3, DELETE => 4);
 my $n = 0;
@@ -41,3 +42,35 @@ for my $file (glob("$root/examples/payloads/*.json")) {
     seed($trim, "Geo.IP Content Metadata.a_key Headers\n$json");
     seed($trim, "RecordType MessageID\n$json");
 }
+
+# records as ngx_http_postmark_record.h lays them out
+sub record {
+    my ($type, $fields) = @_;
+    my $rest = pack('CCv', $type, 1, 0) . $fields;
+    my $len = 8 + length($rest) + 4;
+    return 'PMSP' . pack('V', $len) . pack('V', crc32($rest)) . $rest;
+}
+
+sub delivery {
+    my ($json, $id) = @_;
+    my @f = ('acme', 'https://hooks.example/postmark', $id, 'Bounce');
+    return record(1, pack('VV', 1795000000, 0x1a2)
+        . pack('vvvv', map { length } @f) . pack('V', length $json)
+        . join('', @f) . $json);
+}
+
+sub done { record(2, pack('VV', $_[0], 0)) }
+
+my @jsons = map { do { local (@ARGV, $/) = $_; <> } }
+            glob("$root/examples/payloads/*.json");
+my $segment = '';
+my @offsets;
+for my $i (0 .. $#jsons) {
+    push @offsets, length $segment;
+    $segment .= delivery($jsons[$i], "msg_$i");
+}
+seed($record, $segment);
+seed($record, $segment . done($offsets[1]) . done($offsets[3]));
+seed($record, substr($segment, 0, $offsets[2] + 57) . delivery('{}', 'x'));
+(my $damaged = $segment) =~ s/Bounce/Bounc\x00/;
+seed($record, $damaged);

@@ -153,7 +153,11 @@ test_errors(void)
     parse_fails("two objects", "{} {}", 5,
                 NGX_HTTP_POSTMARK_EVENT_TRAILING_DATA, 3);
     parse_fails("NUL and more", nul, sizeof(nul) - 1,
-                NGX_HTTP_POSTMARK_EVENT_TRAILING_DATA, 21);
+                NGX_HTTP_POSTMARK_EVENT_INVALID_JSON, 21);
+    parse_fails("control byte in a string", "{\"a\":\"x\001\"}", 10,
+                NGX_HTTP_POSTMARK_EVENT_INVALID_JSON, 7);
+    parse_fails("DEL is fine, 0x1f is not", "{\"a\":\"\177\037\"}", 10,
+                NGX_HTTP_POSTMARK_EVENT_INVALID_JSON, 7);
     parse_fails("RecordType number", "{\"RecordType\":1}", 16,
                 NGX_HTTP_POSTMARK_EVENT_BAD_RECORD_TYPE, -1);
     parse_fails("RecordType null", "{\"RecordType\":null}", 19,
