@@ -191,13 +191,17 @@ ngx_http_postmark_fetch_create(ngx_pool_t *pool)
 }
 
 
-/* keeps the answer's body in the fetch's pool, up to "max" bytes */
+/*
+ * Keeps the answer's body in the fetch's pool, up to "max" bytes: a larger
+ * one fails the transfer, or with "cut" keeps only its start.
+ */
 
 void
 ngx_http_postmark_fetch_keep_response(ngx_http_postmark_fetch_t *fetch,
-    size_t max)
+    size_t max, ngx_uint_t cut)
 {
     fetch->response_max = max;
+    fetch->cut = cut;
 
     curl_easy_setopt(fetch->easy, CURLOPT_WRITEFUNCTION,
                      ngx_http_postmark_fetch_write);
@@ -475,7 +479,10 @@ ngx_http_postmark_fetch_discard(char *ptr, size_t size, size_t nmemb,
 }
 
 
-/* a body grows by doubling; a larger answer than allowed fails the transfer */
+/*
+ * A body grows by doubling; a larger answer than allowed fails the
+ * transfer, or is cut.
+ */
 
 static size_t
 ngx_http_postmark_fetch_write(char *ptr, size_t size, size_t nmemb,
@@ -484,15 +491,21 @@ ngx_http_postmark_fetch_write(char *ptr, size_t size, size_t nmemb,
     ngx_http_postmark_fetch_t *fetch = userdata;
 
     u_char  *p;
-    size_t   len, want;
+    size_t   len, keep, want;
 
     len = size * nmemb;
-    want = fetch->response.len + len;
+    keep = len;
 
-    if (want > fetch->response_max) {
-        fetch->too_large = 1;
-        return 0;
+    if (fetch->response.len + len > fetch->response_max) {
+        if (!fetch->cut) {
+            fetch->too_large = 1;
+            return 0;
+        }
+
+        keep = fetch->response_max - fetch->response.len;
     }
+
+    want = fetch->response.len + keep;
 
     if (want > fetch->response_size) {
         fetch->response_size = ngx_min(ngx_max(want, 2 * fetch->response_size),
@@ -511,8 +524,10 @@ ngx_http_postmark_fetch_write(char *ptr, size_t size, size_t nmemb,
         fetch->response.data = p;
     }
 
-    ngx_memcpy(fetch->response.data + fetch->response.len, ptr, len);
-    fetch->response.len += len;
+    if (keep) {
+        ngx_memcpy(fetch->response.data + fetch->response.len, ptr, keep);
+        fetch->response.len += keep;
+    }
 
     return len;
 }

@@ -47,6 +47,8 @@ ngx_http_postmark_job_create(ngx_http_postmark_client_t *client, size_t size,
      *
      *     job->pending = 0;
      *     job->failed = 0;
+     *     job->spool_failed = 0;
+     *     job->retry = 0;
      *     job->done = NULL;
      *     job->data = NULL;
      */
@@ -62,6 +64,13 @@ ngx_http_postmark_job_create(ngx_http_postmark_client_t *client, size_t size,
 
     if (ngx_array_init(&job->deliveries, pool, 2,
                        sizeof(ngx_http_postmark_delivery_t *))
+        != NGX_OK)
+    {
+        goto failed;
+    }
+
+    if (ngx_array_init(&job->spooled, pool, 1,
+                       sizeof(ngx_http_postmark_dest_t *))
         != NGX_OK)
     {
         goto failed;
@@ -366,9 +375,25 @@ ngx_http_postmark_delivery_done(ngx_http_postmark_fetch_t *fetch)
 }
 
 
+/* an attempt from the spool logs its failure itself, with what follows */
+
 static void
 ngx_http_postmark_delivery_error(ngx_http_postmark_delivery_t *d,
     const char *reason, long status)
+{
+    d->reason = reason;
+    d->status = status;
+    d->elapsed = ngx_current_msec - d->start;
+
+    if (!d->job->retry) {
+        ngx_http_postmark_delivery_log(d, NGX_LOG_ERR, "");
+    }
+}
+
+
+void
+ngx_http_postmark_delivery_log(ngx_http_postmark_delivery_t *d,
+    ngx_uint_t level, const char *then)
 {
     u_char                    via[NGX_MAX_ERROR_STR];
     ngx_http_postmark_job_t  *job;
@@ -382,19 +407,19 @@ ngx_http_postmark_delivery_error(ngx_http_postmark_delivery_t *d,
                   &d->dest->proxy_display,
                   d->dest->proxy.len ? "\"" : "") = '\0';
 
-    if (status) {
-        ngx_log_error(NGX_LOG_ERR, job->log, 0,
+    if (d->status) {
+        ngx_log_error(level, job->log, 0,
                       "postmark client \"%V\": forward to \"%V\"%s failed "
-                      "after %M ms: %s %l (event %V, webhook-id %V)",
+                      "after %M ms: %s %l (event %V, webhook-id %V)%s",
                       &job->client->name, &d->dest->display, via,
-                      ngx_current_msec - d->start, reason, status,
-                      &job->event, &job->id);
+                      d->elapsed, d->reason, d->status, &job->event,
+                      &job->id, then);
         return;
     }
 
-    ngx_log_error(NGX_LOG_ERR, job->log, 0,
+    ngx_log_error(level, job->log, 0,
                   "postmark client \"%V\": forward to \"%V\"%s failed "
-                  "after %M ms: %s (event %V, webhook-id %V)",
-                  &job->client->name, &d->dest->display, via,
-                  ngx_current_msec - d->start, reason, &job->event, &job->id);
+                  "after %M ms: %s (event %V, webhook-id %V)%s",
+                  &job->client->name, &d->dest->display, via, d->elapsed,
+                  d->reason, &job->event, &job->id, then);
 }

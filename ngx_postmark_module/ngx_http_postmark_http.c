@@ -271,6 +271,24 @@ ngx_http_postmark_send_message(ngx_http_request_t *r, ngx_uint_t status,
 }
 
 
+/* {"status":"<outcome>","message":"<message>"} */
+
+ngx_int_t
+ngx_http_postmark_send_status(ngx_http_request_t *r, ngx_uint_t status,
+    char *outcome, char *message)
+{
+    u_char     buf[64];
+    ngx_str_t  head;
+
+    head.data = buf;
+    head.len = ngx_snprintf(buf, sizeof(buf), "\"status\":\"%s\"", outcome)
+               - buf;
+
+    return ngx_http_postmark_send_message(r, status, &head, "message",
+                                          message);
+}
+
+
 ngx_int_t
 ngx_http_postmark_send_json(ngx_http_request_t *r, ngx_uint_t status,
     u_char *json, size_t len)

@@ -15,6 +15,7 @@
 #include <curl/curl.h>
 
 #include "ngx_http_postmark_event.h"
+#include "ngx_http_postmark_record.h"
 #include "ngx_http_postmark_route.h"
 #include "ngx_http_postmark_sign.h"
 #include "ngx_http_postmark_trim.h"
@@ -39,9 +40,28 @@
 typedef struct ngx_http_postmark_client_s  ngx_http_postmark_client_t;
 typedef struct ngx_http_postmark_fetch_s   ngx_http_postmark_fetch_t;
 typedef struct ngx_http_postmark_job_s     ngx_http_postmark_job_t;
+typedef struct ngx_http_postmark_segment_s ngx_http_postmark_segment_t;
+typedef struct ngx_http_postmark_outbox_s  ngx_http_postmark_outbox_t;
 
 
 #define NGX_HTTP_POSTMARK_KEYS_MAX    8
+
+
+#define NGX_HTTP_POSTMARK_DIRECT      0
+#define NGX_HTTP_POSTMARK_SPOOLED     1
+
+
+/* how a destination is delivered to; a client holds the defaults */
+
+typedef struct {
+    ngx_uint_t                    delivery;     /* direct or spooled */
+    ngx_msec_t                    max_age;
+    ngx_msec_t                    backoff_first;
+    ngx_msec_t                    backoff_max;
+    ngx_uint_t                    max_concurrent;
+    ngx_uint_t                    breaker_failures;   /* 0: no breaker */
+    ngx_msec_t                    breaker_wait;
+} ngx_http_postmark_policy_t;
 
 
 typedef struct {
@@ -68,6 +88,11 @@ typedef struct {
 
     ngx_str_t                     proxy;        /* NUL-terminated, or empty */
     ngx_str_t                     proxy_display;
+
+    ngx_http_postmark_policy_t    policy;
+    ngx_uint_t                    index;        /* among spooled ones */
+    u_char                       *file;
+    ngx_uint_t                    line;
 } ngx_http_postmark_dest_t;
 
 
@@ -89,6 +114,7 @@ struct ngx_http_postmark_client_s {
 
     ngx_str_t                     proxy;        /* destinations' default */
     ngx_str_t                     proxy_display;
+    ngx_http_postmark_policy_t    policy;       /* destinations' default */
 
     /* the Templates API proxy */
     u_char                        portal_key_hash[NGX_HTTP_POSTMARK_HASH_LEN];
@@ -103,6 +129,15 @@ typedef struct {
     ngx_array_t                   clients;   /* ngx_http_postmark_client_t * */
     ngx_array_t                   refs;      /* client names in locations */
     ngx_uint_t                    used;      /* a location needs the engine */
+
+    /* the spool, and the destinations delivered through it */
+    ngx_str_t                     spool;     /* NUL-terminated, or empty */
+    ngx_str_t                     dead;      /* its dead letters */
+    off_t                         spool_max_size;
+    ngx_thread_pool_t            *thread_pool;
+    ngx_array_t                   spooled;   /* ngx_http_postmark_dest_t * */
+    u_char                       *admin_file;   /* a location needs it */
+    ngx_uint_t                    admin_line;
 } ngx_http_postmark_main_conf_t;
 
 
@@ -115,6 +150,9 @@ typedef struct {
     ngx_str_t                     api_url;          /* without final "/" */
     ngx_msec_t                    api_timeout;
     size_t                        templates_max_body_size;
+
+    ngx_uint_t                    admin;
+    u_char                        admin_hash[NGX_HTTP_POSTMARK_HASH_LEN];
 } ngx_http_postmark_loc_conf_t;
 
 
@@ -160,6 +198,7 @@ struct ngx_http_postmark_fetch_s {
 
     unsigned                          active:1;
     unsigned                          too_large:1;
+    unsigned                          cut:1;
 };
 
 
@@ -172,6 +211,9 @@ typedef struct {
     ngx_str_t                         body;     /* as the destination gets it */
     char                             *error;    /* why it cannot be sent */
     ngx_msec_t                        start;
+    ngx_msec_t                        elapsed;
+    const char                       *reason;   /* why it failed */
+    long                              status;   /* of a failed answer */
     unsigned                          ok:1;
 } ngx_http_postmark_delivery_t;
 
@@ -189,8 +231,89 @@ struct ngx_http_postmark_job_s {
     ngx_uint_t                        pending;
     ngx_uint_t                        failed;
 
+    /* destinations that get the event through the spool */
+    ngx_array_t                       spooled;    /* of dest pointers */
+    ngx_uint_t                        spool_failed;
+
     ngx_http_postmark_job_done_pt     done;
     void                             *data;
+
+    unsigned                          retry:1;    /* a spooled attempt */
+};
+
+
+/* what waits for a group of records to be on disk */
+
+typedef void (*ngx_http_postmark_commit_pt)(void *data, ngx_int_t rc);
+
+typedef struct {
+    ngx_queue_t                       queue;
+    ngx_http_postmark_commit_pt       handler;
+    void                             *data;
+} ngx_http_postmark_commit_t;
+
+
+/* deliveries written to the spool together */
+
+typedef struct {
+    ngx_http_postmark_record_t       *recs;       /* offsets set when written */
+    ngx_http_postmark_dest_t        **dests;
+    ngx_uint_t                        n;
+    ngx_http_postmark_job_t          *fresh;      /* has the body in memory */
+    ngx_http_postmark_commit_t       *commit;     /* told when on disk */
+
+    ngx_http_postmark_commit_t        own;
+    ngx_http_postmark_segment_t      *segment;
+    off_t                             offset;
+} ngx_http_postmark_batch_t;
+
+
+/* how long a dead letter that could not be written waits to try again */
+
+#define NGX_HTTP_POSTMARK_DEAD_RETRY  60000
+
+
+/* a delivery in the spool, not yet done */
+
+typedef struct {
+    ngx_event_t                       timer;      /* first: see the handler */
+    ngx_queue_t                       queue;      /* in the ready queue */
+    ngx_queue_t                       link;       /* among all of the worker */
+    ngx_http_postmark_segment_t      *segment;
+    ngx_http_postmark_outbox_t       *outbox;     /* NULL: destination gone */
+    off_t                             offset;
+    size_t                            length;
+    uint64_t                          created;    /* ms since the epoch */
+    ngx_uint_t                        attempts;
+    u_char                           *last;       /* the last answer, or NULL */
+    const char                       *dead;       /* why, when it failed */
+    ngx_http_postmark_job_t          *job;        /* the attempt under way */
+    ngx_http_postmark_job_t          *fresh;      /* has the body in memory */
+    unsigned                          ready:1;
+    unsigned                          busy:1;
+} ngx_http_postmark_pending_t;
+
+
+/* a destination's spooled deliveries in this worker */
+
+#define NGX_HTTP_POSTMARK_BREAKER_CLOSED   0
+#define NGX_HTTP_POSTMARK_BREAKER_OPEN     1
+#define NGX_HTTP_POSTMARK_BREAKER_PROBING  2
+
+struct ngx_http_postmark_outbox_s {
+    ngx_http_postmark_dest_t         *dest;
+    ngx_queue_t                       ready;
+    ngx_uint_t                        pending;    /* all, in any state */
+    ngx_uint_t                        busy;       /* attempts under way */
+    ngx_uint_t                        failures;   /* in a row */
+    ngx_uint_t                        breaker;
+    ngx_msec_t                        wait;       /* of the open breaker */
+    ngx_event_t                       resume;
+    ngx_uint_t                        delivered;
+    ngx_uint_t                        dead;
+    unsigned                          paused:1;   /* Retry-After */
+    unsigned                          gone:1;     /* 410 Gone */
+    unsigned                          dispatching:1;
 };
 
 
@@ -198,7 +321,7 @@ ngx_int_t ngx_http_postmark_engine_init(ngx_cycle_t *cycle);
 void ngx_http_postmark_engine_done(ngx_cycle_t *cycle);
 ngx_http_postmark_fetch_t *ngx_http_postmark_fetch_create(ngx_pool_t *pool);
 void ngx_http_postmark_fetch_keep_response(ngx_http_postmark_fetch_t *fetch,
-    size_t max);
+    size_t max, ngx_uint_t cut);
 ngx_int_t ngx_http_postmark_fetch_start(ngx_http_postmark_fetch_t *fetch);
 ngx_int_t ngx_http_postmark_header_list(ngx_pool_t *pool,
     struct curl_slist **list, char *line);
@@ -210,6 +333,48 @@ ngx_int_t ngx_http_postmark_job_add(ngx_http_postmark_job_t *job,
     ngx_http_postmark_dest_t *dest);
 ngx_int_t ngx_http_postmark_job_start(ngx_http_postmark_job_t *job);
 void ngx_http_postmark_job_destroy(ngx_http_postmark_job_t *job);
+void ngx_http_postmark_delivery_log(ngx_http_postmark_delivery_t *d,
+    ngx_uint_t level, const char *then);
+
+typedef void (*ngx_http_postmark_read_pt)(ngx_http_postmark_pending_t *p,
+    ngx_http_postmark_record_t *rec, ngx_int_t rc);
+
+ngx_thread_task_t *ngx_http_postmark_task_create(size_t size,
+    void (*thread)(void *data, ngx_log_t *log), ngx_event_handler_pt done);
+ngx_int_t ngx_http_postmark_task_post(ngx_thread_task_t *task);
+uint64_t ngx_http_postmark_now(void);
+
+ngx_int_t ngx_http_postmark_spool_init(ngx_cycle_t *cycle);
+void ngx_http_postmark_spool_exit(ngx_cycle_t *cycle);
+ngx_int_t ngx_http_postmark_spool_write(ngx_http_postmark_batch_t *b);
+u_char *ngx_http_postmark_spool_reserve(size_t size,
+    ngx_http_postmark_segment_t **segment, off_t *offset);
+void ngx_http_postmark_spool_commit(ngx_http_postmark_segment_t *segment,
+    ngx_http_postmark_commit_t *commit);
+ngx_int_t ngx_http_postmark_spool_read(ngx_http_postmark_pending_t *p,
+    u_char *buf, ngx_http_postmark_read_pt handler);
+void ngx_http_postmark_spool_done(ngx_http_postmark_pending_t *p);
+void ngx_http_postmark_spool_dead(ngx_http_postmark_pending_t *p,
+    const char *reason);
+ngx_int_t ngx_http_postmark_spool_full(size_t size);
+void ngx_http_postmark_spool_stats(off_t *bytes, ngx_uint_t *segments,
+    ngx_uint_t *dead);
+
+ngx_int_t ngx_http_postmark_retry_init(ngx_cycle_t *cycle);
+void ngx_http_postmark_retry_exit(ngx_cycle_t *cycle);
+ngx_http_postmark_outbox_t *ngx_http_postmark_retry_outbox(
+    ngx_http_postmark_record_t *rec);
+ngx_http_postmark_outbox_t *ngx_http_postmark_retry_outbox_of(
+    ngx_http_postmark_dest_t *dest);
+void ngx_http_postmark_retry_dead_later(ngx_http_postmark_pending_t *p,
+    const char *reason);
+ngx_http_postmark_pending_t *ngx_http_postmark_retry_add(
+    ngx_http_postmark_segment_t *segment, ngx_http_postmark_outbox_t *outbox,
+    ngx_http_postmark_record_t *rec);
+void ngx_http_postmark_retry_start(ngx_http_postmark_pending_t *p,
+    ngx_http_postmark_job_t *fresh);
+void ngx_http_postmark_retry_free(ngx_http_postmark_pending_t *p);
+ngx_http_postmark_outbox_t *ngx_http_postmark_retry_outboxes(ngx_uint_t *n);
 
 ngx_int_t ngx_http_postmark_hash(u_char *out, ngx_str_t *parts, ngx_uint_t n);
 
@@ -223,12 +388,15 @@ ngx_int_t ngx_http_postmark_add_header(ngx_http_request_t *r, char *key,
     char *value);
 ngx_int_t ngx_http_postmark_send_message(ngx_http_request_t *r,
     ngx_uint_t status, ngx_str_t *head, char *key, char *text);
+ngx_int_t ngx_http_postmark_send_status(ngx_http_request_t *r,
+    ngx_uint_t status, char *outcome, char *message);
 ngx_int_t ngx_http_postmark_send_json(ngx_http_request_t *r,
     ngx_uint_t status, u_char *json, size_t len);
 ngx_int_t ngx_http_postmark_add_variables(ngx_conf_t *cf);
 
 ngx_int_t ngx_http_postmark_webhook_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_postmark_templates_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_postmark_admin_handler(ngx_http_request_t *r);
 
 
 extern ngx_module_t  ngx_http_postmark_module;

@@ -421,7 +421,7 @@ ngx_http_postmark_templates_call(ngx_http_request_t *r,
     }
 
     ngx_http_postmark_fetch_keep_response(fetch,
-                                          NGX_HTTP_POSTMARK_RESPONSE_MAX);
+                                          NGX_HTTP_POSTMARK_RESPONSE_MAX, 0);
 
     fetch->done = ngx_http_postmark_templates_done;
     fetch->data = r;

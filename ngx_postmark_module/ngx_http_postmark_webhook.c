@@ -7,8 +7,9 @@
 /*
  * The webhook receiver: it authenticates Postmark, reads the event, finds
  * the client's destinations that want it, and answers Postmark only when
- * it knows the outcome: 200 when every matching destination took the
- * event, 503 otherwise, so that Postmark retries and nothing is lost.
+ * it knows the outcome: 200 when every matching direct destination took
+ * the event and every spooled one has it safely on disk, 503 otherwise,
+ * so that Postmark retries and nothing is lost.
  */
 
 
@@ -25,12 +26,16 @@ static ngx_http_postmark_job_t *ngx_http_postmark_webhook_job(
 static ngx_int_t ngx_http_postmark_webhook_route(ngx_http_request_t *r,
     ngx_http_postmark_ctx_t *ctx, ngx_http_postmark_job_t *job,
     char **reason);
+static ngx_int_t ngx_http_postmark_webhook_spool(
+    ngx_http_postmark_job_t *job);
+static void ngx_http_postmark_webhook_spooled(void *data, ngx_int_t rc);
 static void ngx_http_postmark_webhook_done(ngx_http_postmark_job_t *job);
 static void ngx_http_postmark_webhook_cleanup(void *data);
 static ngx_int_t ngx_http_postmark_webhook_answer(ngx_http_request_t *r,
     ngx_uint_t status, char *outcome, char *message);
 static ngx_int_t ngx_http_postmark_webhook_result(ngx_http_request_t *r,
-    ngx_uint_t status, char *outcome, ngx_uint_t forwards, ngx_uint_t failed);
+    ngx_uint_t status, char *outcome, ngx_http_postmark_job_t *job,
+    char *message);
 
 
 ngx_int_t
@@ -176,7 +181,6 @@ ngx_http_postmark_webhook_body(ngx_http_request_t *r)
 {
     char                     *reason;
     ngx_int_t                 rc;
-    ngx_uint_t                n;
     ngx_pool_cleanup_t       *cln;
     ngx_http_postmark_ctx_t  *ctx;
     ngx_http_postmark_job_t  *job;
@@ -199,7 +203,7 @@ ngx_http_postmark_webhook_body(ngx_http_request_t *r)
 
         } else if (rc == NGX_DECLINED) {
             rc = ngx_http_postmark_webhook_result(r, NGX_HTTP_OK, "unmatched",
-                                                  0, 0);
+                                                  NULL, NULL);
         }
 
         ngx_http_finalize_request(r, rc);
@@ -216,12 +220,30 @@ ngx_http_postmark_webhook_body(ngx_http_request_t *r)
     job->done = ngx_http_postmark_webhook_done;
     job->data = ctx;
 
+    if (job->spooled.nelts) {
+        rc = ngx_http_postmark_webhook_spool(job);
+
+        if (rc != NGX_OK) {
+            job->spool_failed = 1;
+
+            rc = ngx_http_postmark_webhook_result(r,
+                     NGX_HTTP_SERVICE_UNAVAILABLE, "failed", job,
+                     rc == NGX_DECLINED
+                     ? "the spool is full; Postmark will retry"
+                     : "the spool cannot be written; Postmark will retry");
+
+            ngx_http_postmark_job_destroy(job);
+            ngx_http_finalize_request(r, rc);
+            return;
+        }
+    }
+
     if (ngx_http_postmark_job_start(job) != NGX_OK) {
-        n = job->deliveries.nelts;
-        ngx_http_postmark_job_destroy(job);
+        job->failed = job->deliveries.nelts;
 
         rc = ngx_http_postmark_webhook_result(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                              "failed", n, n);
+                                              "failed", job, NULL);
+        ngx_http_postmark_job_destroy(job);
         ngx_http_finalize_request(r, rc);
         return;
     }
@@ -271,7 +293,7 @@ ngx_http_postmark_webhook_route(ngx_http_request_t *r,
     u_char                         *msg;
     ngx_int_t                       rc;
     ngx_uint_t                      i;
-    ngx_http_postmark_dest_t       *dest;
+    ngx_http_postmark_dest_t       *dest, **slot;
     ngx_http_postmark_event_t       ev;
     ngx_http_postmark_event_rc_e    erc;
 
@@ -331,9 +353,22 @@ ngx_http_postmark_webhook_route(ngx_http_request_t *r,
     rc = NGX_OK;
 
     for (i = 0; i < ctx->client->dests.nelts; i++) {
-        if (ngx_http_postmark_filter_match(&dest[i].filter, &ev)
-            && ngx_http_postmark_job_add(job, &dest[i]) != NGX_OK)
-        {
+        if (!ngx_http_postmark_filter_match(&dest[i].filter, &ev)) {
+            continue;
+        }
+
+        if (dest[i].policy.delivery == NGX_HTTP_POSTMARK_SPOOLED) {
+            slot = ngx_array_push(&job->spooled);
+            if (slot == NULL) {
+                rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
+                break;
+            }
+
+            *slot = &dest[i];
+            continue;
+        }
+
+        if (ngx_http_postmark_job_add(job, &dest[i]) != NGX_OK) {
             rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
             break;
         }
@@ -345,12 +380,91 @@ ngx_http_postmark_webhook_route(ngx_http_request_t *r,
         return rc;
     }
 
-    ngx_log_debug4(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+    ngx_log_debug5(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "postmark webhook client:\"%V\" event:\"%V\" id:%V "
-                   "destinations:%ui", &ctx->client->name, &ctx->event,
-                   &job->id, job->deliveries.nelts);
+                   "direct:%ui spooled:%ui", &ctx->client->name, &ctx->event,
+                   &job->id, job->deliveries.nelts, job->spooled.nelts);
 
-    return job->deliveries.nelts ? NGX_OK : NGX_DECLINED;
+    return (job->deliveries.nelts || job->spooled.nelts) ? NGX_OK
+                                                         : NGX_DECLINED;
+}
+
+
+/*
+ * The event goes to disk for the spooled destinations; the job waits for
+ * the write as for one more delivery.  Returns NGX_OK, NGX_DECLINED when
+ * the spool is full, or NGX_ERROR.
+ */
+
+static ngx_int_t
+ngx_http_postmark_webhook_spool(ngx_http_postmark_job_t *job)
+{
+    uint64_t                     now;
+    ngx_int_t                    rc;
+    ngx_uint_t                   i;
+    ngx_http_postmark_batch_t   *b;
+    ngx_http_postmark_record_t  *rec;
+
+    b = ngx_pcalloc(job->pool, sizeof(ngx_http_postmark_batch_t)
+                               + sizeof(ngx_http_postmark_commit_t)
+                               + job->spooled.nelts
+                                 * sizeof(ngx_http_postmark_record_t));
+    if (b == NULL) {
+        return NGX_ERROR;
+    }
+
+    b->commit = (ngx_http_postmark_commit_t *) (b + 1);
+    b->recs = (ngx_http_postmark_record_t *) (b->commit + 1);
+    b->dests = job->spooled.elts;
+    b->n = job->spooled.nelts;
+    b->fresh = job;
+
+    b->commit->handler = ngx_http_postmark_webhook_spooled;
+    b->commit->data = job;
+
+    now = ngx_http_postmark_now();
+
+    for (i = 0; i < b->n; i++) {
+        rec = &b->recs[i];
+
+        rec->created = now;
+        rec->client = (char *) job->client->name.data;
+        rec->client_len = job->client->name.len;
+        rec->dest = (char *) b->dests[i]->display.data;
+        rec->dest_len = b->dests[i]->display.len;
+        rec->id = (char *) job->id.data;
+        rec->id_len = job->id.len;
+
+        /* only a name for logs: a long one is cut */
+
+        rec->event = (char *) job->event.data;
+        rec->event_len = ngx_min(job->event.len, 64);
+        rec->body = (char *) job->body.data;
+        rec->body_len = job->body.len;
+    }
+
+    rc = ngx_http_postmark_spool_write(b);
+
+    if (rc == NGX_OK) {
+        job->pending++;
+    }
+
+    return rc;
+}
+
+
+static void
+ngx_http_postmark_webhook_spooled(void *data, ngx_int_t rc)
+{
+    ngx_http_postmark_job_t *job = data;
+
+    if (rc != NGX_OK) {
+        job->spool_failed = 1;
+    }
+
+    if (--job->pending == 0) {
+        job->done(job);
+    }
 }
 
 
@@ -358,18 +472,14 @@ static void
 ngx_http_postmark_webhook_done(ngx_http_postmark_job_t *job)
 {
     ngx_int_t                 rc;
-    ngx_uint_t                forwards, failed;
     ngx_connection_t         *c;
     ngx_http_request_t       *r;
     ngx_http_postmark_ctx_t  *ctx;
 
     ctx = job->data;
-    forwards = job->deliveries.nelts;
-    failed = job->failed;
-
-    ngx_http_postmark_job_destroy(job);
 
     if (ctx == NULL) {
+        ngx_http_postmark_job_destroy(job);
         return;     /* the request is gone; Postmark will retry */
     }
 
@@ -378,14 +488,22 @@ ngx_http_postmark_webhook_done(ngx_http_postmark_job_t *job)
     r = ctx->request;
     c = r->connection;
 
-    if (failed) {
+    if (job->failed || job->spool_failed) {
         rc = ngx_http_postmark_webhook_result(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                              "failed", forwards, failed);
+                                              "failed", job,
+                                              job->spool_failed
+                                              ? "the spool cannot be "
+                                                "written; Postmark will retry"
+                                              : NULL);
 
     } else {
-        rc = ngx_http_postmark_webhook_result(r, NGX_HTTP_OK, "forwarded",
-                                              forwards, 0);
+        rc = ngx_http_postmark_webhook_result(r, NGX_HTTP_OK,
+                                              job->spooled.nelts
+                                              ? "spooled" : "forwarded",
+                                              job, NULL);
     }
+
+    ngx_http_postmark_job_destroy(job);
 
     ngx_http_finalize_request(r, rc);
     ngx_http_run_posted_requests(c);
@@ -411,35 +529,43 @@ static ngx_int_t
 ngx_http_postmark_webhook_answer(ngx_http_request_t *r, ngx_uint_t status,
     char *outcome, char *message)
 {
-    u_char     buf[64];
-    ngx_str_t  head;
-
     ngx_http_postmark_set_outcome(r, outcome);
 
-    head.data = buf;
-    head.len = ngx_snprintf(buf, sizeof(buf), "\"status\":\"%s\"", outcome)
-               - buf;
-
-    return ngx_http_postmark_send_message(r, status, &head, "message",
-                                          message);
+    return ngx_http_postmark_send_status(r, status, outcome, message);
 }
 
 
+/*
+ * Counts the destinations that matched, those spooled, and those that
+ * failed: a failed spool write fails every spooled destination.
+ */
+
 static ngx_int_t
 ngx_http_postmark_webhook_result(ngx_http_request_t *r, ngx_uint_t status,
-    char *outcome, ngx_uint_t forwards, ngx_uint_t failed)
+    char *outcome, ngx_http_postmark_job_t *job, char *message)
 {
     u_char                   *json, *p;
     size_t                    len;
+    ngx_uint_t                direct, spooled, failed;
     ngx_http_postmark_ctx_t  *ctx;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_postmark_module);
 
     ngx_http_postmark_set_outcome(r, outcome);
 
+    direct = job ? job->deliveries.nelts : 0;
+    spooled = job ? job->spooled.nelts : 0;
+    failed = job ? job->failed : 0;
+
+    if (job && job->spool_failed) {
+        failed += spooled;
+        spooled = 0;
+    }
+
     len = sizeof("{\"status\":\"\",\"webhook_id\":\"\",\"destinations\":,"
-                 "\"failed\":}\n") - 1
-          + ctx->outcome.len + ctx->webhook_id.len + 2 * NGX_INT_T_LEN;
+                 "\"spooled\":,\"failed\":,\"message\":\"\"}\n") - 1
+          + ctx->outcome.len + ctx->webhook_id.len + 3 * NGX_INT_T_LEN
+          + (message ? ngx_strlen(message) : 0);
 
     json = ngx_pnalloc(r->pool, len);
     if (json == NULL) {
@@ -447,8 +573,15 @@ ngx_http_postmark_webhook_result(ngx_http_request_t *r, ngx_uint_t status,
     }
 
     p = ngx_sprintf(json, "{\"status\":\"%V\",\"webhook_id\":\"%V\","
-                    "\"destinations\":%ui,\"failed\":%ui}\n",
-                    &ctx->outcome, &ctx->webhook_id, forwards, failed);
+                    "\"destinations\":%ui,\"spooled\":%ui,\"failed\":%ui",
+                    &ctx->outcome, &ctx->webhook_id,
+                    direct + (job ? job->spooled.nelts : 0), spooled, failed);
+
+    if (message) {
+        p = ngx_sprintf(p, ",\"message\":\"%s\"", message);
+    }
+
+    p = ngx_sprintf(p, "}\n");
 
     return ngx_http_postmark_send_json(r, status, json, p - json);
 }

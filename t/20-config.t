@@ -351,6 +351,74 @@ fails('TLS settings on http://',
       client('a', "$creds forward http://h/ {\ntls_min_version TLSv1.2;\n} #<"),
       qr/TLS settings of forward "http:\/\/h\/" apply to https:\/\/ destinations only/);
 
+# --- spooled delivery --------------------------------------------------
+
+my $spool = "postmark_spool spool max_size=10m;\n";
+
+($rc, $out) = $t->config_test(conf($spool
+    . client('a', "$creds delivery spooled; retry_max_age 1d;
+        retry_backoff 1s 1h; max_concurrent 4; circuit_breaker 10 1m;
+        forward http://h/a { }
+        forward http://h/b { delivery direct; }
+        forward http://h/c { max_concurrent 1; circuit_breaker off; }")
+    . "server { location /admin/ { postmark_spool_admin "
+    . ('k' x 16) . "; } }"));
+is($rc, 0, 'spool, delivery settings and administration pass') or diag $out;
+
+fails('spooled without a spool',
+      client('a', "$creds forward http://h/ { #<\ndelivery spooled; }"),
+      qr/forward "http:\/\/h\/" of postmark client "a" is spooled, but there is no spool; add "postmark_spool \/var\/lib\/nginx\/postmark max_size=1g;" at http level/);
+fails('spooled by the client, without a spool',
+      client('a', "$creds delivery spooled;\nforward http://h/ { } #<"),
+      qr/is spooled, but there is no spool/);
+
+for my $case (
+    ['unknown delivery', 'delivery later;', qr/invalid value "later"; write "delivery direct;" or "delivery spooled;"/],
+    ['duplicate delivery', 'delivery spooled; delivery direct;', qr/"delivery" directive is duplicate/],
+    ['retry_max_age too short', 'retry_max_age 500ms;', qr/"retry_max_age" directive must be between 1s and 30d, such as "retry_max_age 3d;"/],
+    ['retry_max_age too long', 'retry_max_age 31d;', qr/must be between 1s and 30d/],
+    ['retry_max_age not a time', 'retry_max_age soon;', qr/"retry_max_age" directive invalid value/],
+    ['retry_backoff too short', 'retry_backoff 5ms 1s;', qr/invalid "retry_backoff 5ms 1s"; write the first wait, at least 10ms, then the largest, at most 1d, such as "retry_backoff 10s 30m;"/],
+    ['retry_backoff backwards', 'retry_backoff 10s 5s;', qr/invalid "retry_backoff 10s 5s"/],
+    ['retry_backoff one value', 'retry_backoff 10s;', qr/invalid number of arguments in "retry_backoff" directive/],
+    ['max_concurrent 0', 'max_concurrent 0;', qr/invalid value "0"; write a number from 1 to 1024, such as "max_concurrent 8;"/],
+    ['max_concurrent too many', 'max_concurrent 5000;', qr/write a number from 1 to 1024/],
+    ['circuit_breaker 0', 'circuit_breaker 0;', qr/invalid "circuit_breaker"; write the failures in a row that open it \(1 to 1000\) and the wait before a probe, such as "circuit_breaker 5 30s;", or "circuit_breaker off;"/],
+    ['circuit_breaker wait', 'circuit_breaker 5 1ms;', qr/invalid "circuit_breaker"/],
+) {
+    my ($name, $line, $re) = @$case;
+    my $spooled = $name =~ /delivery/ ? '' : "delivery spooled;\n";
+    fails("$name in a forward", $spool . client('a', "$creds forward http://h/ {\n$spooled$line #<\n}"), $re);
+    fails("$name in a client", $spool . client('a', "$creds $line #<\n$forward"), $re);
+}
+
+fails('retry settings in a direct forward',
+      client('a', "$creds forward http://h/ { #<\nretry_max_age 1d; }"),
+      qr/retry settings of forward "http:\/\/h\/" apply to spooled delivery only; add "delivery spooled;" to it/);
+fails('backoff longer than the maximum age',
+      $spool . client('a', "$creds delivery spooled; retry_max_age 1m;\n"
+                    . "forward http://h/ { #<\nretry_backoff 1s 2m; }"),
+      qr/the largest "retry_backoff" wait of forward "http:\/\/h\/" is longer than its "retry_max_age"; shorten the one or lengthen the other/);
+fails('spooled forwards told apart only by their query',
+      $spool . client('a', "$creds delivery spooled;\nforward http://h/?a=1 { }\n"
+                    . "forward http://h/?a=2 { } #<"),
+      qr/spooled forwards of postmark client "a" to "http:\/\/h\/" differ only in credentials or query, which the spool does not keep; give them different paths/);
+
+for my $case (
+    ['duplicate spool', "postmark_spool a;\npostmark_spool b; #<", qr/"postmark_spool" directive is duplicate/],
+    ['spool max_size too small', "postmark_spool a max_size=10k; #<", qr/invalid "max_size=10k"; write the largest size of the spool, at least 1m, such as "max_size=1g"/],
+    ['spool unknown parameter', "postmark_spool a size=1g; #<", qr/invalid parameter "size=1g"; write "postmark_spool \/var\/lib\/nginx\/postmark max_size=1g;"/],
+    ['spool at the root', "postmark_spool /; #<", qr/invalid spool directory "\/"; write a directory of its own/],
+    ['spool in a server', "server { postmark_spool a; #<\n}", qr/"postmark_spool" directive is not allowed here/],
+    ['admin key too short', "$spool server { location /a/ { postmark_spool_admin short; #<\n} }", qr/the key of "postmark_spool_admin" is too short; use at least 16 characters, such as the output of "openssl rand -hex 16"/],
+    ['admin in an exact location', "$spool server { location = /a { postmark_spool_admin " . ('k' x 16) . "; #<\n} }", qr/"postmark_spool_admin" needs a prefix location, such as "location \/postmark-admin\/ \{ postmark_spool_admin file=\.\.\.; \}"/],
+    ['admin with a webhook', client('a', "$creds $forward") . "$spool server { location /a/ { postmark_webhook; postmark_spool_admin " . ('k' x 16) . "; #<\n} }", qr/"postmark_spool_admin" directive cannot share a location with "postmark_webhook" or "postmark_templates"/],
+    ['webhook after admin', client('a', "$creds $forward") . "$spool server { location /a/ { postmark_spool_admin " . ('k' x 16) . "; postmark_webhook; #<\n} }", qr/"postmark_webhook" directive cannot share a location with "postmark_spool_admin"/],
+    ['admin without a spool', "server { location /a/ { postmark_spool_admin " . ('k' x 16) . "; #<\n} }", qr/"postmark_spool_admin" needs a spool; add "postmark_spool \/var\/lib\/nginx\/postmark max_size=1g;" at http level/],
+) {
+    fails(@$case);
+}
+
 # a client defined after the location that names it is fine
 ($rc, $out) = $t->config_test(conf(
     "server { location / { postmark_webhook late; } }\n"

@@ -3,7 +3,8 @@
 # Every configuration in examples/ passes "nginx -t": whole nginx.conf
 # files as they are, conf.d snippets inside a minimal main configuration.
 # Secret and certificate files they name are created for the test, and
-# logs under /var/log/nginx/ go to the test's directory.
+# logs under /var/log/nginx/ and the spool under /var/lib/nginx/ go to the
+# test's directory.
 
 use strict;
 use warnings;
@@ -26,6 +27,7 @@ for my $example (@examples) {
     my $conf = "$dir/$name/nginx.conf";
 
     $text =~ s{/var/log/nginx/}{$dir/$name/logs/}g;
+    $text =~ s{/var/lib/nginx/}{$dir/$name/lib/}g;
 
     # the module is loaded from where this test run built it
     my $load = $t->{so} ne '' ? "load_module $t->{so};" : '';
@@ -74,7 +76,7 @@ CONF
         }
     }
 
-    mkdir "$dir/$name/$_" for qw(logs tmp);
+    mkdir "$dir/$name/$_" for qw(logs tmp lib);
     my ($rc, $out) = $t->nginx_t($conf, "$dir/$name");
     is($rc, 0, "examples/$name.conf passes nginx -t") or diag $out;
 }

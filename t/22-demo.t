@@ -37,6 +37,10 @@ like($out, qr{/support +3 event\(s\): Bounce, SpamComplaint, SubscriptionChange}
      "acme's support desk got its three");
 like($out, qr/forward to "http:\/\/127\.0\.0\.1:\d+\/hooks" failed/,
      'the demo shows the error log line of a failed forward');
+like($out, qr/^  umbrella +bounce +200 spooled: on disk, nginx delivers it$/m,
+     'umbrella\'s events are spooled while its endpoint is down');
+like($out, qr/^  7 of 7 spooled event\(s\) arrived, each with the webhook-id Postmark was answered with$/m,
+     'and delivered once it is back');
 
 # the Templates API proxy
 like($out, qr{^  acme +GET /templates\?count=50&offset=0 +200 2 templates$}m,

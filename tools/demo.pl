@@ -73,7 +73,9 @@ while ($conf =~ /postmark_client\s+(\S+)\s*\{(.*?)\n    \}/sg) {
     my @dests;
     while ($block =~ /((?:#[^\n]*\n\s*)*)forward\s+(\S+)/g) {
         my ($comment, $dest) = ($1, $2);
-        push @dests, { url => $dest, down => $comment =~ /demo: down/ ? 1 : 0 };
+        push @dests, { url => $dest,
+                       later => $comment =~ /demo: down at first/ ? 1 : 0,
+                       down => $comment =~ /demo: down\b(?! at first)/ ? 1 : 0 };
     }
     push @clients, { name => $name, user => $user,
                      pass => secret($block, 'webhook_password'),
@@ -96,7 +98,7 @@ my ($api_port) = $conf =~ /postmark_api_url\s+http:\/\/127\.0\.0\.1:(\d+)/;
 my %standin;
 for my $d (map { @{ $_->{dests} } } @clients) {
     my ($p) = $d->{url} =~ m{^http://127\.0\.0\.1:(\d+)/} or next;
-    next if $d->{down} || $standin{$p};
+    next if $d->{down} || $d->{later} || $standin{$p};
     $standin{$p} = PostmarkTest::Standin->new(dir => $run, name => "port-$p",
                                               port => $p);
 }
@@ -152,6 +154,8 @@ sub summary {
     my $s = "$r->{status} $a{status}";
     return "$s: $a{destinations} destination(s)"
         if $a{status} eq 'forwarded';
+    return "$s: on disk, nginx delivers it"
+        if $a{status} eq 'spooled';
     return "$s: no destination wants this event"
         if $a{status} eq 'unmatched';
     return "$s: $a{failed} of $a{destinations} destination(s) failed, "
@@ -160,12 +164,15 @@ sub summary {
 }
 
 my $t = bless { ports => { 8080 => $port } }, 'PostmarkTest';
+my %spooled;
 
 for my $c (@clients) {
     for my $e (@events) {
         my $r = $t->post($webhook, PostmarkTest::payload($e),
                          user => $c->{user}, password => $c->{pass});
         printf "  %-8s %-20s %s\n", $c->{name}, $e, summary($r);
+        $spooled{$1} = $e
+            if $r && $r->{body} =~ /"status":"spooled","webhook_id":"(\w+)"/;
     }
 }
 
@@ -185,7 +192,8 @@ for my $c (@clients) {
                     @got;
         printf "  %-8s %-38s %s\n", $c->{name}, $d->{url},
                $d->{down} ? 'down: nothing arrived, Postmark was told 503'
-                          : scalar(@got) . ' event(s): ' . join(', ', @types);
+               : $d->{later} ? 'down: its events wait in the spool'
+               : scalar(@got) . ' event(s): ' . join(', ', @types);
         if (@got) {
             my $h = $got[0]{headers};
             printf "  %-8s %-38s   webhook-id: %s, user-agent: %s%s\n", '',
@@ -201,6 +209,26 @@ my ($failure) = grep { /forward to/ } reverse @errors;
 if ($failure) {
     print "\n  error.log says, for each failed forward:\n\n  ",
           $failure =~ s/, client: .*//r =~ s/^\S+ \S+ //r, "\n";
+}
+
+# --- a spooled destination comes back -----------------------------------
+
+for my $d (grep { $_->{later} } map { @{ $_->{dests} } } @clients) {
+    my ($p) = $d->{url} =~ m{^http://127\.0\.0\.1:(\d+)/} or next;
+
+    print "\n  $d->{url} comes back: nginx delivers from the spool\n\n";
+
+    $standin{$p} = PostmarkTest::Standin->new(dir => $run, name => "port-$p",
+                                              port => $p);
+    wait_for(sub { $standin{$p}->count >= keys %spooled }, 30);
+
+    my %got = map { ($_->{headers}{'webhook-id'} // '') => 1 }
+              $standin{$p}->requests;
+    my @arrived = grep { $got{$_} } sort keys %spooled;
+
+    printf "  %d of %d spooled event(s) arrived, each with the webhook-id "
+           . "Postmark was answered with\n", scalar @arrived,
+           scalar keys %spooled;
 }
 
 # --- the Templates API proxy -------------------------------------------
@@ -270,6 +298,8 @@ print <<"EOF";
          'http://127.0.0.1:$port$portal{acme}/templates?Count=10&Offset=0'
     curl -H 'X-Postmark-Server-Token: $acme->{key}' \\
          http://127.0.0.1:$port$portal{acme}/server
+    curl -H 'Authorization: Bearer umbrella demo admin key' \\
+         http://127.0.0.1:$port/postmark-admin/
     tail -f $run/logs/postmark.log $run/logs/templates.log $run/logs/error.log
 
   nginx and the stand-ins keep running; Ctrl-C stops them.

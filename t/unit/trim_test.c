@@ -78,7 +78,8 @@ main(void)
     /* nested members, and paths through things that are not objects */
 
     trim("Geo.IP", "{\"Geo\":{\"City\":\"Novi Sad\",\"IP\":\"8.8.8.8\"},"
-         "\"IP\":\"kept\"}", "{\"Geo\":{\"City\":\"Novi Sad\"},\"IP\":\"kept\"}");
+         "\"IP\":\"kept\"}",
+         "{\"Geo\":{\"City\":\"Novi Sad\"},\"IP\":\"kept\"}");
     trim("Geo.IP", "{\"Geo\":{\"IP\":\"8.8.8.8\"}}", "{\"Geo\":{}}");
     trim("Geo.IP", "{\"Geo\":[{\"IP\":1}]}", "{\"Geo\":[{\"IP\":1}]}");
     trim("Geo.IP", "{\"Geo\":\"IP\"}", "{\"Geo\":\"IP\"}");
@@ -99,7 +100,8 @@ main(void)
 
     /* values of every kind, kept byte for byte or skipped whole */
 
-    trim("r", "{\"ID\":4323372036854775807,\"r\":{\"s\":\"}{\\\"]\",\"t\":[1,{}]},"
+    trim("r", "{\"ID\":4323372036854775807,"
+         "\"r\":{\"s\":\"}{\\\"]\",\"t\":[1,{}]},"
          "\"n\":-1.5e+300,\"u\":\"\\u00e9\\n\",\"f\":false,\"z\":null}",
          "{\"ID\":4323372036854775807,\"n\":-1.5e+300,\"u\":\"\\u00e9\\n\","
          "\"f\":false,\"z\":null}");

@@ -15,6 +15,10 @@ package PostmarkTest::Standin;
 #                       'reset_mid' (RST in the middle of the answer),
 #                       'close' (close without an answer), 'hang'
 #   chunked => 1        answer with a chunked body
+#   headers => {...}    more headers to answer with, such as Retry-After
+#
+# It counts the requests it is answering at the same time, and keeps the
+# highest count (max_concurrent), as a rate-limited endpoint would see it.
 #
 # With tls => { cert => ..., key => ..., ca => ..., version => ... } it
 # speaks TLS; with "ca" it requires a client certificate signed by it, and
@@ -46,6 +50,7 @@ sub new {
     }, $class;
     $self->{log} = "$self->{dir}/$name.requests";
     $self->{mode_file} = "$self->{dir}/$name.mode";
+    $self->{active_file} = "$self->{dir}/$name.active";
     $self->set_mode(%{ $opt{mode} || {} });
     $self->start;
     return $self;
@@ -114,7 +119,27 @@ sub wait_requests {
 
 sub clear {
     my ($self) = @_;
-    unlink $self->{log}, glob("$self->{log}.body.*");
+    unlink $self->{log}, $self->{active_file}, glob("$self->{log}.body.*");
+}
+
+# the most requests answered at the same time since the last clear
+sub max_concurrent {
+    my ($self) = @_;
+    my ($now, $max) = split / /, (read_file($self->{active_file}) || '0 0');
+    return $max // 0;
+}
+
+sub _active {
+    my ($self, $delta) = @_;
+    open my $fh, '+>>', $self->{active_file} or die "$self->{active_file}: $!";
+    flock $fh, LOCK_EX;
+    seek $fh, 0, 0;
+    my ($now, $max) = split / /, (<$fh> // '0 0');
+    $now = ($now // 0) + $delta;
+    $max = $now if $now > ($max // 0);
+    truncate $fh, 0;
+    print $fh "$now $max";
+    close $fh;
 }
 
 # --- one connection, in its own process --------------------------------
@@ -144,11 +169,13 @@ sub serve {
         my $req = _read_request($c, \$buf) or return;
 
         $self->_record($req);
+        $self->_active(1);
 
         my $mode = eval { $json->decode(read_file($self->{mode_file})) }
             || { status => 200, action => 'answer' };
 
         sleep $mode->{delay} if $mode->{delay};
+        $self->_active(-1);
 
         my $action = $mode->{action} // 'answer';
 
@@ -167,8 +194,10 @@ sub serve {
 
         my ($status, $headers, $body) = $self->{handler}
             ? $self->{handler}->($req, $mode)
-            : ($mode->{status}, { 'Content-Type' => 'application/json' },
-               '{"ok":true}');
+            : ($mode->{status}, { 'Content-Type' => 'application/json',
+                                  %{ $mode->{headers} || {} } },
+               $mode->{status} =~ /^2/ ? '{"ok":true}'
+               : qq({"error":"answered $mode->{status} on purpose"}));
 
         my $close = ($req->{headers}{connection} // '') =~ /close/i;
         my $head = "HTTP/1.1 $status " . _reason($status) . "\r\n";

@@ -1,0 +1,844 @@
+
+/*
+ * Copyright (C) ngx_postmark_module authors
+ */
+
+
+/*
+ * Spooled deliveries, from the spool to the destinations.  Each spooled
+ * destination has an outbox per worker: the deliveries ready to go, in the
+ * order they became ready, started while the destination has room under
+ * its max_concurrent, is not paused by a Retry-After, not gone (410), and
+ * its circuit breaker is not open.  A failed attempt waits an exponential
+ * backoff with jitter; an event that would be older than retry_max_age
+ * before its next attempt goes to the dead letters.
+ *
+ * Every attempt is a job of ngx_http_postmark_forward.c with one delivery,
+ * so it is sent as a direct forward is: same headers, same webhook-id,
+ * signatures made at the time of the attempt.
+ */
+
+
+#include "ngx_http_postmark_module.h"
+
+
+#define NGX_HTTP_POSTMARK_ANSWER_MAX  200
+
+
+typedef struct {
+    ngx_http_postmark_outbox_t     *outboxes;
+    ngx_uint_t                      n;
+    ngx_queue_t                     all;        /* every pending delivery */
+    ngx_connection_t                dummy;      /* debug logging expects it */
+    ngx_uint_t                      exiting;
+} ngx_http_postmark_retry_t;
+
+
+static void ngx_http_postmark_retry_timer(ngx_event_t *ev);
+static void ngx_http_postmark_retry_ready(ngx_http_postmark_pending_t *p,
+    ngx_uint_t head);
+static void ngx_http_postmark_outbox_dispatch(
+    ngx_http_postmark_outbox_t *ob);
+static ngx_uint_t ngx_http_postmark_outbox_open(
+    ngx_http_postmark_outbox_t *ob);
+static void ngx_http_postmark_outbox_resume(ngx_event_t *ev);
+static void ngx_http_postmark_outbox_wait(ngx_http_postmark_outbox_t *ob,
+    ngx_msec_t wait);
+static void ngx_http_postmark_attempt(ngx_http_postmark_pending_t *p);
+static void ngx_http_postmark_attempt_read(ngx_http_postmark_pending_t *p,
+    ngx_http_postmark_record_t *rec, ngx_int_t rc);
+static void ngx_http_postmark_attempt_send(ngx_http_postmark_pending_t *p,
+    ngx_http_postmark_job_t *job);
+static void ngx_http_postmark_attempt_done(ngx_http_postmark_job_t *job);
+static void ngx_http_postmark_attempt_failed(ngx_http_postmark_pending_t *p,
+    ngx_http_postmark_job_t *job);
+static void ngx_http_postmark_breaker(ngx_http_postmark_outbox_t *ob);
+static ngx_msec_t ngx_http_postmark_backoff(ngx_http_postmark_pending_t *p);
+static void ngx_http_postmark_remember(ngx_http_postmark_pending_t *p,
+    ngx_http_postmark_delivery_t *d);
+
+
+/* process-wide: the outboxes of this worker */
+static ngx_http_postmark_retry_t  ngx_http_postmark_retry;
+
+
+ngx_int_t
+ngx_http_postmark_retry_init(ngx_cycle_t *cycle)
+{
+    ngx_uint_t                      i;
+    ngx_http_postmark_dest_t      **dests;
+    ngx_http_postmark_retry_t      *retry;
+    ngx_http_postmark_outbox_t     *ob;
+    ngx_http_postmark_main_conf_t  *pmcf;
+
+    pmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_postmark_module);
+
+    retry = &ngx_http_postmark_retry;
+    ngx_queue_init(&retry->all);
+    retry->dummy.fd = (ngx_socket_t) -1;
+
+    if (pmcf->spooled.nelts == 0) {
+        return NGX_OK;
+    }
+
+    retry->n = pmcf->spooled.nelts;
+    retry->outboxes = ngx_calloc(retry->n * sizeof(ngx_http_postmark_outbox_t),
+                                 cycle->log);
+    if (retry->outboxes == NULL) {
+        return NGX_ERROR;
+    }
+
+    dests = pmcf->spooled.elts;
+
+    for (i = 0; i < retry->n; i++) {
+        ob = &retry->outboxes[i];
+
+        ob->dest = dests[i];
+        ngx_queue_init(&ob->ready);
+
+        ob->resume.handler = ngx_http_postmark_outbox_resume;
+        ob->resume.data = &retry->dummy;
+        ob->resume.log = cycle->log;
+        ob->resume.cancelable = 1;
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * At worker exit nothing more is attempted; what is pending stays in the
+ * spool for the workers that follow.
+ */
+
+void
+ngx_http_postmark_retry_exit(ngx_cycle_t *cycle)
+{
+    ngx_queue_t                  *q;
+    ngx_http_postmark_retry_t    *retry;
+    ngx_http_postmark_pending_t  *p;
+
+    retry = &ngx_http_postmark_retry;
+
+    retry->exiting = 1;
+
+    if (retry->all.next == NULL) {
+        return;     /* not started: the module has nothing to do here */
+    }
+
+    while (!ngx_queue_empty(&retry->all)) {
+        q = ngx_queue_head(&retry->all);
+        p = ngx_queue_data(q, ngx_http_postmark_pending_t, link);
+
+        ngx_queue_remove(q);
+        ngx_free(p->last);
+        ngx_free(p);
+    }
+
+    ngx_free(retry->outboxes);
+    retry->outboxes = NULL;
+    retry->n = 0;
+}
+
+
+ngx_http_postmark_outbox_t *
+ngx_http_postmark_retry_outboxes(ngx_uint_t *n)
+{
+    *n = ngx_http_postmark_retry.n;
+
+    return ngx_http_postmark_retry.outboxes;
+}
+
+
+ngx_http_postmark_outbox_t *
+ngx_http_postmark_retry_outbox_of(ngx_http_postmark_dest_t *dest)
+{
+    return &ngx_http_postmark_retry.outboxes[dest->index];
+}
+
+
+/* the outbox of a record's client and destination, by their names */
+
+ngx_http_postmark_outbox_t *
+ngx_http_postmark_retry_outbox(ngx_http_postmark_record_t *rec)
+{
+    ngx_uint_t                   i;
+    ngx_http_postmark_dest_t    *dest;
+    ngx_http_postmark_retry_t   *retry;
+
+    retry = &ngx_http_postmark_retry;
+
+    for (i = 0; i < retry->n; i++) {
+        dest = retry->outboxes[i].dest;
+
+        if (dest->display.len == rec->dest_len
+            && dest->client->name.len == rec->client_len
+            && ngx_memcmp(dest->display.data, rec->dest, rec->dest_len) == 0
+            && ngx_memcmp(dest->client->name.data, rec->client,
+                          rec->client_len)
+               == 0)
+        {
+            return &retry->outboxes[i];
+        }
+    }
+
+    return NULL;
+}
+
+
+ngx_http_postmark_pending_t *
+ngx_http_postmark_retry_add(ngx_http_postmark_segment_t *segment,
+    ngx_http_postmark_outbox_t *outbox, ngx_http_postmark_record_t *rec)
+{
+    ngx_http_postmark_retry_t    *retry;
+    ngx_http_postmark_pending_t  *p;
+
+    retry = &ngx_http_postmark_retry;
+
+    p = ngx_calloc(sizeof(ngx_http_postmark_pending_t), ngx_cycle->log);
+    if (p == NULL) {
+        return NULL;
+    }
+
+    p->segment = segment;
+    p->outbox = outbox;
+    p->offset = rec->offset;
+    p->length = rec->length;
+    p->created = rec->created;
+
+    /* the timer comes first: the handler finds the delivery from it */
+
+    p->timer.handler = ngx_http_postmark_retry_timer;
+    p->timer.data = &retry->dummy;
+    p->timer.log = ngx_cycle->log;
+    p->timer.cancelable = 1;
+
+    ngx_queue_insert_tail(&retry->all, &p->link);
+
+    if (outbox) {
+        outbox->pending++;
+    }
+
+    return p;
+}
+
+
+/* "fresh", when given, has the body in memory for a first attempt now */
+
+void
+ngx_http_postmark_retry_start(ngx_http_postmark_pending_t *p,
+    ngx_http_postmark_job_t *fresh)
+{
+    p->fresh = fresh;
+
+    ngx_http_postmark_retry_ready(p, 0);
+
+    p->fresh = NULL;
+}
+
+
+void
+ngx_http_postmark_retry_free(ngx_http_postmark_pending_t *p)
+{
+    if (p->timer.timer_set) {
+        ngx_del_timer(&p->timer);
+    }
+
+    if (p->ready) {
+        ngx_queue_remove(&p->queue);
+    }
+
+    if (p->outbox) {
+        p->outbox->pending--;
+    }
+
+    ngx_queue_remove(&p->link);
+    ngx_free(p->last);
+    ngx_free(p);
+}
+
+
+/* a dead letter that could not be written is tried again later */
+
+void
+ngx_http_postmark_retry_dead_later(ngx_http_postmark_pending_t *p,
+    const char *reason)
+{
+    p->dead = reason;
+
+    ngx_add_timer(&p->timer, NGX_HTTP_POSTMARK_DEAD_RETRY);
+}
+
+
+static void
+ngx_http_postmark_retry_timer(ngx_event_t *ev)
+{
+    ngx_http_postmark_pending_t  *p;
+
+    /* the timer is the first member of its delivery */
+
+    p = (ngx_http_postmark_pending_t *) ev;
+
+    if (ngx_http_postmark_retry.exiting || ngx_exiting) {
+        return;
+    }
+
+    if (p->dead) {
+        ngx_http_postmark_spool_dead(p, p->dead);
+        return;
+    }
+
+    if (p->ready) {
+        ngx_queue_remove(&p->queue);
+        p->ready = 0;
+
+        ngx_http_postmark_spool_dead(p, "retry_max_age passed while the "
+                                        "destination could not be tried");
+        return;
+    }
+
+    ngx_http_postmark_retry_ready(p, 0);
+}
+
+
+/*
+ * Into the outbox's ready queue, watched by a timer at the event's
+ * deadline, and started if the destination has room.
+ */
+
+static void
+ngx_http_postmark_retry_ready(ngx_http_postmark_pending_t *p,
+    ngx_uint_t head)
+{
+    uint64_t                     now, deadline;
+    ngx_http_postmark_outbox_t  *ob;
+
+    ob = p->outbox;
+
+    now = ngx_http_postmark_now();
+    deadline = p->created + ob->dest->policy.max_age;
+
+    if (deadline <= now) {
+        ngx_http_postmark_spool_dead(p, "retry_max_age passed");
+        return;
+    }
+
+    if (head) {
+        ngx_queue_insert_head(&ob->ready, &p->queue);
+
+    } else {
+        ngx_queue_insert_tail(&ob->ready, &p->queue);
+    }
+
+    p->ready = 1;
+
+    ngx_add_timer(&p->timer, (ngx_msec_t) (deadline - now));
+
+    ngx_http_postmark_outbox_dispatch(ob);
+}
+
+
+/* as many attempts as the destination has room for, oldest ready first */
+
+static void
+ngx_http_postmark_outbox_dispatch(ngx_http_postmark_outbox_t *ob)
+{
+    ngx_queue_t                  *q;
+    ngx_http_postmark_pending_t  *p;
+
+    /* an attempt that fails at once must not start the next one inside */
+
+    if (ob->dispatching) {
+        return;
+    }
+
+    ob->dispatching = 1;
+
+    while (!ngx_queue_empty(&ob->ready)
+           && ngx_http_postmark_outbox_open(ob))
+    {
+        q = ngx_queue_head(&ob->ready);
+        ngx_queue_remove(q);
+
+        p = ngx_queue_data(q, ngx_http_postmark_pending_t, queue);
+        p->ready = 0;
+
+        if (p->timer.timer_set) {
+            ngx_del_timer(&p->timer);
+        }
+
+        p->busy = 1;
+        ob->busy++;
+
+        ngx_http_postmark_attempt(p);
+    }
+
+    ob->dispatching = 0;
+}
+
+
+static ngx_uint_t
+ngx_http_postmark_outbox_open(ngx_http_postmark_outbox_t *ob)
+{
+    if (ngx_http_postmark_retry.exiting || ngx_exiting || ngx_terminate
+        || ngx_quit || ob->gone || ob->paused
+        || ob->breaker == NGX_HTTP_POSTMARK_BREAKER_OPEN)
+    {
+        return 0;
+    }
+
+    if (ob->breaker == NGX_HTTP_POSTMARK_BREAKER_PROBING) {
+        return ob->busy == 0;
+    }
+
+    return ob->busy < ob->dest->policy.max_concurrent;
+}
+
+
+/* a Retry-After pause ended, or an open breaker lets one probe through */
+
+static void
+ngx_http_postmark_outbox_resume(ngx_event_t *ev)
+{
+    ngx_uint_t                   i;
+    ngx_http_postmark_retry_t   *retry;
+    ngx_http_postmark_outbox_t  *ob;
+
+    retry = &ngx_http_postmark_retry;
+
+    ob = NULL;
+
+    for (i = 0; i < retry->n; i++) {
+        if (&retry->outboxes[i].resume == ev) {
+            ob = &retry->outboxes[i];
+            break;
+        }
+    }
+
+    if (ob == NULL) {
+        return;
+    }
+
+    ob->paused = 0;
+
+    if (ob->breaker == NGX_HTTP_POSTMARK_BREAKER_OPEN) {
+        ob->breaker = NGX_HTTP_POSTMARK_BREAKER_PROBING;
+    }
+
+    ngx_http_postmark_outbox_dispatch(ob);
+}
+
+
+static void
+ngx_http_postmark_attempt(ngx_http_postmark_pending_t *p)
+{
+    ngx_http_postmark_job_t  *job, *fresh;
+
+    job = ngx_http_postmark_job_create(p->outbox->dest->client, p->length,
+                                       ngx_cycle->log);
+    if (job == NULL) {
+        ngx_http_postmark_attempt_failed(p, NULL);
+        return;
+    }
+
+    job->retry = 1;
+    job->data = p;
+    p->job = job;
+
+    fresh = p->fresh;
+
+    if (fresh) {
+        ngx_memcpy(job->body.data, fresh->body.data, fresh->body.len);
+        job->body.len = fresh->body.len;
+
+        /* the first attempt outlives the request: its own copies */
+
+        job->id.len = fresh->id.len;
+        job->id.data = ngx_pstrdup(job->pool, &fresh->id);
+        job->event.len = fresh->event.len;
+        job->event.data = ngx_pstrdup(job->pool, &fresh->event);
+
+        if (job->id.data == NULL || job->event.data == NULL) {
+            ngx_http_postmark_job_destroy(job);
+            p->job = NULL;
+            ngx_http_postmark_attempt_failed(p, NULL);
+            return;
+        }
+
+        ngx_http_postmark_attempt_send(p, job);
+        return;
+    }
+
+    if (ngx_http_postmark_spool_read(p, job->body.data,
+                                     ngx_http_postmark_attempt_read)
+        != NGX_OK)
+    {
+        ngx_http_postmark_job_destroy(job);
+        p->job = NULL;
+        ngx_http_postmark_attempt_failed(p, NULL);
+    }
+}
+
+
+static void
+ngx_http_postmark_attempt_read(ngx_http_postmark_pending_t *p,
+    ngx_http_postmark_record_t *rec, ngx_int_t rc)
+{
+    ngx_http_postmark_job_t     *job;
+    ngx_http_postmark_outbox_t  *ob;
+
+    job = p->job;
+    ob = p->outbox;
+
+    if (ngx_http_postmark_retry.exiting) {
+        return;
+    }
+
+    if (rec == NULL) {
+        ngx_http_postmark_job_destroy(job);
+        p->job = NULL;
+
+        if (rc == NGX_DECLINED) {
+
+            /* damaged: logged, and there is nothing to deliver */
+
+            p->busy = 0;
+            ob->busy--;
+            ngx_http_postmark_spool_done(p);
+            ngx_http_postmark_outbox_dispatch(ob);
+            return;
+        }
+
+        ngx_http_postmark_attempt_failed(p, NULL);
+        return;
+    }
+
+    job->body.data = (u_char *) rec->body;
+    job->body.len = rec->body_len;
+    job->id.data = (u_char *) rec->id;
+    job->id.len = rec->id_len;
+    job->event.data = (u_char *) rec->event;
+    job->event.len = rec->event_len;
+
+    ngx_http_postmark_attempt_send(p, job);
+}
+
+
+static void
+ngx_http_postmark_attempt_send(ngx_http_postmark_pending_t *p,
+    ngx_http_postmark_job_t *job)
+{
+    ngx_http_postmark_delivery_t  **d;
+
+    if (ngx_http_postmark_job_add(job, p->outbox->dest) != NGX_OK) {
+        ngx_http_postmark_job_destroy(job);
+        p->job = NULL;
+        ngx_http_postmark_attempt_failed(p, NULL);
+        return;
+    }
+
+    d = job->deliveries.elts;
+
+    if (d[0]->fetch) {
+        ngx_http_postmark_fetch_keep_response(d[0]->fetch,
+                                              NGX_HTTP_POSTMARK_ANSWER_MAX, 1);
+    }
+
+    job->done = ngx_http_postmark_attempt_done;
+
+    if (ngx_http_postmark_job_start(job) != NGX_OK) {
+
+        /* nothing started: the outcome is known now */
+
+        ngx_http_postmark_attempt_done(job);
+    }
+}
+
+
+static void
+ngx_http_postmark_attempt_done(ngx_http_postmark_job_t *job)
+{
+    u_char                         then[128];
+    curl_off_t                     after;
+    ngx_msec_t                     pause;
+    ngx_http_postmark_outbox_t    *ob;
+    ngx_http_postmark_pending_t   *p;
+    ngx_http_postmark_delivery_t  *d, **ds;
+
+    /* at worker exit the deliveries are gone already: the spool keeps them */
+
+    if (ngx_http_postmark_retry.exiting) {
+        ngx_http_postmark_job_destroy(job);
+        return;
+    }
+
+    p = job->data;
+    ob = p->outbox;
+    ds = job->deliveries.elts;
+    d = ds[0];
+
+    p->busy = 0;
+    p->job = NULL;
+    ob->busy--;
+
+    p->attempts++;
+
+    if (d->ok) {
+        ob->delivered++;
+
+        if (ob->breaker != NGX_HTTP_POSTMARK_BREAKER_CLOSED) {
+            ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
+                          "postmark client \"%V\": forward to \"%V\" "
+                          "answers again: circuit breaker closed, %ui "
+                          "deliveries waiting", &ob->dest->client->name,
+                          &ob->dest->display, ob->pending - 1);
+        }
+
+        ob->failures = 0;
+        ob->breaker = NGX_HTTP_POSTMARK_BREAKER_CLOSED;
+
+        ngx_http_postmark_job_destroy(job);
+        ngx_http_postmark_spool_done(p);
+        ngx_http_postmark_outbox_dispatch(ob);
+        return;
+    }
+
+    ngx_http_postmark_remember(p, d);
+
+    if (d->error) {
+
+        /* the event itself cannot be sent: retrying would not help */
+
+        ngx_http_postmark_delivery_log(d, NGX_LOG_ERR, "");
+        ngx_http_postmark_job_destroy(job);
+        ngx_http_postmark_spool_dead(p, "its fields cannot be removed");
+        ngx_http_postmark_outbox_dispatch(ob);
+        return;
+    }
+
+    after = 0;
+
+    if (d->status == 429 || d->status == 503) {
+        (void) curl_easy_getinfo(d->fetch->easy, CURLINFO_RETRY_AFTER,
+                                 &after);
+    }
+
+    if (d->status == 410) {
+        ob->gone = 1;
+
+        ngx_http_postmark_delivery_log(d, NGX_LOG_ERR,
+                                       "; 410 Gone: no more deliveries to it "
+                                       "until nginx is reloaded, its events "
+                                       "wait in the spool");
+        ngx_http_postmark_job_destroy(job);
+        ngx_http_postmark_retry_ready(p, 1);
+        return;
+    }
+
+    if (after > 0) {
+        pause = (ngx_msec_t) ngx_min(after, (curl_off_t) 86400) * 1000;
+        pause = ngx_min(pause, ob->dest->policy.max_age);
+
+        ngx_sprintf(then, "; Retry-After: deliveries to it pause for "
+                    "%M s%Z", pause / 1000);
+        ngx_http_postmark_delivery_log(d, NGX_LOG_WARN, (char *) then);
+        ngx_http_postmark_job_destroy(job);
+
+        ob->paused = 1;
+        ngx_http_postmark_outbox_wait(ob, pause);
+
+        ngx_http_postmark_retry_ready(p, 1);
+        return;
+    }
+
+    ngx_http_postmark_attempt_failed(p, job);
+}
+
+
+/*
+ * "job" is NULL when the attempt could not even be made (no memory, the
+ * spool unreadable): such a failure waits like any other.  The job, logged
+ * first, is destroyed here.
+ */
+
+static void
+ngx_http_postmark_attempt_failed(ngx_http_postmark_pending_t *p,
+    ngx_http_postmark_job_t *job)
+{
+    u_char                          then[128];
+    uint64_t                        now;
+    ngx_msec_t                      delay;
+    ngx_http_postmark_outbox_t     *ob;
+    ngx_http_postmark_delivery_t   *d, **ds;
+
+    ob = p->outbox;
+    d = NULL;
+
+    if (job) {
+        ds = job->deliveries.elts;
+        d = ds[0];
+    }
+
+    if (p->busy) {
+        p->busy = 0;
+        ob->busy--;
+    }
+
+    ob->failures++;
+    ngx_http_postmark_breaker(ob);
+
+    delay = ngx_http_postmark_backoff(p);
+    now = ngx_http_postmark_now();
+
+    if (now + delay >= p->created + ob->dest->policy.max_age) {
+        if (d) {
+            ngx_http_postmark_delivery_log(d, NGX_LOG_WARN,
+                                           "; no attempt left within "
+                                           "retry_max_age");
+        }
+
+        ngx_http_postmark_spool_dead(p, "retry_max_age passed");
+
+    } else {
+        if (d) {
+            ngx_sprintf(then, "; attempt %ui, next in %M ms%Z", p->attempts,
+                        delay);
+            ngx_http_postmark_delivery_log(d, NGX_LOG_WARN, (char *) then);
+        }
+
+        ngx_add_timer(&p->timer, delay);
+    }
+
+    if (job) {
+        ngx_http_postmark_job_destroy(job);
+    }
+
+    ngx_http_postmark_outbox_dispatch(ob);
+}
+
+
+/*
+ * After breaker_failures failures in a row, the destination gets no
+ * attempts for breaker_wait, then a single probe; each failed probe
+ * doubles the wait, up to the largest backoff.
+ */
+
+static void
+ngx_http_postmark_breaker(ngx_http_postmark_outbox_t *ob)
+{
+    ngx_http_postmark_policy_t  *policy;
+
+    policy = &ob->dest->policy;
+
+    if (policy->breaker_failures == 0) {
+        return;
+    }
+
+    if (ob->breaker == NGX_HTTP_POSTMARK_BREAKER_PROBING) {
+        ob->wait = ngx_min(2 * ob->wait, ngx_max(policy->backoff_max,
+                                                 policy->breaker_wait));
+
+    } else if (ob->breaker == NGX_HTTP_POSTMARK_BREAKER_CLOSED
+               && ob->failures >= policy->breaker_failures)
+    {
+        ob->wait = policy->breaker_wait;
+
+        ngx_log_error(NGX_LOG_WARN, ngx_cycle->log, 0,
+                      "postmark client \"%V\": forward to \"%V\" failed "
+                      "%ui times in a row: circuit breaker open, one probe "
+                      "in %M ms, %ui deliveries waiting",
+                      &ob->dest->client->name, &ob->dest->display,
+                      ob->failures, ob->wait, ob->pending);
+    } else {
+        return;
+    }
+
+    ob->breaker = NGX_HTTP_POSTMARK_BREAKER_OPEN;
+    ngx_http_postmark_outbox_wait(ob, ob->wait);
+}
+
+
+/* a pause and an open breaker share a timer: the later end wins */
+
+static void
+ngx_http_postmark_outbox_wait(ngx_http_postmark_outbox_t *ob,
+    ngx_msec_t wait)
+{
+    if (ob->resume.timer_set
+        && (ngx_msec_int_t) (ob->resume.timer.key - ngx_current_msec)
+           >= (ngx_msec_int_t) wait)
+    {
+        return;
+    }
+
+    ngx_add_timer(&ob->resume, wait);
+}
+
+
+/* first * 2^(attempts - 1), up to the largest, then half of it jittered */
+
+static ngx_msec_t
+ngx_http_postmark_backoff(ngx_http_postmark_pending_t *p)
+{
+    ngx_msec_t                   delay;
+    ngx_uint_t                   n;
+    ngx_http_postmark_policy_t  *policy;
+
+    policy = &p->outbox->dest->policy;
+
+    n = ngx_min(p->attempts ? p->attempts - 1 : 0, 30);
+    delay = policy->backoff_first;
+
+    while (n-- && delay < policy->backoff_max) {
+        delay *= 2;
+    }
+
+    delay = ngx_min(delay, policy->backoff_max);
+
+    return delay / 2 + (ngx_msec_t) ngx_random() % (delay / 2 + 1);
+}
+
+
+/* the last answer, for the dead letter: printable, and short */
+
+static void
+ngx_http_postmark_remember(ngx_http_postmark_pending_t *p,
+    ngx_http_postmark_delivery_t *d)
+{
+    u_char     *last, *s, *end;
+    size_t      len;
+    ngx_str_t   answer;
+
+    ngx_str_null(&answer);
+
+    if (d->status && d->fetch) {
+        answer = d->fetch->response;
+    }
+
+    len = sizeof("HTTP 000: ") + NGX_HTTP_POSTMARK_ANSWER_MAX
+          + CURL_ERROR_SIZE;
+
+    last = ngx_alloc(len, ngx_cycle->log);
+    if (last == NULL) {
+        return;
+    }
+
+    if (d->status) {
+        end = ngx_snprintf(last, len - 1, "HTTP %l%s%V", d->status,
+                           answer.len ? ": " : "", &answer);
+
+    } else {
+        end = ngx_snprintf(last, len - 1, "%s", d->reason);
+    }
+
+    *end = '\0';
+
+    for (s = last; s < end; s++) {
+        if (*s < 0x20 || *s >= 0x7f) {
+            *s = ' ';
+        }
+    }
+
+    ngx_free(p->last);
+    p->last = last;
+}

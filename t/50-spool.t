@@ -1,0 +1,150 @@
+#!/usr/bin/perl
+
+# Spooled delivery: the receiver answers 200 once the event is on disk,
+# and the module, not Postmark, carries it to a destination that is down
+# for longer than any retry window here.  Every acknowledged event arrives
+# byte for byte with the webhook-id it was answered with, exactly once
+# when nothing crashed; retries carry the same webhook-id.  A direct
+# destination next to a spooled one keeps its own rules.
+
+use strict;
+use warnings;
+
+use Test::More;
+use JSON::PP;
+use Time::HiRes qw(time sleep);
+
+use PostmarkTest qw(wait_for);
+use PostmarkTest::Spool qw(event burst arrivals);
+
+my $t = PostmarkTest->new;
+my $down = $t->standin('down');
+my $flaky = $t->standin('flaky');
+my $direct = $t->standin('direct');
+
+$t->write_config(<<"EOF");
+%%TEST_GLOBALS%%
+events { }
+http {
+    %%TEST_GLOBALS_HTTP%%
+
+    postmark_spool %%TESTDIR%%/spool max_size=64m;
+
+    postmark_client acme {
+        webhook_user      acme;
+        webhook_password  secret;
+        delivery          spooled;
+        retry_backoff     50ms 400ms;
+        circuit_breaker   3 200ms;
+
+        forward ${\ $down->url('/down') } { events Delivery; }
+        forward ${\ $flaky->url('/flaky') } { events Open; }
+        forward ${\ $direct->url('/direct') } {
+            events Bounce Open;
+            delivery direct;
+        }
+    }
+
+    server {
+        listen 127.0.0.1:%%PORT_8080%%;
+        location = /webhook { postmark_webhook; }
+    }
+}
+EOF
+
+$t->run;
+
+# --- a destination down longer than the retry window, then back --------
+
+$down->stop;
+
+my $sent = burst($t, to => 60, procs => 4);
+my @ok = grep { $sent->{$_}[0] == 200 } keys %$sent;
+
+is(scalar @ok, 60, 'every event is acknowledged while the destination '
+   . 'is down');
+
+my $r = $t->post('/webhook', event(1000), user => 'acme',
+                 password => 'secret');
+my $answer = decode_json($r->{body});
+is_deeply([@$answer{qw(status destinations spooled failed)}],
+          ['spooled', 1, 1, 0], 'the answer says the event is spooled')
+    or diag $r->{body};
+
+# many failed attempts, and a backoff that grew up to its largest wait
+ok(wait_for(sub { $t->log_lines(qr/forward to "[^"]*\/down" failed/)
+                  >= 20 }, 10),
+   'attempts go on while the destination is down');
+ok(wait_for(sub { $t->log_lines(qr/circuit breaker open/) }, 5),
+   'the circuit breaker opened');
+sleep 1.5;
+
+$down->start;
+
+my ($count, $body);
+ok(wait_for(sub { ($count) = arrivals($down); keys(%$count) >= 61 }, 20),
+   'every acknowledged event arrives once the destination is back')
+    or diag scalar(keys %$count) . ' arrived';
+
+($count, $body) = arrivals($down);
+
+my @missing = grep { !$count->{ $sent->{$_}[1] } } @ok;
+is(scalar @missing, 0, 'none is missing') or diag "missing: @missing";
+
+my @dups = grep { $count->{$_} > 1 } keys %$count;
+is(scalar @dups, 0, 'none arrives twice: no crash, no lost answer');
+
+my @wrong = grep { $body->{ $sent->{$_}[1] } ne event($_) } @ok;
+is(scalar @wrong, 0, 'each arrives byte for byte under the webhook-id '
+   . 'it was answered with');
+
+ok($t->log_lines(qr/answers again: circuit breaker closed/),
+   'the breaker closed again');
+
+# --- retries carry the same webhook-id ------------------------------------
+
+$flaky->set_mode(status => 503);
+
+(my $open = PostmarkTest::payload('open')) =~ s/"Platform": "[^"]*"/"Platform": "retry"/;
+$r = $t->post('/webhook', $open, user => 'acme', password => 'secret');
+is($r->{status}, 200, 'an Open event is acknowledged');
+$answer = decode_json($r->{body});
+is_deeply([@$answer{qw(status destinations spooled failed)}],
+          ['spooled', 2, 1, 0], 'one destination spooled, one direct')
+    or diag $r->{body};
+
+ok(wait_for(sub { $flaky->count >= 3 }, 10), 'the flaky one is retried');
+$flaky->set_mode(status => 200);
+ok(wait_for(sub { grep { $_->{time} } $flaky->requests and
+                  $t->log_lines(qr/flaky/) &&
+                  $flaky->count >= 4 }, 10), 'and then takes it');
+sleep 0.5;
+
+my @attempts = $flaky->requests;
+my %ids = map { $_->{headers}{'webhook-id'} => 1 } @attempts;
+is_deeply([keys %ids], [$answer->{webhook_id}],
+          'every attempt carries the webhook-id of the answer');
+ok(!(grep { $_->{body} ne $open } @attempts), 'and the same body');
+
+my @fl = $t->log_lines(qr/flaky" failed/);
+like($fl[0],
+     qr/failed after \d+ ms: destination answered 503 \(event Open, webhook-id msg_[0-9a-f]{32}\); attempt 1, next in \d+ ms/,
+     'a failed attempt is logged with the next one');
+
+# --- a failing direct destination still fails the answer ----------------
+
+$direct->set_mode(status => 500);
+$flaky->clear;
+
+(my $open2 = $open) =~ s/"retry"/"direct-fails"/;
+$r = $t->post('/webhook', $open2, user => 'acme', password => 'secret');
+is($r->{status}, 503, 'a direct destination failing: 503, Postmark retries');
+$answer = decode_json($r->{body});
+is_deeply([@$answer{qw(status destinations spooled failed)}],
+          ['failed', 2, 1, 1], 'the spooled one has it, the direct failed')
+    or diag $r->{body};
+ok(wait_for(sub { $flaky->count >= 1 }, 5),
+   'the spooled destination gets it anyway (Postmark\'s retry would be '
+   . 'a duplicate with the same webhook-id)');
+
+$t->finish;

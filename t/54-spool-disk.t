@@ -1,0 +1,146 @@
+#!/usr/bin/perl
+
+# The spool's disk: a segment left with records torn by a crash or
+# damaged is taken over, its damaged bytes skipped with a log line, and
+# every whole record delivered; a full spool answers 503 (Postmark
+# retries) until deliveries free it; a spool that cannot be written
+# answers 503 too, and recovers.
+
+use strict;
+use warnings;
+
+use Test::More;
+use File::Path qw(rmtree);
+
+use PostmarkTest qw(payload wait_for);
+use PostmarkTest::Spool qw(event arrivals delivery_record done_record);
+
+my $t = PostmarkTest->new;
+my $hook = $t->standin('hook');
+my $spool = $t->dir . '/spool';
+my $url = $hook->url('/hook');
+
+$t->write_config(<<"EOF");
+%%TEST_GLOBALS%%
+events { }
+http {
+    %%TEST_GLOBALS_HTTP%%
+
+    postmark_spool $spool max_size=1m;
+
+    postmark_client acme {
+        webhook_user      acme;
+        webhook_password  secret;
+        delivery          spooled;
+        retry_backoff     100ms 300ms;
+        circuit_breaker   off;
+        forward $url { }
+    }
+
+    server {
+        listen 127.0.0.1:%%PORT_8080%%;
+        location = /webhook { postmark_webhook; }
+    }
+}
+EOF
+
+# --- torn and damaged records, left by an earlier run -------------------
+
+sub rec {
+    my ($n) = @_;
+    return delivery_record(client => 'acme', destination => $url,
+                           id => "msg_torn$n", body => event($n));
+}
+
+my @whole = map { rec($_) } 1 .. 6;
+my $segment = $whole[0];                                  # done below
+$segment .= substr($whole[1], 0, 60);                     # torn
+$segment .= $whole[2];                                    # whole
+$segment .= done_record(0);                               # 1 is done
+(my $damaged = $whole[3]) =~ s/Delivered/Delivere!/;      # damaged
+$segment .= $damaged;
+$segment .= $whole[4];                                    # whole
+$segment .= substr($whole[5], 0, length($whole[5]) - 9);  # torn at the end
+
+mkdir $spool or die "$spool: $!";
+open my $fh, '>', "$spool/0001795000000000-1-0.seg" or die $!;
+binmode $fh;
+print $fh $segment;
+close $fh;
+
+$t->run;
+
+ok(wait_for(sub { $hook->count >= 2 }, 10), 'the whole records arrive');
+sleep 0.5;
+
+my ($count, $body) = arrivals($hook);
+is_deeply([sort keys %$count], ['msg_torn3', 'msg_torn5'],
+          'exactly the two whole records not yet done');
+is($body->{msg_torn3}, event(3), 'byte for byte');
+
+my ($line) = $t->log_lines(qr/skipped \d+ damaged or torn bytes/);
+like($line, qr/skipped \d+ damaged or torn bytes in 3 places of ".*0001795000000000-1-0\.seg"; every whole record is delivered/,
+     'the damage is logged: three places');
+ok(wait_for(sub { !-e "$spool/0001795000000000-1-0.seg" }, 5),
+   'the segment is removed once delivered');
+
+# --- a full spool --------------------------------------------------------
+
+$hook->stop;
+
+# about 100 KB each: a 1 MB spool takes a few
+(my $big = payload('inbound')) =~ s/"TextBody": "/'"TextBody": "' . ('x' x 100_000)/e;
+
+my ($accepted, $r) = (0);
+for my $n (1 .. 30) {
+    (my $b = $big) =~ s/"MessageID": "[^"]*"/"MessageID": "full-$n"/;
+    $r = $t->post('/webhook', $b, user => 'acme', password => 'secret');
+    last if $r->{status} != 200;
+    $accepted++;
+}
+
+is($r->{status}, 503, "full: 503 after $accepted events");
+like($r->{body}, qr/"message":"the spool is full; Postmark will retry"/,
+     'full: the answer says why');
+cmp_ok($accepted, '>=', 5, 'full: it took events up to its size first');
+ok($t->log_lines(qr/\[crit\].*postmark spool ".*" is full \(max_size=1048576\)/),
+   'full: a crit line says so');
+
+$hook->clear;
+$hook->start;
+
+ok(wait_for(sub { $hook->count >= $accepted }, 20),
+   'full: the accepted events are delivered once the destination is back');
+
+ok(wait_for(sub {
+       (my $b = $big) =~ s/"MessageID": "[^"]*"/"MessageID": "after-full"/;
+       $t->post('/webhook', $b, user => 'acme',
+                password => 'secret')->{status} == 200 }, 10),
+   'full: delivered events free the spool: new events are taken again');
+
+# --- a spool that cannot be written --------------------------------------
+
+rmtree($spool);
+
+$r = $t->post('/webhook', event(100), user => 'acme', password => 'secret');
+is($r->{status}, 503, 'removed: the segment in use is found removed: 503');
+like($r->{body}, qr/"spooled":0,"failed":1,"message":"the spool cannot be written; Postmark will retry"/,
+     'removed: the answer says why');
+ok($t->log_lines(qr/\[crit\].*postmark spool: fstat\(\) of ".*\.seg" failed.*\(2: No such file or directory\)/),
+   'removed: a crit line names the call and the file');
+
+$r = $t->post('/webhook', event(100), user => 'acme', password => 'secret');
+is($r->{status}, 503, 'unwritable: no new segment can be made: 503');
+ok($t->log_lines(qr/\[crit\].*postmark spool: open\(\) of ".*\.seg" failed.*\(2: No such file or directory\)/),
+   'unwritable: a crit line names the call and the file');
+
+mkdir $spool or die $!;
+
+$r = $t->post('/webhook', event(101), user => 'acme', password => 'secret');
+is($r->{status}, 200, 'unwritable: once the directory is back, 200');
+ok(wait_for(sub { my ($c) = arrivals($hook);
+                  grep { $_ } map { $body = $_ } keys %$c;
+                  $hook->count >= $accepted + 2 }, 10),
+   'unwritable: and it is delivered');
+
+$t->finish(allow => qr/is full|(open|fstat)\(\) of/);
