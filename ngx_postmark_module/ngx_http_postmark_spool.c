@@ -34,6 +34,8 @@
 #define NGX_HTTP_POSTMARK_SEGMENT_MAX   (8 * 1024 * 1024)
 #define NGX_HTTP_POSTMARK_SCAN_EVERY    1000
 #define NGX_HTTP_POSTMARK_YOUNG         60      /* seconds */
+#define NGX_HTTP_POSTMARK_FULL_LOG      10      /* seconds */
+#define NGX_HTTP_POSTMARK_DEAD_MAX      16      /* written at once */
 
 
 struct ngx_http_postmark_segment_s {
@@ -160,6 +162,13 @@ typedef struct {
     off_t                           written_at_scan;
     ngx_uint_t                      segments_on_disk;
     ngx_uint_t                      dead_letters;
+
+    ngx_uint_t                      refused;    /* while full */
+    time_t                          refused_logged;
+
+    /* dead letters being written, and those waiting their turn */
+    ngx_uint_t                      dead_busy;
+    ngx_queue_t                     dead_waiting;
 } ngx_http_postmark_spool_t;
 
 
@@ -176,6 +185,7 @@ static void ngx_http_postmark_segment_check(ngx_http_postmark_segment_t *seg);
 static void ngx_http_postmark_remove_thread(void *data, ngx_log_t *log);
 static void ngx_http_postmark_remove_done(ngx_event_t *ev);
 static void ngx_http_postmark_segment_free(ngx_http_postmark_segment_t *seg);
+static void ngx_http_postmark_spool_refused(void);
 static void ngx_http_postmark_batch_committed(void *data, ngx_int_t rc);
 static void ngx_http_postmark_read_thread(void *data, ngx_log_t *log);
 static void ngx_http_postmark_read_done(ngx_event_t *ev);
@@ -188,6 +198,7 @@ static cJSON *ngx_http_postmark_json_add(cJSON *obj, const char *name,
     const char *value, size_t len);
 static void ngx_http_postmark_iso_time(char *buf, uint64_t ms);
 static void ngx_http_postmark_dead_done(ngx_event_t *ev);
+static void ngx_http_postmark_dead_next(void);
 static void ngx_http_postmark_scan_start(ngx_event_t *ev);
 static void ngx_http_postmark_scan_thread(void *data, ngx_log_t *log);
 static void ngx_http_postmark_scan_count(ngx_http_postmark_scan_t *ctx);
@@ -217,6 +228,7 @@ ngx_http_postmark_spool_init(ngx_cycle_t *cycle)
 
     spool = &ngx_http_postmark_spool;
     ngx_queue_init(&spool->segments);
+    ngx_queue_init(&spool->dead_waiting);
 
     if (pmcf->spool.len == 0) {
         return NGX_OK;
@@ -430,11 +442,7 @@ ngx_http_postmark_spool_write(ngx_http_postmark_batch_t *b)
     }
 
     if (ngx_http_postmark_spool_full(size)) {
-        ngx_log_error(NGX_LOG_CRIT, ngx_cycle->log, 0,
-                      "postmark spool \"%V\" is full (max_size=%O): "
-                      "deliver or remove what waits there, or raise "
-                      "max_size", &ngx_http_postmark_spool.conf->spool,
-                      ngx_http_postmark_spool.conf->spool_max_size);
+        ngx_http_postmark_spool_refused();
         return NGX_DECLINED;
     }
 
@@ -458,6 +466,33 @@ ngx_http_postmark_spool_write(ngx_http_postmark_batch_t *b)
     ngx_http_postmark_spool_commit(b->segment, &b->own);
 
     return NGX_OK;
+}
+
+
+/* a full spool is logged every few seconds, not for every event refused */
+
+static void
+ngx_http_postmark_spool_refused(void)
+{
+    ngx_http_postmark_spool_t  *spool;
+
+    spool = &ngx_http_postmark_spool;
+
+    spool->refused++;
+
+    if (ngx_time() - spool->refused_logged < NGX_HTTP_POSTMARK_FULL_LOG) {
+        return;
+    }
+
+    ngx_log_error(NGX_LOG_CRIT, ngx_cycle->log, 0,
+                  "postmark spool \"%V\" is full (max_size=%O): %ui "
+                  "write%s refused since the last such line; deliver or "
+                  "remove what waits there, or raise max_size",
+                  &spool->conf->spool, spool->conf->spool_max_size,
+                  spool->refused, spool->refused == 1 ? "" : "s");
+
+    spool->refused = 0;
+    spool->refused_logged = ngx_time();
 }
 
 
@@ -1097,6 +1132,14 @@ ngx_http_postmark_spool_dead(ngx_http_postmark_pending_t *p,
 
     spool = &ngx_http_postmark_spool;
 
+    /* many at once (a restart after a long stop) wait their turn */
+
+    if (spool->dead_busy >= NGX_HTTP_POSTMARK_DEAD_MAX) {
+        p->dead = reason;
+        ngx_queue_insert_tail(&spool->dead_waiting, &p->queue);
+        return;
+    }
+
     task = ngx_http_postmark_task_create(sizeof(ngx_http_postmark_dead_t),
                                          ngx_http_postmark_dead_thread,
                                          ngx_http_postmark_dead_done);
@@ -1121,6 +1164,7 @@ ngx_http_postmark_spool_dead(ngx_http_postmark_pending_t *p,
     p->busy = 1;
 
     if (ngx_http_postmark_task_post(task) == NGX_OK) {
+        spool->dead_busy++;
         return;
     }
 
@@ -1377,6 +1421,8 @@ ngx_http_postmark_dead_done(ngx_event_t *ev)
 
     p->busy = 0;
 
+    ngx_http_postmark_dead_next();
+
     if (ctx->rc == NGX_ERROR) {
         ngx_log_error(NGX_LOG_ALERT, ngx_cycle->log, ctx->err,
                       "postmark spool: %s for dead letter \"%s\" failed; "
@@ -1415,6 +1461,30 @@ ngx_http_postmark_dead_done(ngx_event_t *ev)
     ngx_free(task);
 
     ngx_http_postmark_spool_done(p);
+}
+
+
+static void
+ngx_http_postmark_dead_next(void)
+{
+    ngx_queue_t                  *q;
+    ngx_http_postmark_spool_t    *spool;
+    ngx_http_postmark_pending_t  *p;
+
+    spool = &ngx_http_postmark_spool;
+
+    spool->dead_busy--;
+
+    if (ngx_queue_empty(&spool->dead_waiting)) {
+        return;
+    }
+
+    q = ngx_queue_head(&spool->dead_waiting);
+    ngx_queue_remove(q);
+
+    p = ngx_queue_data(q, ngx_http_postmark_pending_t, queue);
+
+    ngx_http_postmark_spool_dead(p, p->dead);
 }
 
 

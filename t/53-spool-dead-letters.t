@@ -16,6 +16,7 @@ use PostmarkTest qw(wait_for);
 use PostmarkTest::Spool qw(event arrivals admin);
 
 my $KEY = 'k' x 32;
+my $N = 40;     # dead at once: more than are written at a time
 
 my $t = PostmarkTest->new;
 my $acme = $t->standin('acme');
@@ -69,14 +70,17 @@ $globex->stop;
 
 my %id;
 
-for my $n (1 .. 5) {
+my $acked = 0;
+for my $n (1 .. $N) {
     my $r = $t->post('/webhook', event($n), user => 'acme',
                      password => 'secret');
-    is($r->{status}, 200, "acme event $n acknowledged");
+    $acked++ if $r->{status} == 200;
     ($id{$n}) = $r->{body} =~ /"webhook_id":"(msg_\w+)"/;
 }
+is($acked, $N, "$N acme events acknowledged");
 
-for my $n (6, 7) {
+my @g = ($N + 1, $N + 2);
+for my $n (@g) {
     my $r = $t->post('/webhook', event($n), user => 'globex',
                      password => 'secret');
     is($r->{status}, 200, "globex event $n acknowledged");
@@ -85,7 +89,7 @@ for my $n (6, 7) {
 
 # --- out of retries ---------------------------------------------------
 
-ok(wait_for(sub { $t->log_lines(qr/moved to the dead letters/) >= 5 }, 10),
+ok(wait_for(sub { $t->log_lines(qr/moved to the dead letters/) >= $N }, 10),
    'after retry_max_age the acme events become dead letters');
 like(($t->log_lines(qr/moved to the dead letters/))[0],
      qr/postmark client "acme": Delivery event \(webhook-id msg_\w{32}\) for "\Q$acme_url\E" moved to the dead letters after \d+ attempts: retry_max_age passed; last answer: .*(Connection refused|connect)/,
@@ -93,10 +97,11 @@ like(($t->log_lines(qr/moved to the dead letters/))[0],
 
 my $r = admin($t, GET => '/postmark-admin/dead-letters');
 is($r->{status}, 200, 'list: 200');
-is($r->{json}{count}, 5, 'list: five dead letters');
+is($r->{json}{count}, $N, "list: $N dead letters");
 
+$r = admin($t, GET => "/postmark-admin/dead-letters?limit=$N");
 my @dl = @{ $r->{json}{dead_letters} };
-is_deeply([sort map { $_->{webhook_id} } @dl], [sort @id{1 .. 5}],
+is_deeply([sort map { $_->{webhook_id} } @dl], [sort @id{1 .. $N}],
           'list: the webhook-ids of the acme events');
 my $d = $dl[0];
 is($d->{client}, 'acme', 'list: the client');
@@ -108,22 +113,23 @@ like($d->{last_answer}, qr/refused|connect/i, 'list: the last answer');
 like($d->{received}, qr/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/,
      'list: when it was received');
 like($d->{file}, qr/^\d{13}-\d+-\d+\.dead$/, 'list: its file');
-is($d->{event_bytes}, length event(1), 'list: its size');
+my %n = reverse %id;
+is($d->{event_bytes}, length event($n{ $d->{webhook_id} }), 'list: its size');
 
 $r = admin($t, GET => '/postmark-admin/dead-letters?limit=2');
 is(scalar @{ $r->{json}{dead_letters} }, 2, 'limit: two listed');
-is($r->{json}{count}, 5, 'limit: five counted');
+is($r->{json}{count}, $N, 'limit: all counted');
 
 $r = admin($t, GET => '/postmark-admin/dead-letters?client=globex');
 is($r->{json}{count}, 0, 'filter: none of globex yet');
 
 (my $escaped = $acme_url) =~ s/([:\/])/sprintf '%%%02X', ord $1/ge;
 $r = admin($t, GET => "/postmark-admin/dead-letters?destination=$escaped");
-is($r->{json}{count}, 5, 'filter: by destination, percent-encoded');
+is($r->{json}{count}, $N, 'filter: by destination, percent-encoded');
 
 ok(wait_for(sub {
        (admin($t, GET => '/postmark-admin/')->{json}{dead_letters} // 0)
-       == 5 }, 5), 'status: five dead letters on disk');
+       == $N }, 5), "status: $N dead letters on disk");
 
 # --- a destination gone from the configuration -------------------------
 
@@ -136,7 +142,7 @@ ok(wait_for(sub { $t->log_lines(qr/moved to the dead letters after 0 attempts: t
 $r = admin($t, GET => '/postmark-admin/dead-letters?client=globex');
 is($r->{json}{count}, 2, 'filter: two of globex now');
 is_deeply([sort map { $_->{webhook_id} } @{ $r->{json}{dead_letters} }],
-          [sort @id{6, 7}], 'with their webhook-ids');
+          [sort @id{@g}], 'with their webhook-ids');
 
 # --- replay ----------------------------------------------------------------
 
@@ -144,14 +150,14 @@ $acme->start;
 
 $r = admin($t, POST => '/postmark-admin/dead-letters/replay?client=acme');
 is($r->{status}, 200, 'replay: 200');
-is_deeply([@{ $r->{json} }{qw(status replayed skipped)}], ['replayed', 5, 0],
-          'replay: five replayed') or diag $r->{body};
+is_deeply([@{ $r->{json} }{qw(status replayed skipped)}], ['replayed', $N, 0],
+          "replay: $N replayed") or diag $r->{body};
 
-ok(wait_for(sub { $acme->count >= 5 }, 10), 'replay: they arrive');
+ok(wait_for(sub { $acme->count >= $N }, 10), 'replay: they arrive');
 my ($count, $body) = arrivals($acme);
-is_deeply([sort keys %$count], [sort @id{1 .. 5}],
+is_deeply([sort keys %$count], [sort @id{1 .. $N}],
           'replay: under their first webhook-ids');
-ok(!(grep { $body->{ $id{$_} } ne event($_) } 1 .. 5),
+ok(!(grep { $body->{ $id{$_} } ne event($_) } 1 .. $N),
    'replay: byte for byte');
 
 $r = admin($t, GET => '/postmark-admin/dead-letters');

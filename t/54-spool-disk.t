@@ -103,8 +103,12 @@ is($r->{status}, 503, "full: 503 after $accepted events");
 like($r->{body}, qr/"message":"the spool is full; Postmark will retry"/,
      'full: the answer says why');
 cmp_ok($accepted, '>=', 5, 'full: it took events up to its size first');
-ok($t->log_lines(qr/\[crit\].*postmark spool ".*" is full \(max_size=1048576\)/),
-   'full: a crit line says so');
+my @full = $t->log_lines(qr/\[crit\].*postmark spool ".*" is full \(max_size=1048576\): 1 write refused since the last such line/);
+is(scalar @full, 1, 'full: a crit line says so');
+
+$r = $t->post('/webhook', $big, user => 'acme', password => 'secret');
+is($r->{status}, 503, 'full: another event is refused');
+is(scalar $t->log_lines(qr/is full/), 1, 'full: without another line at once');
 
 $hook->clear;
 $hook->start;
