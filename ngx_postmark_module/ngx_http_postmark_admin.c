@@ -20,7 +20,6 @@
 #include "ngx_http_postmark_module.h"
 
 #include <sys/file.h>
-#include <dirent.h>
 
 #include <cjson/cJSON.h>
 #include <openssl/crypto.h>
@@ -53,6 +52,7 @@ typedef struct {
     char                          **names;
     size_t                          nnames;
     size_t                          next;
+    ngx_uint_t                      listed;
 
     /* found */
     char                           *json;       /* a listing */
@@ -87,8 +87,6 @@ static ngx_int_t ngx_http_postmark_letters_start(
     ngx_http_postmark_admin_t *ctx);
 static ngx_int_t ngx_http_postmark_letter_read(ngx_http_postmark_admin_t *ctx,
     char *path, ngx_http_postmark_letter_t *letter);
-static ngx_uint_t ngx_http_postmark_letter_spooled(
-    ngx_http_postmark_admin_t *ctx, ngx_http_postmark_letter_t *letter);
 static void ngx_http_postmark_letter_free(ngx_http_postmark_letter_t *letter);
 static void ngx_http_postmark_letters_done(ngx_event_t *ev);
 static void ngx_http_postmark_replay_batch(ngx_thread_task_t *task);
@@ -100,7 +98,6 @@ static void ngx_http_postmark_admin_finish(ngx_thread_task_t *task,
     ngx_int_t rc);
 static ngx_int_t ngx_http_postmark_admin_send(ngx_http_request_t *r,
     ngx_uint_t status, cJSON *json);
-static int ngx_http_postmark_letter_cmp(const void *a, const void *b);
 
 
 ngx_int_t
@@ -413,7 +410,7 @@ ngx_http_postmark_letters_thread(void *data, ngx_log_t *log)
     ctx->nletters = 0;
     ctx->more = 0;
 
-    if (ctx->names == NULL) {
+    if (!ctx->listed) {
         rc = ngx_http_postmark_letters_start(ctx);
         if (rc != NGX_OK) {
             ctx->rc = rc;
@@ -462,7 +459,9 @@ ngx_http_postmark_letters_thread(void *data, ngx_log_t *log)
             continue;
         }
 
-        if (!ngx_http_postmark_letter_spooled(ctx, &letter)) {
+        if (ngx_http_postmark_spooled_dest(ctx->spooled, &letter.rec)
+            == NULL)
+        {
             ctx->skipped++;
             ngx_http_postmark_letter_free(&letter);
             continue;
@@ -496,10 +495,7 @@ ngx_http_postmark_letters_thread(void *data, ngx_log_t *log)
 static ngx_int_t
 ngx_http_postmark_letters_start(ngx_http_postmark_admin_t *ctx)
 {
-    DIR            *dir;
-    char          **more, path[NGX_MAX_PATH];
-    size_t          len, cap;
-    struct dirent  *de;
+    char  path[NGX_MAX_PATH];
 
     if (ctx->replay) {
         snprintf(path, sizeof(path), "%s/.replay", (char *) ctx->dir);
@@ -519,83 +515,18 @@ ngx_http_postmark_letters_start(ngx_http_postmark_admin_t *ctx)
         }
     }
 
-    dir = opendir((char *) ctx->dir);
-    if (dir == NULL) {
+    if (ngx_http_postmark_list_dir(ctx->dir, ".dead", &ctx->names,
+                                   &ctx->nnames)
+        != NGX_OK)
+    {
         ctx->op = "opendir()";
         ctx->err = errno;
         return NGX_ERROR;
     }
 
-    cap = 0;
-
-    while ((de = readdir(dir)) != NULL) {
-        len = strlen(de->d_name);
-
-        if (len < 6 || strcmp(de->d_name + len - 5, ".dead") != 0) {
-            continue;
-        }
-
-        if (ctx->nnames == cap) {
-            cap = cap ? 2 * cap : 64;
-            more = realloc(ctx->names, cap * sizeof(char *));
-            if (more == NULL) {
-                break;
-            }
-
-            ctx->names = more;
-        }
-
-        ctx->names[ctx->nnames] = strdup(de->d_name);
-        if (ctx->names[ctx->nnames]) {
-            ctx->nnames++;
-        }
-    }
-
-    closedir(dir);
-
-    if (ctx->names == NULL) {
-        ctx->names = malloc(sizeof(char *));
-        if (ctx->names == NULL) {
-            ctx->op = "malloc()";
-            return NGX_ERROR;
-        }
-    }
-
-    /* names begin with the time of death */
-
-    qsort(ctx->names, ctx->nnames, sizeof(char *),
-          ngx_http_postmark_letter_cmp);
+    ctx->listed = 1;
 
     return NGX_OK;
-}
-
-
-/* whether this configuration has the letter's destination, spooled */
-
-static ngx_uint_t
-ngx_http_postmark_letter_spooled(ngx_http_postmark_admin_t *ctx,
-    ngx_http_postmark_letter_t *letter)
-{
-    ngx_uint_t                  i;
-    ngx_http_postmark_dest_t  **dests, *dest;
-
-    dests = ctx->spooled->elts;
-
-    for (i = 0; i < ctx->spooled->nelts; i++) {
-        dest = dests[i];
-
-        if (dest->display.len == letter->rec.dest_len
-            && dest->client->name.len == letter->rec.client_len
-            && ngx_memcmp(dest->display.data, letter->rec.dest,
-                          letter->rec.dest_len) == 0
-            && ngx_memcmp(dest->client->name.data, letter->rec.client,
-                          letter->rec.client_len) == 0)
-        {
-            return 1;
-        }
-    }
-
-    return 0;
 }
 
 
@@ -985,11 +916,7 @@ ngx_http_postmark_admin_free(ngx_http_postmark_admin_t *ctx)
     }
 
     if (ctx->names) {
-        for (i = 0; i < ctx->nnames; i++) {
-            free(ctx->names[i]);
-        }
-
-        free(ctx->names);
+        ngx_http_postmark_names_free(ctx->names, ctx->nnames);
         ctx->names = NULL;
     }
 
@@ -1057,11 +984,4 @@ ngx_http_postmark_admin_send(ngx_http_request_t *r, ngx_uint_t status,
     free(text);
 
     return ngx_http_postmark_send_json(r, status, p, len + 1);
-}
-
-
-static int
-ngx_http_postmark_letter_cmp(const void *a, const void *b)
-{
-    return strcmp(*(char * const *) a, *(char * const *) b);
 }

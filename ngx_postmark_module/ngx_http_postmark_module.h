@@ -343,6 +343,9 @@ ngx_thread_task_t *ngx_http_postmark_task_create(size_t size,
     void (*thread)(void *data, ngx_log_t *log), ngx_event_handler_pt done);
 ngx_int_t ngx_http_postmark_task_post(ngx_thread_task_t *task);
 uint64_t ngx_http_postmark_now(void);
+ngx_int_t ngx_http_postmark_list_dir(u_char *dir, char *suffix, char ***names,
+    size_t *n);
+void ngx_http_postmark_names_free(char **names, size_t n);
 
 ngx_int_t ngx_http_postmark_spool_init(ngx_cycle_t *cycle);
 void ngx_http_postmark_spool_exit(ngx_cycle_t *cycle);
@@ -362,6 +365,8 @@ void ngx_http_postmark_spool_stats(off_t *bytes, ngx_uint_t *segments,
 
 ngx_int_t ngx_http_postmark_retry_init(ngx_cycle_t *cycle);
 void ngx_http_postmark_retry_exit(ngx_cycle_t *cycle);
+ngx_http_postmark_dest_t *ngx_http_postmark_spooled_dest(ngx_array_t *spooled,
+    ngx_http_postmark_record_t *rec);
 ngx_http_postmark_outbox_t *ngx_http_postmark_retry_outbox(
     ngx_http_postmark_record_t *rec);
 ngx_http_postmark_outbox_t *ngx_http_postmark_retry_outbox_of(

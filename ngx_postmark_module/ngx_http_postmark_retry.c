@@ -28,6 +28,7 @@
 typedef struct {
     ngx_http_postmark_outbox_t     *outboxes;
     ngx_uint_t                      n;
+    ngx_array_t                    *spooled;    /* of the configuration */
     ngx_queue_t                     all;        /* every pending delivery */
     ngx_connection_t                dummy;      /* debug logging expects it */
     ngx_uint_t                      exiting;
@@ -82,6 +83,7 @@ ngx_http_postmark_retry_init(ngx_cycle_t *cycle)
     }
 
     retry->n = pmcf->spooled.nelts;
+    retry->spooled = &pmcf->spooled;
     retry->outboxes = ngx_calloc(retry->n * sizeof(ngx_http_postmark_outbox_t),
                                  cycle->log);
     if (retry->outboxes == NULL) {
@@ -162,14 +164,35 @@ ngx_http_postmark_retry_outbox_of(ngx_http_postmark_dest_t *dest)
 ngx_http_postmark_outbox_t *
 ngx_http_postmark_retry_outbox(ngx_http_postmark_record_t *rec)
 {
-    ngx_uint_t                   i;
-    ngx_http_postmark_dest_t    *dest;
-    ngx_http_postmark_retry_t   *retry;
+    ngx_http_postmark_dest_t  *dest;
 
-    retry = &ngx_http_postmark_retry;
+    if (ngx_http_postmark_retry.spooled == NULL) {
+        return NULL;
+    }
 
-    for (i = 0; i < retry->n; i++) {
-        dest = retry->outboxes[i].dest;
+    dest = ngx_http_postmark_spooled_dest(ngx_http_postmark_retry.spooled,
+                                          rec);
+
+    return dest ? ngx_http_postmark_retry_outbox_of(dest) : NULL;
+}
+
+
+/*
+ * The spooled destination of a record's client and destination names, in
+ * the configuration: read only, so threads may look too.
+ */
+
+ngx_http_postmark_dest_t *
+ngx_http_postmark_spooled_dest(ngx_array_t *spooled,
+    ngx_http_postmark_record_t *rec)
+{
+    ngx_uint_t                  i;
+    ngx_http_postmark_dest_t  **dests, *dest;
+
+    dests = spooled->elts;
+
+    for (i = 0; i < spooled->nelts; i++) {
+        dest = dests[i];
 
         if (dest->display.len == rec->dest_len
             && dest->client->name.len == rec->client_len
@@ -178,7 +201,7 @@ ngx_http_postmark_retry_outbox(ngx_http_postmark_record_t *rec)
                           rec->client_len)
                == 0)
         {
-            return &retry->outboxes[i];
+            return dest;
         }
     }
 

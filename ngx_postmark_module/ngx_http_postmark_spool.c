@@ -175,6 +175,8 @@ typedef struct {
 static void ngx_http_postmark_segment_abandon(
     ngx_http_postmark_segment_t *seg);
 static ngx_http_postmark_segment_t *ngx_http_postmark_segment_create(void);
+static ngx_http_postmark_segment_t *ngx_http_postmark_segment_alloc(
+    size_t path_len);
 static u_char *ngx_http_postmark_segment_append(
     ngx_http_postmark_segment_t *seg, size_t size);
 static void ngx_http_postmark_segment_write(ngx_http_postmark_segment_t *seg);
@@ -204,9 +206,9 @@ static void ngx_http_postmark_scan_thread(void *data, ngx_log_t *log);
 static void ngx_http_postmark_scan_count(ngx_http_postmark_scan_t *ctx);
 static ngx_int_t ngx_http_postmark_scan_adopt(ngx_http_postmark_scan_t *ctx,
     char *name);
-static int ngx_http_postmark_name_cmp(const void *a, const void *b);
 static void ngx_http_postmark_scan_done(ngx_event_t *ev);
 static void ngx_http_postmark_scan_take(ngx_http_postmark_scan_t *ctx);
+static int ngx_http_postmark_name_cmp(const void *a, const void *b);
 static ssize_t ngx_http_postmark_pread(ngx_fd_t fd, u_char *buf, size_t len,
     off_t offset);
 static ngx_int_t ngx_http_postmark_sync_dir(u_char *dir);
@@ -646,29 +648,45 @@ ngx_http_postmark_spool_done(ngx_http_postmark_pending_t *p)
 static ngx_http_postmark_segment_t *
 ngx_http_postmark_segment_create(void)
 {
-    ngx_uint_t                    len;
     ngx_http_postmark_spool_t    *spool;
     ngx_http_postmark_segment_t  *seg;
 
     spool = &ngx_http_postmark_spool;
+
+    seg = ngx_http_postmark_segment_alloc(spool->conf->spool.len
+                                          + sizeof("/-.seg") + 13
+                                          + 2 * NGX_INT_T_LEN);
+    if (seg == NULL) {
+        return NULL;
+    }
+
+    /* names sort by creation: older segments are taken over first */
+
+    ngx_sprintf(seg->path, "%V/%013uL-%P-%ui.seg%Z",
+                &spool->conf->spool, ngx_http_postmark_now(), ngx_pid,
+                spool->seq++);
+
+    return seg;
+}
+
+
+/* a segment of the spool's list, with room for its path; no file yet */
+
+static ngx_http_postmark_segment_t *
+ngx_http_postmark_segment_alloc(size_t path_len)
+{
+    ngx_http_postmark_segment_t  *seg;
 
     seg = ngx_calloc(sizeof(ngx_http_postmark_segment_t), ngx_cycle->log);
     if (seg == NULL) {
         return NULL;
     }
 
-    seg->fd = NGX_INVALID_FILE;
-    ngx_queue_init(&seg->waiters);
-
+    seg->path = ngx_alloc(path_len, ngx_cycle->log);
     seg->task = ngx_http_postmark_task_create(
                     sizeof(ngx_http_postmark_write_t),
                     ngx_http_postmark_write_thread,
                     ngx_http_postmark_write_done);
-
-    /* names sort by creation: older segments are taken over first */
-
-    len = spool->conf->spool.len + sizeof("/-.seg") + 13 + 2 * NGX_INT_T_LEN;
-    seg->path = ngx_alloc(len, ngx_cycle->log);
 
     if (seg->task == NULL || seg->path == NULL) {
         ngx_free(seg->task);
@@ -677,11 +695,9 @@ ngx_http_postmark_segment_create(void)
         return NULL;
     }
 
-    ngx_sprintf(seg->path, "%V/%013uL-%P-%ui.seg%Z",
-                    &spool->conf->spool, ngx_http_postmark_now(), ngx_pid,
-                    spool->seq++);
-
-    ngx_queue_insert_tail(&spool->segments, &seg->queue);
+    seg->fd = NGX_INVALID_FILE;
+    ngx_queue_init(&seg->waiters);
+    ngx_queue_insert_tail(&ngx_http_postmark_spool.segments, &seg->queue);
 
     return seg;
 }
@@ -1530,69 +1546,103 @@ ngx_http_postmark_scan_thread(void *data, ngx_log_t *log)
 {
     ngx_http_postmark_scan_t *ctx = data;
 
-    DIR            *dir;
-    char          **names, **more;
-    size_t          len, n, i, cap;
-    struct stat     st;
-    struct dirent  *de;
-    char            path[NGX_MAX_PATH];
+    char         **names, path[NGX_MAX_PATH];
+    size_t         n, i;
+    struct stat    st;
 
     ngx_http_postmark_scan_count(ctx);
 
-    dir = opendir((char *) ctx->dir);
-    if (dir == NULL) {
+    if (ngx_http_postmark_list_dir(ctx->dir, ".seg", &names, &n) != NGX_OK) {
         ctx->op = "opendir()";
         ctx->err = errno;
         return;
     }
 
-    names = NULL;
-    n = 0;
-    cap = 0;
-
-    while ((de = readdir(dir)) != NULL) {
-        len = strlen(de->d_name);
-
-        if (len < 5 || strcmp(de->d_name + len - 4, ".seg") != 0) {
-            continue;
-        }
-
-        snprintf(path, sizeof(path), "%s/%s", (char *) ctx->dir, de->d_name);
+    for (i = 0; i < n; i++) {
+        snprintf(path, sizeof(path), "%s/%s", (char *) ctx->dir, names[i]);
 
         if (stat(path, &st) == 0) {
             ctx->bytes += st.st_size;
             ctx->segments++;
         }
 
-        if (n == cap) {
-            cap = cap ? 2 * cap : 64;
-            more = realloc(names, cap * sizeof(char *));
-            if (more == NULL) {
-                break;
-            }
-
-            names = more;
-        }
-
-        names[n] = strdup(de->d_name);
-        if (names[n]) {
-            n++;
-        }
-    }
-
-    closedir(dir);
-
-    if (n) {
-        qsort(names, n, sizeof(char *), ngx_http_postmark_name_cmp);
-    }
-
-    for (i = 0; i < n; i++) {
         if (ctx->fd == NGX_INVALID_FILE
             && ngx_http_postmark_scan_adopt(ctx, names[i]) == NGX_OK)
         {
             ctx->more = (i + 1 < n);
         }
+    }
 
+    ngx_http_postmark_names_free(names, n);
+}
+
+
+/*
+ * The names in "dir" that end in "suffix", sorted: spool files begin with
+ * their time, so the oldest come first.  For threads: plain libc only.
+ * The list is malloc()ed, for ngx_http_postmark_names_free(); NGX_ERROR,
+ * with errno, when the directory cannot be read.
+ */
+
+ngx_int_t
+ngx_http_postmark_list_dir(u_char *dir, char *suffix, char ***names,
+    size_t *n)
+{
+    DIR            *d;
+    char          **more;
+    size_t          len, cap, slen;
+    struct dirent  *de;
+
+    *names = NULL;
+    *n = 0;
+
+    d = opendir((char *) dir);
+    if (d == NULL) {
+        return NGX_ERROR;
+    }
+
+    cap = 0;
+    slen = strlen(suffix);
+
+    while ((de = readdir(d)) != NULL) {
+        len = strlen(de->d_name);
+
+        if (len <= slen || strcmp(de->d_name + len - slen, suffix) != 0) {
+            continue;
+        }
+
+        if (*n == cap) {
+            cap = cap ? 2 * cap : 64;
+            more = realloc(*names, cap * sizeof(char *));
+            if (more == NULL) {
+                break;
+            }
+
+            *names = more;
+        }
+
+        (*names)[*n] = strdup(de->d_name);
+        if ((*names)[*n]) {
+            (*n)++;
+        }
+    }
+
+    closedir(d);
+
+    if (*n) {
+        qsort(*names, *n, sizeof(char *), ngx_http_postmark_name_cmp);
+    }
+
+    return NGX_OK;
+}
+
+
+void
+ngx_http_postmark_names_free(char **names, size_t n)
+{
+    size_t  i;
+
+    for (i = 0; i < n; i++) {
         free(names[i]);
     }
 
@@ -1777,26 +1827,9 @@ ngx_http_postmark_scan_take(ngx_http_postmark_scan_t *ctx)
     ngx_http_postmark_pending_t  *p;
     ngx_http_postmark_outbox_t   *outbox;
     ngx_http_postmark_segment_t  *seg;
-    ngx_http_postmark_spool_t    *spool;
 
-    spool = &ngx_http_postmark_spool;
-
-    seg = ngx_calloc(sizeof(ngx_http_postmark_segment_t), ngx_cycle->log);
-    if (seg) {
-        seg->path = ngx_alloc(ngx_strlen(ctx->path) + 1, ngx_cycle->log);
-        seg->task = ngx_http_postmark_task_create(
-                        sizeof(ngx_http_postmark_write_t),
-                        ngx_http_postmark_write_thread,
-                        ngx_http_postmark_write_done);
-    }
-
-    if (seg == NULL || seg->path == NULL || seg->task == NULL) {
-        if (seg) {
-            ngx_free(seg->path);
-            ngx_free(seg->task);
-            ngx_free(seg);
-        }
-
+    seg = ngx_http_postmark_segment_alloc(ngx_strlen(ctx->path) + 1);
+    if (seg == NULL) {
         (void) close(ctx->fd);
         return;
     }
@@ -1804,8 +1837,6 @@ ngx_http_postmark_scan_take(ngx_http_postmark_scan_t *ctx)
     ngx_cpystrn(seg->path, ctx->path, ngx_strlen(ctx->path) + 1);
     seg->fd = ctx->fd;
     seg->size = ctx->size;
-    ngx_queue_init(&seg->waiters);
-    ngx_queue_insert_tail(&spool->segments, &seg->queue);
 
     ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
                   "postmark spool: took over \"%s\" with %l deliveries "

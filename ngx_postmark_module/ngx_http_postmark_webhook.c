@@ -546,15 +546,15 @@ ngx_http_postmark_webhook_result(ngx_http_request_t *r, ngx_uint_t status,
 {
     u_char                   *json, *p;
     size_t                    len;
-    ngx_uint_t                direct, spooled, failed;
+    ngx_uint_t                total, spooled, failed;
     ngx_http_postmark_ctx_t  *ctx;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_postmark_module);
 
     ngx_http_postmark_set_outcome(r, outcome);
 
-    direct = job ? job->deliveries.nelts : 0;
     spooled = job ? job->spooled.nelts : 0;
+    total = job ? job->deliveries.nelts + spooled : 0;
     failed = job ? job->failed : 0;
 
     if (job && job->spool_failed) {
@@ -574,8 +574,7 @@ ngx_http_postmark_webhook_result(ngx_http_request_t *r, ngx_uint_t status,
 
     p = ngx_sprintf(json, "{\"status\":\"%V\",\"webhook_id\":\"%V\","
                     "\"destinations\":%ui,\"spooled\":%ui,\"failed\":%ui",
-                    &ctx->outcome, &ctx->webhook_id,
-                    direct + (job ? job->spooled.nelts : 0), spooled, failed);
+                    &ctx->outcome, &ctx->webhook_id, total, spooled, failed);
 
     if (message) {
         p = ngx_sprintf(p, ",\"message\":\"%s\"", message);
