@@ -32,7 +32,9 @@ DEB_PKGS   := nginx nginx-dev libcjson-dev libcurl4-openssl-dev libssl-dev \
 CFLAGS_UNIT := -std=c99 -Wall -Wextra -Werror -g -O1 \
                -fsanitize=address,undefined -fno-omit-frame-pointer
 
-# the sanitizer build: Debian's source of the installed nginx version
+# the sanitizer build: Debian's source of the installed nginx version;
+# NGX_DEBUG_PALLOC makes every pool allocation its own, so that ASan sees
+# reads past one
 ASAN_SRC   := $(BUILD)/src/nginx-1.22.1
 ASAN_DIR   := $(BUILD)/asan
 ASAN_NGX   := $(ASAN_DIR)/objs/nginx
@@ -92,30 +94,37 @@ $(MODULE_SO): $(NGX_OBJS)/Makefile $(SOURCES)
 
 endif
 
+# the JSON scanner is linked into every core's tests: two cores read JSON
+JSON_CORE  := ngx_postmark_module/ngx_http_postmark_json.c \
+              ngx_postmark_module/ngx_http_postmark_json.h
+core_srcs   = ngx_postmark_module/ngx_http_postmark_$(1).c \
+              $(filter-out ngx_postmark_module/ngx_http_postmark_$(1).c,\
+                  $(filter %.c,$(JSON_CORE)))
+
 # unit tests of the pure cores, with ASan and UBSan
 $(BUILD)/unit/%_test: t/unit/%_test.c t/unit/tap.h \
                       ngx_postmark_module/ngx_http_postmark_%.c \
-                      ngx_postmark_module/ngx_http_postmark_%.h
+                      ngx_postmark_module/ngx_http_postmark_%.h $(JSON_CORE)
 	mkdir -p $(BUILD)/unit
 	$(CC) $(CFLAGS_UNIT) -Ingx_postmark_module -It/unit -o $@ $< \
-	    ngx_postmark_module/ngx_http_postmark_$*.c -lcjson -lcrypto -lz
+	    $(call core_srcs,$*) -lcjson -lcrypto -lz
 
-unit: $(BUILD)/unit/event_test $(BUILD)/unit/route_test \
-      $(BUILD)/unit/sign_test $(BUILD)/unit/trim_test \
-      $(BUILD)/unit/record_test
+UNIT_TESTS := json event route sign trim record
+
+unit: $(UNIT_TESTS:%=$(BUILD)/unit/%_test)
 
 # libFuzzer targets, built with clang and seeded with the tests' cases
 $(FUZZ_DIR)/%_fuzz: t/fuzz/%_fuzz.c ngx_postmark_module/ngx_http_postmark_%.c \
-                    ngx_postmark_module/ngx_http_postmark_%.h
+                    ngx_postmark_module/ngx_http_postmark_%.h $(JSON_CORE)
 	@command -v clang >/dev/null && \
 	    test -n "$$(clang -print-file-name=libclang_rt.fuzzer-x86_64.a)" || \
 	    { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install \
 	        -y --no-install-recommends clang libclang-rt-14-dev; }
 	mkdir -p $(FUZZ_DIR)
 	clang $(FUZZ_FLAGS) -Ingx_postmark_module -o $@ $< \
-	    ngx_postmark_module/ngx_http_postmark_$*.c -lcjson -lcrypto -lz
+	    $(call core_srcs,$*) -lcjson -lcrypto -lz
 
-FUZZ_TARGETS := route event trim record
+FUZZ_TARGETS := route json event trim record
 
 fuzz: deps $(FUZZ_TARGETS:%=$(FUZZ_DIR)/%_fuzz)
 	rm -rf $(FUZZ_DIR)/seeds
@@ -156,7 +165,7 @@ $(ASAN_DIR)/Makefile: $(ASAN_SRC)/configure config
 	cd $(ASAN_DIR) && ./configure --with-debug --with-threads \
 	    --with-http_ssl_module --with-http_v2_module \
 	    --add-module=$(ROOT) \
-	    --with-cc-opt='-fsanitize=address,undefined -fno-omit-frame-pointer' \
+	    --with-cc-opt='-DNGX_DEBUG_PALLOC=1 -fsanitize=address,undefined -fno-omit-frame-pointer' \
 	    --with-ld-opt='-fsanitize=address,undefined' \
 	    > $(BUILD)/configure-asan.log || \
 	    { cat $(BUILD)/configure-asan.log; exit 1; }

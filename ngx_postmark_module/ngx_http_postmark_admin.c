@@ -78,8 +78,10 @@ static ngx_int_t ngx_http_postmark_admin_auth(ngx_http_request_t *r);
 static ngx_int_t ngx_http_postmark_admin_status(ngx_http_request_t *r);
 static ngx_int_t ngx_http_postmark_admin_letters(ngx_http_request_t *r,
     ngx_uint_t replay);
-static char *ngx_http_postmark_admin_arg(ngx_http_request_t *r, char *name,
-    size_t len);
+static ngx_int_t ngx_http_postmark_admin_args(ngx_http_request_t *r,
+    char **names, char **values, char **error);
+static char *ngx_http_postmark_admin_bad_arg(ngx_http_request_t *r,
+    ngx_str_t *name, char **names, ngx_uint_t repeated);
 static ngx_int_t ngx_http_postmark_admin_run(ngx_thread_task_t *task,
     ngx_http_request_t *r);
 static void ngx_http_postmark_letters_thread(void *data, ngx_log_t *log);
@@ -111,6 +113,13 @@ ngx_http_postmark_admin_handler(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
+    /* a body left unread would be read as the next request */
+
+    rc = ngx_http_discard_request_body(r);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
     rc = ngx_http_postmark_admin_auth(r);
 
     if (rc == NGX_DECLINED) {
@@ -138,6 +147,12 @@ ngx_http_postmark_admin_handler(ngx_http_request_t *r)
     if (path.len == 0) {
         if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
             goto not_allowed_get;
+        }
+
+        if (r->args.len) {
+            return ngx_http_postmark_send_status(r, NGX_HTTP_BAD_REQUEST,
+                       "rejected", "the spool's status takes no query "
+                       "parameters");
         }
 
         return ngx_http_postmark_admin_status(r);
@@ -298,15 +313,36 @@ ngx_http_postmark_admin_status(ngx_http_request_t *r)
 static ngx_int_t
 ngx_http_postmark_admin_letters(ngx_http_request_t *r, ngx_uint_t replay)
 {
-    char                           *limit;
-    ngx_int_t                       rc, n;
+    char                           *error, *values[3];
+    ngx_int_t                       n;
     ngx_thread_task_t              *task;
     ngx_http_postmark_admin_t      *ctx;
     ngx_http_postmark_main_conf_t  *pmcf;
 
-    rc = ngx_http_discard_request_body(r);
-    if (rc != NGX_OK) {
-        return rc;
+    static char  *listing[] = { "client", "destination", "limit", NULL };
+    static char  *replaying[] = { "client", "destination", NULL };
+
+    if (ngx_http_postmark_admin_args(r, replay ? replaying : listing, values,
+                                     &error)
+        != NGX_OK)
+    {
+        if (error == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        return ngx_http_postmark_send_status(r, NGX_HTTP_BAD_REQUEST,
+                                             "rejected", error);
+    }
+
+    n = replay ? NGX_HTTP_POSTMARK_REPLAY_MAX : 100;
+
+    if (!replay && values[2]) {
+        n = ngx_atoi((u_char *) values[2], ngx_strlen(values[2]));
+
+        if (n < 1 || n > NGX_HTTP_POSTMARK_LIST_MAX) {
+            return ngx_http_postmark_send_status(r, NGX_HTTP_BAD_REQUEST,
+                       "rejected", "limit is a number from 1 to 1000");
+        }
     }
 
     pmcf = ngx_http_get_module_main_conf(r, ngx_http_postmark_module);
@@ -323,54 +359,127 @@ ngx_http_postmark_admin_letters(ngx_http_request_t *r, ngx_uint_t replay)
     ctx->dir = pmcf->dead.data;
     ctx->replay = replay;
     ctx->lock = -1;
-    ctx->limit = replay ? NGX_HTTP_POSTMARK_REPLAY_MAX : 100;
+    ctx->limit = n;
     ctx->spooled = &pmcf->spooled;
-
-    ctx->client = ngx_http_postmark_admin_arg(r, "client", 6);
-    ctx->dest = ngx_http_postmark_admin_arg(r, "destination", 11);
-    limit = ngx_http_postmark_admin_arg(r, "limit", 5);
-
-    if (limit) {
-        n = ngx_atoi((u_char *) limit, ngx_strlen(limit));
-
-        if (replay || n < 1 || n > NGX_HTTP_POSTMARK_LIST_MAX) {
-            ngx_free(task);
-            return ngx_http_postmark_send_status(r, NGX_HTTP_BAD_REQUEST,
-                       "rejected", "limit is a number from 1 to 1000, for "
-                       "listing only");
-        }
-
-        ctx->limit = n;
-    }
+    ctx->client = values[0];
+    ctx->dest = values[1];
 
     return ngx_http_postmark_admin_run(task, r);
 }
 
 
-/* a query argument, unescaped and NUL-terminated, or NULL */
+/*
+ * The query, as "names" allow: each at most once, unescaped and
+ * NUL-terminated into "values", NULL when absent.  Anything else is
+ * refused and named in "error": a typo must not widen a replay.
+ */
+
+static ngx_int_t
+ngx_http_postmark_admin_args(ngx_http_request_t *r, char **names,
+    char **values, char **error)
+{
+    u_char      *p, *last, *amp, *eq, *dst, *src;
+    ngx_str_t    name;
+    ngx_uint_t   i;
+
+    *error = NULL;
+
+    for (i = 0; names[i]; i++) {
+        values[i] = NULL;
+    }
+
+    last = r->args.data + r->args.len;
+
+    for (p = r->args.data; p < last; p = amp + 1) {
+
+        amp = ngx_strlchr(p, last, '&');
+        if (amp == NULL) {
+            amp = last;
+        }
+
+        if (amp == p) {
+            continue;
+        }
+
+        eq = ngx_strlchr(p, amp, '=');
+
+        name.data = p;
+        name.len = (eq ? eq : amp) - p;
+
+        for (i = 0; names[i]; i++) {
+            if (ngx_strlen(names[i]) == name.len
+                && ngx_strncmp(names[i], name.data, name.len) == 0)
+            {
+                break;
+            }
+        }
+
+        if (names[i] == NULL || values[i] != NULL) {
+            *error = ngx_http_postmark_admin_bad_arg(r, &name, names,
+                                                     names[i] != NULL);
+            return NGX_DECLINED;
+        }
+
+        values[i] = ngx_pnalloc(r->pool, amp - p + 1);
+        if (values[i] == NULL) {
+            return NGX_ERROR;
+        }
+
+        dst = (u_char *) values[i];
+
+        if (eq) {
+            src = eq + 1;
+            ngx_unescape_uri(&dst, &src, amp - eq - 1, NGX_UNESCAPE_URI);
+        }
+
+        *dst = '\0';
+    }
+
+    return NGX_OK;
+}
+
+
+/* what is wrong with a parameter, its name escaped; NULL without memory */
 
 static char *
-ngx_http_postmark_admin_arg(ngx_http_request_t *r, char *name, size_t len)
+ngx_http_postmark_admin_bad_arg(ngx_http_request_t *r, ngx_str_t *name,
+    char **names, ngx_uint_t repeated)
 {
-    u_char     *dst, *src;
-    ngx_str_t   value;
+    u_char      *msg, *p, *last;
+    size_t       len;
+    ngx_uint_t   i;
 
-    if (ngx_http_arg(r, (u_char *) name, len, &value) != NGX_OK) {
+    len = name->len + 2 * ngx_escape_uri(NULL, name->data, name->len,
+                                         NGX_ESCAPE_ARGS)
+          + 256;
+
+    msg = ngx_pnalloc(r->pool, len);
+    if (msg == NULL) {
         return NULL;
     }
 
-    dst = ngx_pnalloc(r->pool, value.len + 1);
-    if (dst == NULL) {
-        return NULL;
+    last = msg + len - 1;
+
+    p = ngx_cpymem(msg, repeated ? "parameter \"" : "unknown parameter \"",
+                   repeated ? sizeof("parameter \"") - 1
+                            : sizeof("unknown parameter \"") - 1);
+    p = (u_char *) ngx_escape_uri(p, name->data, name->len, NGX_ESCAPE_ARGS);
+
+    if (repeated) {
+        p = ngx_snprintf(p, last - p, "\" is repeated");
+
+    } else {
+        p = ngx_snprintf(p, last - p, "\"; this call takes");
+
+        for (i = 0; names[i]; i++) {
+            p = ngx_snprintf(p, last - p, "%s \"%s\"", i ? "," : "",
+                             names[i]);
+        }
     }
 
-    src = value.data;
-    value.data = dst;
+    *p = '\0';
 
-    ngx_unescape_uri(&dst, &src, value.len, NGX_UNESCAPE_URI);
-    *dst = '\0';
-
-    return (char *) value.data;
+    return (char *) msg;
 }
 
 
@@ -777,7 +886,7 @@ ngx_http_postmark_replay_batch(ngx_thread_task_t *task)
 
     rc = ngx_http_postmark_spool_write(b);
 
-    if (rc == NGX_DECLINED) {
+    if (rc == NGX_DECLINED || rc == NGX_ABORT) {
         rc = ngx_http_postmark_send_status(r, NGX_HTTP_SERVICE_UNAVAILABLE,
                  "full", "the spool is full; nothing more was replayed");
         ngx_http_postmark_admin_finish(task, rc);

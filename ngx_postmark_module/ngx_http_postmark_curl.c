@@ -9,6 +9,14 @@
  * nginx's event loop drives: curl's sockets are watched as nginx events and
  * curl's timer is an nginx timer.  curl owns its sockets; nginx only lends
  * connection structures to watch them, and never closes them.
+ *
+ * The engine decides itself how many transfers run, not curl: curl's own
+ * queue lets a queued transfer outlive its timeout.  Each destination is a
+ * lane; a lane gets at most its own cap (a spooled forward's
+ * max_concurrent) and a fair share of the worker's forwards, so that a
+ * client whose endpoints hang cannot take every connection.  Calls to
+ * Postmark's API have a lane of their own with room kept for it.  A
+ * transfer that must wait does so here, within its own timeout.
  */
 
 
@@ -16,23 +24,63 @@
 
 
 #define NGX_HTTP_POSTMARK_IDLE_HANDLES  64
+#define NGX_HTTP_POSTMARK_HOLD          (24 * 60 * 60 * 1000)
 
 
 typedef struct {
-    CURLM              *multi;
-    ngx_event_t         timer;
-    ngx_connection_t    dummy;      /* debug logging expects ev->data */
-    ngx_queue_t         active;
-    ngx_uint_t          nactive;
+    CURLM                      *multi;
+    ngx_event_t                 timer;
+    ngx_queue_t                 active;     /* fetches under way */
+
+    /* admission */
+    ngx_uint_t                  capacity;   /* transfers at once */
+    ngx_uint_t                  forwards_max;
+    ngx_uint_t                  transfers;  /* under way or reserved */
+    ngx_uint_t                  forwards;   /* of them, to destinations */
+    ngx_uint_t                  busy;       /* lanes with work */
+    ngx_queue_t                 blocked;    /* lanes waiting for room */
+    ngx_http_postmark_lane_t    api;
+    ngx_event_t                 next;       /* posted when room frees */
+
+    /* transfers curl could not give a socket to: ended when posted */
+    ngx_queue_t                 failed;
+    ngx_event_t                 reap;
+
+    /* the worker stays while someone holds it, as for a timer */
+    ngx_uint_t                  holds;
+    ngx_event_t                 hold;
+
+    /* nginx tells an idle connection that a graceful shutdown began */
+    ngx_connection_t           *notify;
+    ngx_event_t                 abort;      /* at worker_shutdown_timeout */
+    unsigned                    shutdown:1;
 
     /* easy handles are kept for reuse: each holds a 16K buffer */
-    CURL               *idle[NGX_HTTP_POSTMARK_IDLE_HANDLES];
-    ngx_uint_t          nidle;
+    CURL                       *idle[NGX_HTTP_POSTMARK_IDLE_HANDLES];
+    ngx_uint_t                  nidle;
 } ngx_http_postmark_engine_t;
 
 
+static ngx_int_t ngx_http_postmark_engine_notify(ngx_cycle_t *cycle);
+static void ngx_http_postmark_engine_exiting(ngx_event_t *ev);
+static void ngx_http_postmark_engine_abort(ngx_event_t *ev);
+static void ngx_http_postmark_engine_stop(const char *reason,
+    CURLcode result);
+static void ngx_http_postmark_engine_hold_timer(ngx_event_t *ev);
+static ngx_uint_t ngx_http_postmark_lane_room(ngx_http_postmark_lane_t *lane);
+static void ngx_http_postmark_lane_change(ngx_http_postmark_lane_t *lane,
+    ngx_int_t transfers);
+static void ngx_http_postmark_lane_block(ngx_http_postmark_lane_t *lane);
+static void ngx_http_postmark_engine_next(ngx_event_t *ev);
+static void ngx_http_postmark_fetch_admit(ngx_http_postmark_fetch_t *fetch);
+static void ngx_http_postmark_fetch_expire(ngx_event_t *ev);
+static void ngx_http_postmark_fetch_unwait(ngx_http_postmark_fetch_t *fetch);
 static int ngx_http_postmark_engine_socket(CURL *easy, curl_socket_t s,
     int what, void *userp, void *socketp);
+static ngx_int_t ngx_http_postmark_engine_watch(ngx_connection_t *c,
+    int what);
+static void ngx_http_postmark_engine_lost(CURL *easy, const char *reason);
+static void ngx_http_postmark_engine_reap(ngx_event_t *ev);
 static void ngx_http_postmark_engine_release(ngx_connection_t *c);
 static int ngx_http_postmark_engine_timer(CURLM *multi, long timeout_ms,
     void *userp);
@@ -42,6 +90,9 @@ static void ngx_http_postmark_engine_perform(curl_socket_t s, int mask);
 static void ngx_http_postmark_engine_drain(void);
 static void ngx_http_postmark_engine_finish(ngx_http_postmark_fetch_t *fetch,
     CURLcode result);
+static void ngx_http_postmark_fetch_end(ngx_http_postmark_fetch_t *fetch);
+static size_t ngx_http_postmark_fetch_header(char *ptr, size_t size,
+    size_t nmemb, void *userdata);
 static size_t ngx_http_postmark_fetch_discard(char *ptr, size_t size,
     size_t nmemb, void *userdata);
 static size_t ngx_http_postmark_fetch_write(char *ptr, size_t size,
@@ -56,7 +107,6 @@ static ngx_http_postmark_engine_t  ngx_http_postmark_engine;
 ngx_int_t
 ngx_http_postmark_engine_init(ngx_cycle_t *cycle)
 {
-    long                         max;
     ngx_event_conf_t            *ecf;
     ngx_http_postmark_engine_t  *engine;
 
@@ -70,30 +120,143 @@ ngx_http_postmark_engine_init(ngx_cycle_t *cycle)
     }
 
     /*
-     * every curl socket takes an nginx connection; running out of them
-     * would fail every transfer at once, so curl queues beyond half
+     * Every curl socket takes an nginx connection, and so does every
+     * request waiting for its forwards: transfers get half of them, and
+     * of those, calls to Postmark's API keep an eighth for themselves.
      */
 
     ecf = ngx_event_get_conf(cycle->conf_ctx, ngx_event_core_module);
-    max = ngx_max((long) ecf->connections / 2, 1);
+
+    engine->capacity = ngx_max(ecf->connections / 2, 2);
+    engine->forwards_max = engine->capacity
+                           - ngx_max(engine->capacity / 8, 1);
 
     curl_multi_setopt(engine->multi, CURLMOPT_SOCKETFUNCTION,
                       ngx_http_postmark_engine_socket);
     curl_multi_setopt(engine->multi, CURLMOPT_TIMERFUNCTION,
                       ngx_http_postmark_engine_timer);
-    curl_multi_setopt(engine->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, max);
-    curl_multi_setopt(engine->multi, CURLMOPT_MAXCONNECTS, max);
+    curl_multi_setopt(engine->multi, CURLMOPT_MAXCONNECTS,
+                      (long) engine->capacity);
 
     ngx_queue_init(&engine->active);
+    ngx_queue_init(&engine->blocked);
+    ngx_queue_init(&engine->failed);
 
-    engine->dummy.fd = (ngx_socket_t) -1;
+    ngx_http_postmark_lane_init(&engine->api, 0);
+    engine->api.api = 1;
 
-    engine->timer.handler = ngx_http_postmark_engine_timeout;
-    engine->timer.data = &engine->dummy;
-    engine->timer.log = cycle->log;
-    engine->timer.cancelable = 1;
+    ngx_http_postmark_timer_init(&engine->timer,
+                                 ngx_http_postmark_engine_timeout, cycle->log);
+    ngx_http_postmark_timer_init(&engine->next,
+                                 ngx_http_postmark_engine_next, cycle->log);
+    ngx_http_postmark_timer_init(&engine->reap,
+                                 ngx_http_postmark_engine_reap, cycle->log);
+    ngx_http_postmark_timer_init(&engine->abort,
+                                 ngx_http_postmark_engine_abort, cycle->log);
+    ngx_http_postmark_timer_init(&engine->hold,
+                                 ngx_http_postmark_engine_hold_timer,
+                                 cycle->log);
+
+    /* what holds the worker must outlast a graceful shutdown */
+    engine->hold.cancelable = 0;
+
+    return ngx_http_postmark_engine_notify(cycle);
+}
+
+
+/*
+ * An idle connection, never watched: nginx calls its read handler when a
+ * graceful shutdown begins (ngx_close_idle_connections()), which is the
+ * moment worker_shutdown_timeout starts to run.
+ */
+
+static ngx_int_t
+ngx_http_postmark_engine_notify(ngx_cycle_t *cycle)
+{
+    ngx_socket_t       s;
+    ngx_connection_t  *c;
+
+    s = ngx_socket(AF_UNIX, SOCK_DGRAM, 0);
+
+    if (s == (ngx_socket_t) -1) {
+        ngx_log_error(NGX_LOG_ALERT, cycle->log, ngx_socket_errno,
+                      "postmark: " ngx_socket_n " failed");
+        return NGX_ERROR;
+    }
+
+    c = ngx_get_connection(s, cycle->log);
+    if (c == NULL) {
+        (void) ngx_close_socket(s);
+        return NGX_ERROR;
+    }
+
+    c->idle = 1;
+    c->read->handler = ngx_http_postmark_engine_exiting;
+    c->read->log = cycle->log;
+    c->write->log = cycle->log;
+
+    ngx_http_postmark_engine.notify = c;
 
     return NGX_OK;
+}
+
+
+static void
+ngx_http_postmark_engine_exiting(ngx_event_t *ev)
+{
+    ngx_msec_t                   timeout, early;
+    ngx_core_conf_t             *ccf;
+    ngx_connection_t            *c;
+    ngx_http_postmark_engine_t  *engine;
+
+    engine = &ngx_http_postmark_engine;
+    c = ev->data;
+
+    engine->notify = NULL;
+    ngx_close_connection(c);
+
+    ccf = (ngx_core_conf_t *) ngx_get_conf(ngx_cycle->conf_ctx,
+                                           ngx_core_module);
+    timeout = ccf->shutdown_timeout;
+
+    if (timeout == 0) {
+        return;     /* transfers end within their own timeouts */
+    }
+
+    /*
+     * Just before nginx closes every connection: requests still waiting
+     * for their forwards are answered first, 503 to Postmark and 504 to a
+     * portal, instead of being cut off without an answer.
+     */
+
+    early = ngx_max(ngx_min(timeout / 10, 100), 1);
+
+    ngx_add_timer(&engine->abort, timeout > early ? timeout - early : 0);
+}
+
+
+static void
+ngx_http_postmark_engine_abort(ngx_event_t *ev)
+{
+    ngx_http_postmark_engine_t  *engine;
+
+    engine = &ngx_http_postmark_engine;
+
+    ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
+                  "postmark: worker_shutdown_timeout: ending %ui transfers "
+                  "still under way", engine->transfers);
+
+    engine->shutdown = 1;
+
+    ngx_http_postmark_engine_stop("the worker is shutting down "
+                                  "(worker_shutdown_timeout)",
+                                  CURLE_OPERATION_TIMEDOUT);
+
+    /* nothing may keep the worker any longer */
+
+    if (engine->hold.timer_set) {
+        ngx_del_timer(&engine->hold);
+    }
 }
 
 
@@ -105,8 +268,6 @@ ngx_http_postmark_engine_init(ngx_cycle_t *cycle)
 void
 ngx_http_postmark_engine_done(ngx_cycle_t *cycle)
 {
-    ngx_queue_t                 *q;
-    ngx_http_postmark_fetch_t   *fetch;
     ngx_http_postmark_engine_t  *engine;
 
     engine = &ngx_http_postmark_engine;
@@ -115,14 +276,10 @@ ngx_http_postmark_engine_done(ngx_cycle_t *cycle)
         return;
     }
 
-    while (!ngx_queue_empty(&engine->active)) {
-        q = ngx_queue_head(&engine->active);
-        fetch = ngx_queue_data(q, ngx_http_postmark_fetch_t, queue);
+    engine->shutdown = 1;
 
-        ngx_cpystrn((u_char *) fetch->error, (u_char *) "worker is exiting",
-                    CURL_ERROR_SIZE);
-        ngx_http_postmark_engine_finish(fetch, CURLE_ABORTED_BY_CALLBACK);
-    }
+    ngx_http_postmark_engine_stop("worker is exiting",
+                                  CURLE_ABORTED_BY_CALLBACK);
 
     curl_multi_cleanup(engine->multi);
     engine->multi = NULL;
@@ -131,8 +288,297 @@ ngx_http_postmark_engine_done(ngx_cycle_t *cycle)
         curl_easy_cleanup(engine->idle[--engine->nidle]);
     }
 
-    if (engine->timer.timer_set) {
-        ngx_del_timer(&engine->timer);
+    if (engine->notify) {
+        ngx_close_connection(engine->notify);
+        engine->notify = NULL;
+    }
+
+    ngx_http_postmark_timer_stop(&engine->timer);
+    ngx_http_postmark_timer_stop(&engine->next);
+    ngx_http_postmark_timer_stop(&engine->reap);
+    ngx_http_postmark_timer_stop(&engine->abort);
+    ngx_http_postmark_timer_stop(&engine->hold);
+}
+
+
+/* every transfer, running or waiting for room, ends with "reason" */
+
+static void
+ngx_http_postmark_engine_stop(const char *reason, CURLcode result)
+{
+    ngx_queue_t                 *q;
+    ngx_http_postmark_lane_t    *lane;
+    ngx_http_postmark_fetch_t   *fetch;
+    ngx_http_postmark_engine_t  *engine;
+
+    engine = &ngx_http_postmark_engine;
+
+    ngx_http_postmark_engine_reap(NULL);
+
+    while (!ngx_queue_empty(&engine->active)) {
+        q = ngx_queue_head(&engine->active);
+        fetch = ngx_queue_data(q, ngx_http_postmark_fetch_t, queue);
+
+        ngx_cpystrn((u_char *) fetch->error, (u_char *) reason,
+                    CURL_ERROR_SIZE);
+        ngx_http_postmark_engine_finish(fetch, result);
+    }
+
+    while (!ngx_queue_empty(&engine->blocked)) {
+        q = ngx_queue_head(&engine->blocked);
+        lane = ngx_queue_data(q, ngx_http_postmark_lane_t, queue);
+
+        if (ngx_queue_empty(&lane->waiting)) {
+            ngx_queue_remove(&lane->queue);
+            lane->blocked = 0;
+            continue;
+        }
+
+        q = ngx_queue_head(&lane->waiting);
+        fetch = ngx_queue_data(q, ngx_http_postmark_fetch_t, queue);
+
+        ngx_http_postmark_fetch_unwait(fetch);
+        ngx_http_postmark_release();
+
+        ngx_cpystrn((u_char *) fetch->error, (u_char *) reason,
+                    CURL_ERROR_SIZE);
+        fetch->result = result;
+        fetch->done(fetch);
+    }
+}
+
+
+/*
+ * A graceful shutdown waits for what holds the worker, as it waits for
+ * timers: transfers, and requests waiting for the spool.
+ */
+
+void
+ngx_http_postmark_hold(void)
+{
+    ngx_http_postmark_engine_t  *engine;
+
+    engine = &ngx_http_postmark_engine;
+
+    if (engine->holds++ == 0 && !engine->shutdown) {
+        ngx_add_timer(&engine->hold, NGX_HTTP_POSTMARK_HOLD);
+    }
+}
+
+
+void
+ngx_http_postmark_release(void)
+{
+    ngx_http_postmark_engine_t  *engine;
+
+    engine = &ngx_http_postmark_engine;
+
+    if (--engine->holds == 0 && engine->hold.timer_set) {
+        ngx_del_timer(&engine->hold);
+    }
+}
+
+
+static void
+ngx_http_postmark_engine_hold_timer(ngx_event_t *ev)
+{
+    if (ngx_http_postmark_engine.holds && !ngx_http_postmark_engine.shutdown)
+    {
+        ngx_add_timer(ev, NGX_HTTP_POSTMARK_HOLD);
+    }
+}
+
+
+void
+ngx_http_postmark_lane_init(ngx_http_postmark_lane_t *lane, ngx_uint_t max)
+{
+    ngx_memzero(lane, sizeof(ngx_http_postmark_lane_t));
+
+    ngx_queue_init(&lane->waiting);
+    lane->max = max;
+}
+
+
+/*
+ * Whether a lane may start one more transfer: below its own cap, and for
+ * a destination, below a fair share of the forwards, counted as if one
+ * more lane were busy so that a newcomer always finds room.
+ */
+
+static ngx_uint_t
+ngx_http_postmark_lane_room(ngx_http_postmark_lane_t *lane)
+{
+    ngx_uint_t                   busy, share;
+    ngx_http_postmark_engine_t  *engine;
+
+    engine = &ngx_http_postmark_engine;
+
+    if (engine->shutdown || (lane->max && lane->transfers >= lane->max)) {
+        return 0;
+    }
+
+    if (lane->api) {
+        return engine->transfers < engine->capacity;
+    }
+
+    if (engine->forwards >= engine->forwards_max) {
+        return 0;
+    }
+
+    busy = engine->busy + (lane->transfers == 0
+                           && ngx_queue_empty(&lane->waiting));
+
+    share = ngx_max(engine->forwards_max / (busy + 1), 1);
+
+    return lane->transfers < share;
+}
+
+
+/* a lane's transfers change by "transfers"; the engine counts busy lanes */
+
+static void
+ngx_http_postmark_lane_change(ngx_http_postmark_lane_t *lane,
+    ngx_int_t transfers)
+{
+    ngx_uint_t                   was, is;
+    ngx_http_postmark_engine_t  *engine;
+
+    engine = &ngx_http_postmark_engine;
+
+    was = lane->busy;
+
+    lane->transfers += transfers;
+    engine->transfers += transfers;
+
+    if (!lane->api) {
+        engine->forwards += transfers;
+    }
+
+    is = (lane->transfers || !ngx_queue_empty(&lane->waiting));
+
+    if (was != is) {
+        lane->busy = is;
+        engine->busy = is ? engine->busy + 1 : engine->busy - 1;
+    }
+
+    if (transfers < 0 && !ngx_queue_empty(&engine->blocked)
+        && !engine->next.posted)
+    {
+        ngx_post_event(&engine->next, &ngx_posted_events);
+    }
+}
+
+
+static void
+ngx_http_postmark_lane_block(ngx_http_postmark_lane_t *lane)
+{
+    if (!lane->blocked) {
+        ngx_queue_insert_tail(&ngx_http_postmark_engine.blocked,
+                              &lane->queue);
+        lane->blocked = 1;
+    }
+}
+
+
+/*
+ * Room for a transfer that starts later, such as a spooled attempt whose
+ * event is being read from disk: NGX_OK, or NGX_DECLINED, and then the
+ * lane's "wake" is told when it has room.
+ */
+
+ngx_int_t
+ngx_http_postmark_lane_reserve(ngx_http_postmark_lane_t *lane)
+{
+    if (ngx_http_postmark_engine.multi == NULL) {
+        return NGX_DECLINED;
+    }
+
+    if (!ngx_http_postmark_lane_room(lane)) {
+        ngx_http_postmark_lane_block(lane);
+        return NGX_DECLINED;
+    }
+
+    lane->reserved++;
+    ngx_http_postmark_lane_change(lane, 1);
+
+    return NGX_OK;
+}
+
+
+void
+ngx_http_postmark_lane_unreserve(ngx_http_postmark_lane_t *lane)
+{
+    lane->reserved--;
+    ngx_http_postmark_lane_change(lane, -1);
+}
+
+
+/* room freed up: lanes waiting get it in turn, one transfer each */
+
+static void
+ngx_http_postmark_engine_next(ngx_event_t *ev)
+{
+    ngx_queue_t                 *q, round;
+    ngx_uint_t                   progress;
+    ngx_http_postmark_lane_t    *lane;
+    ngx_http_postmark_fetch_t   *fetch;
+    ngx_http_postmark_engine_t  *engine;
+
+    engine = &ngx_http_postmark_engine;
+
+    /*
+     * In rounds: every blocked lane that has room gets one transfer, and
+     * goes back to the end of the queue if it wants more.
+     */
+
+    for ( ;; ) {
+        if (ngx_queue_empty(&engine->blocked)) {
+            return;
+        }
+
+        ngx_queue_init(&round);
+        ngx_queue_add(&round, &engine->blocked);
+        ngx_queue_init(&engine->blocked);
+
+        progress = 0;
+
+        while (!ngx_queue_empty(&round)) {
+            q = ngx_queue_head(&round);
+            ngx_queue_remove(q);
+
+            lane = ngx_queue_data(q, ngx_http_postmark_lane_t, queue);
+            lane->blocked = 0;
+
+            if (!ngx_http_postmark_lane_room(lane)) {
+                ngx_http_postmark_lane_block(lane);
+                continue;
+            }
+
+            if (!ngx_queue_empty(&lane->waiting)) {
+                fetch = ngx_queue_data(ngx_queue_head(&lane->waiting),
+                                       ngx_http_postmark_fetch_t, queue);
+
+                ngx_http_postmark_fetch_unwait(fetch);
+                ngx_http_postmark_fetch_admit(fetch);
+
+                if (!ngx_queue_empty(&lane->waiting)) {
+                    ngx_http_postmark_lane_block(lane);
+                }
+
+                progress = 1;
+
+            } else if (lane->wake) {
+
+                /* it blocks itself again if it still wants more */
+
+                lane->wake(lane);
+                progress = 1;
+            }
+        }
+
+        if (!progress) {
+            return;
+        }
     }
 }
 
@@ -160,6 +606,11 @@ ngx_http_postmark_fetch_create(ngx_pool_t *pool)
     cln->data = fetch;
 
     fetch->pool = pool;
+    fetch->lane = &engine->api;
+
+    ngx_http_postmark_timer_init(&fetch->wait,
+                                 ngx_http_postmark_fetch_expire,
+                                 ngx_cycle->log);
 
     if (engine->nidle) {
         fetch->easy = engine->idle[--engine->nidle];
@@ -172,20 +623,23 @@ ngx_http_postmark_fetch_create(ngx_pool_t *pool)
         }
     }
 
-    curl_easy_setopt(fetch->easy, CURLOPT_PRIVATE, fetch);
-    curl_easy_setopt(fetch->easy, CURLOPT_ERRORBUFFER, fetch->error);
-    curl_easy_setopt(fetch->easy, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(fetch->easy, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(fetch->easy, CURLOPT_FOLLOWLOCATION, 0L);
-    curl_easy_setopt(fetch->easy, CURLOPT_WRITEFUNCTION,
-                     ngx_http_postmark_fetch_discard);
+    ngx_http_postmark_setopt(fetch, CURLOPT_PRIVATE, fetch);
+    ngx_http_postmark_setopt(fetch, CURLOPT_ERRORBUFFER, fetch->error);
+    ngx_http_postmark_setopt(fetch, CURLOPT_NOSIGNAL, 1L);
+    ngx_http_postmark_setopt(fetch, CURLOPT_PROTOCOLS_STR, "http,https");
+    ngx_http_postmark_setopt(fetch, CURLOPT_FOLLOWLOCATION, 0L);
+    ngx_http_postmark_setopt(fetch, CURLOPT_WRITEFUNCTION,
+                             ngx_http_postmark_fetch_discard);
+    ngx_http_postmark_setopt(fetch, CURLOPT_HEADERFUNCTION,
+                             ngx_http_postmark_fetch_header);
+    ngx_http_postmark_setopt(fetch, CURLOPT_HEADERDATA, fetch);
 
     /*
      * without it, a transfer that ends while its host name is still being
      * resolved waits for the resolver thread and blocks the worker
      */
 
-    curl_easy_setopt(fetch->easy, CURLOPT_QUICK_EXIT, 1L);
+    ngx_http_postmark_setopt(fetch, CURLOPT_QUICK_EXIT, 1L);
 
     return fetch;
 }
@@ -203,44 +657,155 @@ ngx_http_postmark_fetch_keep_response(ngx_http_postmark_fetch_t *fetch,
     fetch->response_max = max;
     fetch->cut = cut;
 
-    curl_easy_setopt(fetch->easy, CURLOPT_WRITEFUNCTION,
-                     ngx_http_postmark_fetch_write);
-    curl_easy_setopt(fetch->easy, CURLOPT_WRITEDATA, fetch);
+    ngx_http_postmark_setopt(fetch, CURLOPT_WRITEFUNCTION,
+                             ngx_http_postmark_fetch_write);
+    ngx_http_postmark_setopt(fetch, CURLOPT_WRITEDATA, fetch);
 }
 
+
+/*
+ * Starts the transfer, or queues it in its lane until there is room, for
+ * no longer than its timeout: NGX_OK when fetch->done will be called.
+ */
 
 ngx_int_t
 ngx_http_postmark_fetch_start(ngx_http_postmark_fetch_t *fetch)
 {
+    ngx_http_postmark_lane_t    *lane;
+    ngx_http_postmark_engine_t  *engine;
+
+    engine = &ngx_http_postmark_engine;
+    lane = fetch->lane;
+
+    if (engine->multi == NULL || engine->shutdown) {
+        ngx_cpystrn((u_char *) fetch->error,
+                    (u_char *) "outbound HTTP is not running in this process",
+                    CURL_ERROR_SIZE);
+        goto failed;
+    }
+
+    if (fetch->setopt != CURLE_OK) {
+        ngx_snprintf((u_char *) fetch->error, CURL_ERROR_SIZE - 1,
+                     "curl_easy_setopt() failed: %s%Z",
+                     curl_easy_strerror(fetch->setopt));
+        goto failed;
+    }
+
+    fetch->queued = ngx_current_msec;
+    ngx_http_postmark_hold();
+
+    if (fetch->reserved || ngx_http_postmark_lane_room(lane)) {
+        ngx_http_postmark_fetch_admit(fetch);
+        return NGX_OK;
+    }
+
+    ngx_queue_insert_tail(&lane->waiting, &fetch->queue);
+    fetch->waiting = 1;
+    ngx_http_postmark_lane_change(lane, 0);
+    ngx_http_postmark_lane_block(lane);
+
+    ngx_add_timer(&fetch->wait, fetch->timeout);
+
+    return NGX_OK;
+
+failed:
+
+    if (fetch->reserved) {
+        fetch->reserved = 0;
+        ngx_http_postmark_lane_unreserve(lane);
+    }
+
+    return NGX_ERROR;
+}
+
+
+/* "timeout" bounds the whole wait: what is left of it goes to curl */
+
+static void
+ngx_http_postmark_fetch_admit(ngx_http_postmark_fetch_t *fetch)
+{
     CURLMcode                    rc;
+    ngx_msec_t                   waited;
     ngx_http_postmark_engine_t  *engine;
 
     engine = &ngx_http_postmark_engine;
 
-    if (engine->multi == NULL) {
-        ngx_cpystrn((u_char *) fetch->error,
-                    (u_char *) "outbound HTTP is not running in this process",
-                    CURL_ERROR_SIZE);
-        return NGX_ERROR;
-    }
+    waited = ngx_current_msec - fetch->queued;
 
-    /* curl asks for a 0 ms timer here; the transfer starts when it fires */
+    (void) curl_easy_setopt(fetch->easy, CURLOPT_TIMEOUT_MS,
+                            (long) (fetch->timeout > waited
+                                    ? fetch->timeout - waited : 1));
 
-    rc = curl_multi_add_handle(engine->multi, fetch->easy);
-    if (rc != CURLM_OK) {
-        ngx_cpystrn((u_char *) fetch->error,
-                    (u_char *) curl_multi_strerror(rc), CURL_ERROR_SIZE);
-        return NGX_ERROR;
+    if (fetch->reserved) {
+        fetch->reserved = 0;
+        fetch->lane->reserved--;
+
+    } else {
+        ngx_http_postmark_lane_change(fetch->lane, 1);
     }
 
     ngx_queue_insert_tail(&engine->active, &fetch->queue);
     fetch->active = 1;
-    engine->nactive++;
 
-    /* a graceful shutdown waits for running transfers */
-    engine->timer.cancelable = 0;
+    /* curl asks for a 0 ms timer here; the transfer starts when it fires */
 
-    return NGX_OK;
+    rc = curl_multi_add_handle(engine->multi, fetch->easy);
+
+    if (rc != CURLM_OK) {
+        ngx_cpystrn((u_char *) fetch->error,
+                    (u_char *) curl_multi_strerror(rc), CURL_ERROR_SIZE);
+
+        /* reported as any other failure, from the event loop */
+
+        ngx_http_postmark_engine_lost(fetch->easy, NULL);
+    }
+}
+
+
+static void
+ngx_http_postmark_fetch_expire(ngx_event_t *ev)
+{
+    ngx_http_postmark_lane_t    *lane;
+    ngx_http_postmark_fetch_t   *fetch;
+    ngx_http_postmark_engine_t  *engine;
+
+    engine = &ngx_http_postmark_engine;
+    fetch = ngx_http_postmark_event_data(ev, ngx_http_postmark_fetch_t, wait);
+    lane = fetch->lane;
+
+    ngx_http_postmark_fetch_unwait(fetch);
+    ngx_http_postmark_release();
+
+    if (lane->api) {
+        ngx_snprintf((u_char *) fetch->error, CURL_ERROR_SIZE - 1,
+                     "no connection to Postmark within %M ms: %ui transfers "
+                     "of the worker's %ui are under way%Z", fetch->timeout,
+                     engine->transfers, engine->capacity);
+
+    } else {
+        ngx_snprintf((u_char *) fetch->error, CURL_ERROR_SIZE - 1,
+                     "no connection within %M ms: %ui transfers to this "
+                     "destination and %ui of the worker's %ui forwards are "
+                     "under way%Z", fetch->timeout, lane->transfers,
+                     engine->forwards, engine->forwards_max);
+    }
+
+    fetch->result = CURLE_OPERATION_TIMEDOUT;
+    fetch->done(fetch);
+}
+
+
+static void
+ngx_http_postmark_fetch_unwait(ngx_http_postmark_fetch_t *fetch)
+{
+    ngx_queue_remove(&fetch->queue);
+    fetch->waiting = 0;
+
+    if (fetch->wait.timer_set) {
+        ngx_del_timer(&fetch->wait);
+    }
+
+    ngx_http_postmark_lane_change(fetch->lane, 0);
 }
 
 
@@ -248,7 +813,6 @@ static int
 ngx_http_postmark_engine_socket(CURL *easy, curl_socket_t s, int what,
     void *userp, void *socketp)
 {
-    ngx_event_t       *rev, *wev;
     ngx_connection_t  *c;
 
     c = socketp;
@@ -267,8 +831,11 @@ ngx_http_postmark_engine_socket(CURL *easy, curl_socket_t s, int what,
 
     if (c == NULL) {
         c = ngx_get_connection(s, ngx_cycle->log);
+
         if (c == NULL) {
-            return -1;
+            ngx_http_postmark_engine_lost(easy, "no free connection: all "
+                                          "worker_connections are in use");
+            return 0;
         }
 
         c->read->log = ngx_cycle->log;
@@ -279,37 +846,115 @@ ngx_http_postmark_engine_socket(CURL *easy, curl_socket_t s, int what,
         curl_multi_assign(ngx_http_postmark_engine.multi, s, c);
     }
 
-    /*
-     * level-triggered: curl may leave data in a socket after one call, and
-     * an edge-triggered socket would then never be reported again
-     */
+    if (ngx_http_postmark_engine_watch(c, what) != NGX_OK) {
+        ngx_http_postmark_engine_lost(easy, "its socket cannot be watched");
+    }
+
+    return 0;
+}
+
+
+/*
+ * level-triggered: curl may leave data in a socket after one call, and
+ * an edge-triggered socket would then never be reported again
+ */
+
+static ngx_int_t
+ngx_http_postmark_engine_watch(ngx_connection_t *c, int what)
+{
+    ngx_event_t  *rev, *wev;
 
     rev = c->read;
     wev = c->write;
 
     if ((what & CURL_POLL_IN) && !rev->active) {
         if (ngx_add_event(rev, NGX_READ_EVENT, NGX_LEVEL_EVENT) != NGX_OK) {
-            return -1;
+            return NGX_ERROR;
         }
 
     } else if (!(what & CURL_POLL_IN) && rev->active) {
         if (ngx_del_event(rev, NGX_READ_EVENT, 0) != NGX_OK) {
-            return -1;
+            return NGX_ERROR;
         }
     }
 
     if ((what & CURL_POLL_OUT) && !wev->active) {
         if (ngx_add_event(wev, NGX_WRITE_EVENT, NGX_LEVEL_EVENT) != NGX_OK) {
-            return -1;
+            return NGX_ERROR;
         }
 
     } else if (!(what & CURL_POLL_OUT) && wev->active) {
         if (ngx_del_event(wev, NGX_WRITE_EVENT, 0) != NGX_OK) {
-            return -1;
+            return NGX_ERROR;
         }
     }
 
-    return 0;
+    return NGX_OK;
+}
+
+
+/*
+ * A transfer whose socket cannot be watched fails alone: returning an
+ * error to curl would end every transfer of the multi handle.  It ends
+ * from a posted event, as curl may not be called from its callbacks.
+ */
+
+static void
+ngx_http_postmark_engine_lost(CURL *easy, const char *reason)
+{
+    ngx_http_postmark_fetch_t   *fetch;
+    ngx_http_postmark_engine_t  *engine;
+
+    engine = &ngx_http_postmark_engine;
+    fetch = NULL;
+
+    (void) curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **) &fetch);
+
+    if (fetch == NULL || !fetch->active) {
+        ngx_log_error(NGX_LOG_ALERT, ngx_cycle->log, 0,
+                      "postmark: a socket of curl's own cannot be watched: "
+                      "%s", reason ? reason : "");
+        return;
+    }
+
+    if (fetch->lost) {
+        return;
+    }
+
+    if (reason) {
+        ngx_cpystrn((u_char *) fetch->error, (u_char *) reason,
+                    CURL_ERROR_SIZE);
+    }
+
+    fetch->lost = 1;
+    ngx_queue_remove(&fetch->queue);
+    ngx_queue_insert_tail(&engine->failed, &fetch->queue);
+
+    if (!engine->reap.posted) {
+        ngx_post_event(&engine->reap, &ngx_posted_events);
+    }
+}
+
+
+static void
+ngx_http_postmark_engine_reap(ngx_event_t *ev)
+{
+    ngx_queue_t                 *q;
+    ngx_http_postmark_fetch_t   *fetch;
+    ngx_http_postmark_engine_t  *engine;
+
+    engine = &ngx_http_postmark_engine;
+
+    while (!ngx_queue_empty(&engine->failed)) {
+        q = ngx_queue_head(&engine->failed);
+        fetch = ngx_queue_data(q, ngx_http_postmark_fetch_t, queue);
+
+        ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+                      "postmark: a transfer failed to start: %s",
+                      fetch->error);
+
+        ngx_http_postmark_engine_finish(fetch, CURLE_COULDNT_CONNECT);
+    }
 }
 
 
@@ -376,6 +1021,16 @@ ngx_http_postmark_engine_event(ngx_event_t *ev)
 
     c = ev->data;
 
+    /* nginx's worker_shutdown_timeout closes every connection it finds */
+
+    if (c->close) {
+        ngx_http_postmark_engine.shutdown = 1;
+        ngx_http_postmark_engine_stop("the worker is shutting down "
+                                      "(worker_shutdown_timeout)",
+                                      CURLE_OPERATION_TIMEDOUT);
+        return;
+    }
+
     /* the mask comes from the event: nginx never clears "ready" for us */
 
     ngx_http_postmark_engine_perform(c->fd, ev->write ? CURL_CSELECT_OUT
@@ -437,29 +1092,37 @@ ngx_http_postmark_engine_drain(void)
 
         curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **) &fetch);
 
-        ngx_http_postmark_engine_finish(fetch, result);
+        /* a transfer that failed to start has ended already */
+
+        if (fetch->active && !fetch->lost) {
+            ngx_http_postmark_engine_finish(fetch, result);
+        }
     }
 }
 
+
+/*
+ * Only an answer whose head arrived whole is an answer: curl 7.88 reports
+ * success for one cut inside its headers.
+ */
 
 static void
 ngx_http_postmark_engine_finish(ngx_http_postmark_fetch_t *fetch,
     CURLcode result)
 {
-    ngx_http_postmark_engine_t  *engine;
-
-    engine = &ngx_http_postmark_engine;
-
     curl_easy_getinfo(fetch->easy, CURLINFO_RESPONSE_CODE, &fetch->status);
-    curl_multi_remove_handle(engine->multi, fetch->easy);
 
-    ngx_queue_remove(&fetch->queue);
-    fetch->active = 0;
-    fetch->result = result;
-
-    if (--engine->nactive == 0) {
-        engine->timer.cancelable = 1;
+    if (result == CURLE_OK && !fetch->head_done) {
+        result = CURLE_WEIRD_SERVER_REPLY;
+        ngx_cpystrn((u_char *) fetch->error,
+                    (u_char *) "the answer ended inside its head",
+                    CURL_ERROR_SIZE);
+        fetch->status = 0;
     }
+
+    ngx_http_postmark_fetch_end(fetch);
+
+    fetch->result = result;
 
     if (result != CURLE_OK && fetch->error[0] == '\0') {
         ngx_cpystrn((u_char *) fetch->error,
@@ -468,6 +1131,46 @@ ngx_http_postmark_engine_finish(ngx_http_postmark_fetch_t *fetch,
 
     /* may destroy the pool that holds "fetch" */
     fetch->done(fetch);
+}
+
+
+/* the transfer leaves the multi handle and gives its room back */
+
+static void
+ngx_http_postmark_fetch_end(ngx_http_postmark_fetch_t *fetch)
+{
+    curl_multi_remove_handle(ngx_http_postmark_engine.multi, fetch->easy);
+
+    ngx_queue_remove(&fetch->queue);
+    fetch->active = 0;
+
+    ngx_http_postmark_lane_change(fetch->lane, -1);
+    ngx_http_postmark_release();
+}
+
+
+/* a status line starts a head, an empty line ends it; 1xx heads too */
+
+static size_t
+ngx_http_postmark_fetch_header(char *ptr, size_t size, size_t nmemb,
+    void *userdata)
+{
+    ngx_http_postmark_fetch_t *fetch = userdata;
+
+    size_t  len;
+
+    len = size * nmemb;
+
+    if (len >= 5 && ngx_strncmp(ptr, "HTTP/", 5) == 0) {
+        fetch->head_done = 0;
+
+    } else if ((len == 2 && ptr[0] == '\r' && ptr[1] == '\n')
+               || (len == 1 && ptr[0] == '\n'))
+    {
+        fetch->head_done = 1;
+    }
+
+    return len;
 }
 
 
@@ -533,6 +1236,8 @@ ngx_http_postmark_fetch_write(char *ptr, size_t size, size_t nmemb,
 }
 
 
+/* the pool ends first: the transfer ends with it, without telling anyone */
+
 static void
 ngx_http_postmark_fetch_cleanup(void *data)
 {
@@ -547,12 +1252,14 @@ ngx_http_postmark_fetch_cleanup(void *data)
     }
 
     if (fetch->active) {
-        curl_multi_remove_handle(engine->multi, fetch->easy);
-        ngx_queue_remove(&fetch->queue);
+        ngx_http_postmark_fetch_end(fetch);
 
-        if (--engine->nactive == 0) {
-            engine->timer.cancelable = 1;
-        }
+    } else if (fetch->waiting) {
+        ngx_http_postmark_fetch_unwait(fetch);
+        ngx_http_postmark_release();
+
+    } else if (fetch->reserved) {
+        ngx_http_postmark_lane_unreserve(fetch->lane);
     }
 
     if (engine->multi && engine->nidle < NGX_HTTP_POSTMARK_IDLE_HANDLES) {

@@ -5,10 +5,61 @@
 
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "ngx_http_postmark_event.h"
+#include "ngx_http_postmark_json.h"
+
+
+/* the top-level members the module reads */
+
+#define NGX_HTTP_POSTMARK_RECORD_TYPE  0
+#define NGX_HTTP_POSTMARK_STREAM       1
+#define NGX_HTTP_POSTMARK_TAG          2
+#define NGX_HTTP_POSTMARK_MESSAGE_ID   3
+#define NGX_HTTP_POSTMARK_METADATA     4
+#define NGX_HTTP_POSTMARK_MEMBERS      5
+
+#define NGX_HTTP_POSTMARK_NAME_MAX     64
+
+
+typedef struct {
+    const char  *name;
+    size_t       len;
+} ngx_http_postmark_name_t;
+
+
+/* a string's raw text, between its quotes */
+
+typedef struct {
+    const char  *raw;
+    size_t       len;
+    int          escaped;
+} ngx_http_postmark_span_t;
+
+
+typedef struct {
+    ngx_http_postmark_span_t   key;
+    ngx_http_postmark_span_t   value;
+    int                        type;
+} ngx_http_postmark_pair_t;
+
+
+typedef struct {
+    ngx_http_postmark_json_t   json;
+
+    /* the members found, and where */
+    int                        seen[NGX_HTTP_POSTMARK_MEMBERS];
+    int                        string[NGX_HTTP_POSTMARK_MEMBERS];
+    ngx_http_postmark_span_t   span[NGX_HTTP_POSTMARK_MEMBERS];
+    size_t                     meta_offset;
+
+    ngx_http_postmark_pair_t  *pairs;
+    size_t                     npairs;
+    size_t                     cap;
+} ngx_http_postmark_walk_t;
 
 
 typedef struct {
@@ -17,12 +68,33 @@ typedef struct {
 } ngx_http_postmark_event_type_t;
 
 
-static const char *ngx_http_postmark_event_string(const cJSON *root,
-    const char *name);
+static ngx_http_postmark_event_rc_e ngx_http_postmark_event_walk(
+    ngx_http_postmark_walk_t *w, ngx_http_postmark_event_t *ev);
+static ngx_http_postmark_event_rc_e ngx_http_postmark_event_member(
+    ngx_http_postmark_walk_t *w, ngx_http_postmark_event_t *ev);
+static ngx_http_postmark_event_rc_e ngx_http_postmark_event_metadata(
+    ngx_http_postmark_walk_t *w);
+static ngx_http_postmark_event_rc_e ngx_http_postmark_event_keep(
+    ngx_http_postmark_walk_t *w, ngx_http_postmark_event_t *ev);
+static int ngx_http_postmark_key_is(const ngx_http_postmark_span_t *key);
+static ngx_http_postmark_event_rc_e ngx_http_postmark_json_failed(
+    ngx_http_postmark_json_t *j, ngx_http_postmark_event_t *ev);
+static char *ngx_http_postmark_decode(const ngx_http_postmark_span_t *s,
+    char **mem, int *nul);
+static int ngx_http_postmark_meta_cmp(const void *one, const void *two);
 static int ngx_http_postmark_list_has(const ngx_http_postmark_list_t *list,
     const char *value);
-static int ngx_http_postmark_meta_equals(const cJSON *item,
+static int ngx_http_postmark_meta_equals(const ngx_http_postmark_meta_t *m,
     const char *value);
+
+
+static const ngx_http_postmark_name_t  ngx_http_postmark_members[] = {
+    { "RecordType", 10 },
+    { "MessageStream", 13 },
+    { "Tag", 3 },
+    { "MessageID", 9 },
+    { "Metadata", 8 }
+};
 
 
 static const ngx_http_postmark_event_type_t  ngx_http_postmark_types[] = {
@@ -38,56 +110,52 @@ static const ngx_http_postmark_event_type_t  ngx_http_postmark_types[] = {
 
 
 /*
- * One JSON object and nothing after it but blanks.  cJSON stops after the
- * first value, and never reads beyond "len": bodies are not terminated.
- *
- * cJSON lets control characters through inside strings, which JSON does
- * not allow; refusing them also keeps the bytes that frame the spool's
- * records out of every event (ngx_http_postmark_record.h).
+ * One JSON object and nothing after it but blanks; a byte-order mark is
+ * refused, as JSON.parse() refuses it.  Bodies are not terminated: no
+ * byte past "len" is read.
  */
 
 ngx_http_postmark_event_rc_e
-ngx_http_postmark_json_object(const char *body, size_t len, cJSON **root,
+ngx_http_postmark_json_object(const char *body, size_t len,
     size_t *error_offset)
 {
-    size_t       i;
-    const char  *end, *last;
+    ngx_http_postmark_json_t      j;
+    ngx_http_postmark_event_t     ev;
+    ngx_http_postmark_event_rc_e  rc;
 
-    *root = NULL;
     *error_offset = 0;
 
     if (len == 0) {
         return NGX_HTTP_POSTMARK_EVENT_EMPTY;
     }
 
-    for (i = 0; i < len; i++) {
-        if ((unsigned char) body[i] < 0x20
-            && body[i] != '\t' && body[i] != '\r' && body[i] != '\n')
-        {
-            *error_offset = i;
-            return NGX_HTTP_POSTMARK_EVENT_INVALID_JSON;
-        }
+    if (len >= 3 && memcmp(body, "\xEF\xBB\xBF", 3) == 0) {
+        return NGX_HTTP_POSTMARK_EVENT_BOM;
     }
 
-    *root = cJSON_ParseWithLengthOpts(body, len, &end, 0);
+    ngx_http_postmark_json_init(&j, body, len, NGX_HTTP_POSTMARK_JSON_DEPTH);
+    ngx_http_postmark_json_blank(&j);
 
-    if (*root == NULL) {
-        *error_offset = end ? (size_t) (end - body) : 0;
-        return NGX_HTTP_POSTMARK_EVENT_INVALID_JSON;
+    rc = NGX_HTTP_POSTMARK_EVENT_OK;
+
+    if (j.p == j.end || *j.p != '{') {
+        rc = NGX_HTTP_POSTMARK_EVENT_NOT_OBJECT;
     }
 
-    for (last = body + len; end < last; end++) {
-        if (*end != ' ' && *end != '\t' && *end != '\r' && *end != '\n') {
-            *error_offset = end - body;
-            return NGX_HTTP_POSTMARK_EVENT_TRAILING_DATA;
-        }
+    if (ngx_http_postmark_json_value(&j) != 0) {
+        rc = ngx_http_postmark_json_failed(&j, &ev);
+        *error_offset = ev.error_offset;
+        return rc;
     }
 
-    if (!cJSON_IsObject(*root)) {
-        return NGX_HTTP_POSTMARK_EVENT_NOT_OBJECT;
+    ngx_http_postmark_json_blank(&j);
+
+    if (j.p != j.end) {
+        *error_offset = ngx_http_postmark_json_offset(&j);
+        return NGX_HTTP_POSTMARK_EVENT_TRAILING_DATA;
     }
 
-    return NGX_HTTP_POSTMARK_EVENT_OK;
+    return rc;
 }
 
 
@@ -95,56 +163,427 @@ ngx_http_postmark_event_rc_e
 ngx_http_postmark_event_parse(const char *body, size_t len,
     ngx_http_postmark_event_t *ev)
 {
-    const cJSON                   *item;
+    ngx_http_postmark_walk_t       w;
     ngx_http_postmark_event_rc_e   rc;
 
     memset(ev, 0, sizeof(ngx_http_postmark_event_t));
 
-    rc = ngx_http_postmark_json_object(body, len, &ev->root,
-                                       &ev->error_offset);
+    rc = ngx_http_postmark_json_object(body, len, &ev->error_offset);
     if (rc != NGX_HTTP_POSTMARK_EVENT_OK) {
         return rc;
     }
 
-    item = cJSON_GetObjectItemCaseSensitive(ev->root, "RecordType");
+    /* valid: the walk only finds the members, and can no longer fail */
 
-    if (item == NULL) {
+    memset(&w, 0, sizeof(ngx_http_postmark_walk_t));
+    ngx_http_postmark_json_init(&w.json, body, len, 0);
+
+    rc = ngx_http_postmark_event_walk(&w, ev);
+
+    if (rc == NGX_HTTP_POSTMARK_EVENT_OK) {
+        rc = ngx_http_postmark_event_keep(&w, ev);
+    }
+
+    free(w.pairs);
+
+    if (rc != NGX_HTTP_POSTMARK_EVENT_OK) {
+        ngx_http_postmark_event_free(ev);
+    }
+
+    return rc;
+}
+
+
+static ngx_http_postmark_event_rc_e
+ngx_http_postmark_event_walk(ngx_http_postmark_walk_t *w,
+    ngx_http_postmark_event_t *ev)
+{
+    ngx_http_postmark_json_t      *j;
+    ngx_http_postmark_event_rc_e   rc;
+
+    j = &w->json;
+
+    ngx_http_postmark_json_blank(j);
+    j->p++;
+    ngx_http_postmark_json_blank(j);
+
+    if (*j->p == '}') {
+        return NGX_HTTP_POSTMARK_EVENT_OK;
+    }
+
+    for ( ;; ) {
+        rc = ngx_http_postmark_event_member(w, ev);
+        if (rc != NGX_HTTP_POSTMARK_EVENT_OK) {
+            return rc;
+        }
+
+        ngx_http_postmark_json_blank(j);
+
+        if (*j->p++ == '}') {
+            return NGX_HTTP_POSTMARK_EVENT_OK;
+        }
+
+        ngx_http_postmark_json_blank(j);
+    }
+}
+
+
+/* one top-level member, at its name; the body is known to be valid */
+
+static ngx_http_postmark_event_rc_e
+ngx_http_postmark_event_member(ngx_http_postmark_walk_t *w,
+    ngx_http_postmark_event_t *ev)
+{
+    int                        m, escaped;
+    size_t                     at;
+    ngx_http_postmark_span_t   key, *span;
+    ngx_http_postmark_json_t  *j;
+
+    j = &w->json;
+    at = ngx_http_postmark_json_offset(j);
+
+    key.raw = (const char *) j->p + 1;
+    (void) ngx_http_postmark_json_string(j, &key.escaped);
+    key.len = (const char *) j->p - key.raw - 1;
+
+    ngx_http_postmark_json_blank(j);
+    j->p++;
+    ngx_http_postmark_json_blank(j);
+
+    m = ngx_http_postmark_key_is(&key);
+
+    if (m < 0) {
+        (void) ngx_http_postmark_json_value(j);
+        return NGX_HTTP_POSTMARK_EVENT_OK;
+    }
+
+    /* JSON parsers disagree on which of two members counts */
+
+    if (w->seen[m]) {
+        if (m == NGX_HTTP_POSTMARK_MESSAGE_ID) {
+            (void) ngx_http_postmark_json_value(j);
+            return NGX_HTTP_POSTMARK_EVENT_OK;
+        }
+
+        ev->member = ngx_http_postmark_members[m].name;
+        ev->error_offset = at;
+        return NGX_HTTP_POSTMARK_EVENT_DUPLICATE;
+    }
+
+    w->seen[m] = 1;
+
+    if (*j->p == '"') {
+        span = &w->span[m];
+        span->raw = (const char *) j->p + 1;
+        (void) ngx_http_postmark_json_string(j, &escaped);
+        span->len = (const char *) j->p - span->raw - 1;
+        span->escaped = escaped;
+        w->string[m] = 1;
+
+        return NGX_HTTP_POSTMARK_EVENT_OK;
+    }
+
+    if (m == NGX_HTTP_POSTMARK_METADATA && *j->p == '{') {
+        w->meta_offset = at;
+        ev->metadata = 1;
+        return ngx_http_postmark_event_metadata(w);
+    }
+
+    (void) ngx_http_postmark_json_value(j);
+
+    return NGX_HTTP_POSTMARK_EVENT_OK;
+}
+
+
+/* the members of Metadata, kept as spans until the walk is over */
+
+static ngx_http_postmark_event_rc_e
+ngx_http_postmark_event_metadata(ngx_http_postmark_walk_t *w)
+{
+    int                        escaped;
+    size_t                     cap;
+    ngx_http_postmark_pair_t  *pair, *more;
+    ngx_http_postmark_json_t  *j;
+
+    j = &w->json;
+
+    j->p++;
+    ngx_http_postmark_json_blank(j);
+
+    if (*j->p == '}') {
+        j->p++;
+        return NGX_HTTP_POSTMARK_EVENT_OK;
+    }
+
+    for ( ;; ) {
+        if (w->npairs == w->cap) {
+            cap = w->cap ? 2 * w->cap : 16;
+
+            more = realloc(w->pairs, cap * sizeof(ngx_http_postmark_pair_t));
+            if (more == NULL) {
+                return NGX_HTTP_POSTMARK_EVENT_NO_MEMORY;
+            }
+
+            w->pairs = more;
+            w->cap = cap;
+        }
+
+        pair = &w->pairs[w->npairs++];
+
+        pair->key.raw = (const char *) j->p + 1;
+        (void) ngx_http_postmark_json_string(j, &pair->key.escaped);
+        pair->key.len = (const char *) j->p - pair->key.raw - 1;
+
+        ngx_http_postmark_json_blank(j);
+        j->p++;
+        ngx_http_postmark_json_blank(j);
+
+        pair->value.raw = (const char *) j->p;
+        pair->value.escaped = 0;
+
+        switch (*j->p) {
+
+        case '"':
+            pair->type = NGX_HTTP_POSTMARK_META_STRING;
+            pair->value.raw++;
+            (void) ngx_http_postmark_json_string(j, &escaped);
+            pair->value.escaped = escaped;
+            pair->value.len = (const char *) j->p - pair->value.raw - 1;
+            break;
+
+        case 't':
+        case 'f':
+            pair->type = NGX_HTTP_POSTMARK_META_BOOLEAN;
+            (void) ngx_http_postmark_json_value(j);
+            pair->value.len = (const char *) j->p - pair->value.raw;
+            break;
+
+        case '{':
+        case '[':
+        case 'n':
+            pair->type = NGX_HTTP_POSTMARK_META_OTHER;
+            (void) ngx_http_postmark_json_value(j);
+            pair->value.len = 0;
+            break;
+
+        default:
+            pair->type = NGX_HTTP_POSTMARK_META_NUMBER;
+            (void) ngx_http_postmark_json_value(j);
+            pair->value.len = (const char *) j->p - pair->value.raw;
+        }
+
+        ngx_http_postmark_json_blank(j);
+
+        if (*j->p++ == '}') {
+            return NGX_HTTP_POSTMARK_EVENT_OK;
+        }
+
+        ngx_http_postmark_json_blank(j);
+    }
+}
+
+
+/*
+ * The members found are decoded into one allocation; what a filter reads
+ * must not hold a NUL, which C strings, and so the filters, would cut.
+ */
+
+static ngx_http_postmark_event_rc_e
+ngx_http_postmark_event_keep(ngx_http_postmark_walk_t *w,
+    ngx_http_postmark_event_t *ev)
+{
+    int                        nul;
+    char                      *mem, *s[NGX_HTTP_POSTMARK_MEMBERS];
+    size_t                     i, size;
+    ngx_http_postmark_meta_t  *m;
+
+    size = w->npairs * sizeof(ngx_http_postmark_meta_t);
+
+    for (i = 0; i < NGX_HTTP_POSTMARK_MEMBERS; i++) {
+        size += w->span[i].len + 1;
+    }
+
+    for (i = 0; i < w->npairs; i++) {
+        size += w->pairs[i].key.len + w->pairs[i].value.len + 2;
+    }
+
+    ev->mem = malloc(size);
+    if (ev->mem == NULL) {
+        return NGX_HTTP_POSTMARK_EVENT_NO_MEMORY;
+    }
+
+    ev->meta = ev->mem;
+    mem = (char *) ev->mem + w->npairs * sizeof(ngx_http_postmark_meta_t);
+
+    for (i = 0; i < NGX_HTTP_POSTMARK_MEMBERS; i++) {
+        s[i] = w->string[i] ? ngx_http_postmark_decode(&w->span[i], &mem, &nul)
+                            : NULL;
+
+        if (s[i] && nul && i != NGX_HTTP_POSTMARK_MESSAGE_ID) {
+            ev->member = ngx_http_postmark_members[i].name;
+            ev->error_offset = w->span[i].raw - (const char *) w->json.start;
+            return NGX_HTTP_POSTMARK_EVENT_NUL;
+        }
+    }
+
+    if (!w->seen[NGX_HTTP_POSTMARK_RECORD_TYPE]) {
 
         /* Postmark's inbound webhook is the one event without a RecordType */
 
         ev->record_type = "Inbound";
         ev->type = NGX_HTTP_POSTMARK_INBOUND;
 
-    } else if (cJSON_IsString(item) && item->valuestring[0] != '\0') {
-        ev->record_type = item->valuestring;
-        ev->type = ngx_http_postmark_event_type(item->valuestring, 0);
+    } else if (s[NGX_HTTP_POSTMARK_RECORD_TYPE] == NULL
+               || s[NGX_HTTP_POSTMARK_RECORD_TYPE][0] == '\0')
+    {
+        return NGX_HTTP_POSTMARK_EVENT_BAD_RECORD_TYPE;
+
+    } else {
+        ev->record_type = s[NGX_HTTP_POSTMARK_RECORD_TYPE];
+        ev->type = ngx_http_postmark_event_type(ev->record_type, 0);
 
         if (ev->type == 0) {
             ev->type = NGX_HTTP_POSTMARK_OTHER;
         }
-
-    } else {
-        return NGX_HTTP_POSTMARK_EVENT_BAD_RECORD_TYPE;
     }
 
-    ev->stream = ngx_http_postmark_event_string(ev->root, "MessageStream");
-    ev->tag = ngx_http_postmark_event_string(ev->root, "Tag");
-    ev->message_id = ngx_http_postmark_event_string(ev->root, "MessageID");
+    ev->stream = s[NGX_HTTP_POSTMARK_STREAM];
+    ev->tag = s[NGX_HTTP_POSTMARK_TAG];
+    ev->message_id = s[NGX_HTTP_POSTMARK_MESSAGE_ID];
 
-    item = cJSON_GetObjectItemCaseSensitive(ev->root, "Metadata");
-    ev->metadata = cJSON_IsObject(item) ? item : NULL;
+    for (i = 0; i < w->npairs; i++) {
+        m = &ev->meta[i];
+
+        m->key = ngx_http_postmark_decode(&w->pairs[i].key, &mem, &nul);
+        m->type = w->pairs[i].type;
+        m->value = NULL;
+
+        if (nul) {
+            goto nul;
+        }
+
+        if (m->type != NGX_HTTP_POSTMARK_META_OTHER) {
+            m->value = ngx_http_postmark_decode(&w->pairs[i].value, &mem,
+                                                &nul);
+            if (nul) {
+                goto nul;
+            }
+        }
+    }
+
+    ev->nmeta = w->npairs;
+
+    qsort(ev->meta, ev->nmeta, sizeof(ngx_http_postmark_meta_t),
+          ngx_http_postmark_meta_cmp);
+
+    for (i = 1; i < ev->nmeta; i++) {
+        if (strcmp(ev->meta[i - 1].key, ev->meta[i].key) == 0) {
+            ev->member = "Metadata";
+            ev->error_offset = w->meta_offset;
+            return NGX_HTTP_POSTMARK_EVENT_DUPLICATE;
+        }
+    }
 
     return NGX_HTTP_POSTMARK_EVENT_OK;
+
+nul:
+
+    ev->member = "Metadata";
+    ev->error_offset = w->meta_offset;
+
+    return NGX_HTTP_POSTMARK_EVENT_NUL;
+}
+
+
+/* the member a key names, however it is escaped, or -1 */
+
+static int
+ngx_http_postmark_key_is(const ngx_http_postmark_span_t *key)
+{
+    int     i, nul;
+    char    buf[NGX_HTTP_POSTMARK_NAME_MAX];
+    size_t  len;
+
+    if (key->len > NGX_HTTP_POSTMARK_NAME_MAX) {
+        return -1;
+    }
+
+    if (key->escaped) {
+        len = ngx_http_postmark_json_unescape(key->raw, key->len, buf, &nul);
+
+    } else {
+        memcpy(buf, key->raw, key->len);
+        len = key->len;
+    }
+
+    for (i = 0; i < NGX_HTTP_POSTMARK_MEMBERS; i++) {
+        if (ngx_http_postmark_members[i].len == len
+            && memcmp(ngx_http_postmark_members[i].name, buf, len) == 0)
+        {
+            return i;
+        }
+    }
+
+    return -1;
+}
+
+
+static ngx_http_postmark_event_rc_e
+ngx_http_postmark_json_failed(ngx_http_postmark_json_t *j,
+    ngx_http_postmark_event_t *ev)
+{
+    ev->error_offset = ngx_http_postmark_json_offset(j);
+
+    return j->too_deep ? NGX_HTTP_POSTMARK_EVENT_TOO_DEEP
+                       : NGX_HTTP_POSTMARK_EVENT_INVALID_JSON;
+}
+
+
+/* a span's text, decoded and NUL-terminated, taken from *mem */
+
+static char *
+ngx_http_postmark_decode(const ngx_http_postmark_span_t *s, char **mem,
+    int *nul)
+{
+    char    *text;
+    size_t   len;
+
+    text = *mem;
+    *nul = 0;
+
+    if (s->escaped) {
+        len = ngx_http_postmark_json_unescape(s->raw, s->len, text, nul);
+
+    } else {
+        memcpy(text, s->raw, s->len);
+        len = s->len;
+    }
+
+    text[len] = '\0';
+    *mem += len + 1;
+
+    return text;
+}
+
+
+static int
+ngx_http_postmark_meta_cmp(const void *one, const void *two)
+{
+    const ngx_http_postmark_meta_t  *a = one;
+    const ngx_http_postmark_meta_t  *b = two;
+
+    return strcmp(a->key, b->key);
 }
 
 
 void
 ngx_http_postmark_event_free(ngx_http_postmark_event_t *ev)
 {
-    if (ev->root) {
-        cJSON_Delete(ev->root);
-        ev->root = NULL;
-    }
+    free(ev->mem);
+
+    ev->mem = NULL;
+    ev->meta = NULL;
+    ev->nmeta = 0;
 }
 
 
@@ -168,8 +607,26 @@ ngx_http_postmark_event_strerror(ngx_http_postmark_event_rc_e rc)
     case NGX_HTTP_POSTMARK_EVENT_NOT_OBJECT:
         return "request body is JSON but not an object";
 
-    default: /* NGX_HTTP_POSTMARK_EVENT_BAD_RECORD_TYPE */
+    case NGX_HTTP_POSTMARK_EVENT_BAD_RECORD_TYPE:
         return "RecordType is not a non-empty string";
+
+    case NGX_HTTP_POSTMARK_EVENT_BOM:
+        return "request body starts with a byte-order mark, which JSON "
+               "parsers refuse";
+
+    case NGX_HTTP_POSTMARK_EVENT_TOO_DEEP:
+        return "request body is nested deeper than JSON parsers go";
+
+    case NGX_HTTP_POSTMARK_EVENT_DUPLICATE:
+        return "request body has a member twice, which JSON parsers read "
+               "differently";
+
+    case NGX_HTTP_POSTMARK_EVENT_NUL:
+        return "request body has an escaped NUL (\\u0000) in a member the "
+               "filters read";
+
+    default: /* NGX_HTTP_POSTMARK_EVENT_NO_MEMORY */
+        return "out of memory";
     }
 }
 
@@ -209,9 +666,10 @@ int
 ngx_http_postmark_filter_match(const ngx_http_postmark_filter_t *f,
     const ngx_http_postmark_event_t *ev)
 {
-    int           found;
-    size_t        i, j;
-    const cJSON  *item;
+    int                              found;
+    size_t                           i, j;
+    ngx_http_postmark_meta_t         key;
+    const ngx_http_postmark_meta_t  *m;
 
     if (f->types && !(f->types & ev->type)) {
         return 0;
@@ -238,15 +696,18 @@ ngx_http_postmark_filter_match(const ngx_http_postmark_filter_t *f,
             continue;   /* this key was decided already */
         }
 
-        item = ev->metadata
-               ? cJSON_GetObjectItemCaseSensitive(ev->metadata, f->meta_keys[i])
-               : NULL;
+        key.key = f->meta_keys[i];
+
+        m = ev->nmeta ? bsearch(&key, ev->meta, ev->nmeta,
+                                sizeof(ngx_http_postmark_meta_t),
+                                ngx_http_postmark_meta_cmp)
+                      : NULL;
 
         found = 0;
 
-        for (j = i; item && j < f->nmeta && !found; j++) {
+        for (j = i; m && j < f->nmeta && !found; j++) {
             if (strcmp(f->meta_keys[j], f->meta_keys[i]) == 0) {
-                found = ngx_http_postmark_meta_equals(item, f->meta_values[j]);
+                found = ngx_http_postmark_meta_equals(m, f->meta_values[j]);
             }
         }
 
@@ -256,17 +717,6 @@ ngx_http_postmark_filter_match(const ngx_http_postmark_filter_t *f,
     }
 
     return 1;
-}
-
-
-static const char *
-ngx_http_postmark_event_string(const cJSON *root, const char *name)
-{
-    const cJSON  *item;
-
-    item = cJSON_GetObjectItemCaseSensitive(root, name);
-
-    return cJSON_IsString(item) ? item->valuestring : NULL;
 }
 
 
@@ -296,21 +746,20 @@ ngx_http_postmark_list_has(const ngx_http_postmark_list_t *list,
  */
 
 static int
-ngx_http_postmark_meta_equals(const cJSON *item, const char *value)
+ngx_http_postmark_meta_equals(const ngx_http_postmark_meta_t *m,
+    const char *value)
 {
     char    text[32];
     double  d;
 
-    if (cJSON_IsString(item)) {
-        return strcmp(item->valuestring, value) == 0;
-    }
+    switch (m->type) {
 
-    if (cJSON_IsBool(item)) {
-        return strcmp(cJSON_IsTrue(item) ? "true" : "false", value) == 0;
-    }
+    case NGX_HTTP_POSTMARK_META_STRING:
+    case NGX_HTTP_POSTMARK_META_BOOLEAN:
+        return strcmp(m->value, value) == 0;
 
-    if (cJSON_IsNumber(item)) {
-        d = item->valuedouble;
+    case NGX_HTTP_POSTMARK_META_NUMBER:
+        d = strtod(m->value, NULL);
 
         if (d > -1e15 && d < 1e15 && d == (double) (long long) d) {
             snprintf(text, sizeof(text), "%lld", (long long) d);
@@ -320,7 +769,8 @@ ngx_http_postmark_meta_equals(const cJSON *item, const char *value)
         }
 
         return strcmp(text, value) == 0;
-    }
 
-    return 0;
+    default:
+        return 0;
+    }
 }

@@ -10,13 +10,15 @@
 
 /*
  * The pure core of the webhook receiver: it reads an untrusted body, names
- * the Postmark event in it and decides which filters match.  It uses plain
- * C and cJSON only, so that it can be unit-tested and fuzzed without nginx.
+ * the Postmark event in it and decides which filters match.  The body is
+ * read strictly (ngx_http_postmark_json.h) and no tree is built: only the
+ * members the filters look at are kept.  A body that JSON parsers could
+ * read differently from the filters is refused: routed members twice, or
+ * with an escaped NUL.  Plain C, without nginx, for unit tests and fuzzing.
  */
 
 
 #include <stddef.h>
-#include <cjson/cJSON.h>
 
 
 #define NGX_HTTP_POSTMARK_BOUNCE               0x0001
@@ -35,24 +37,48 @@ typedef enum {
     NGX_HTTP_POSTMARK_EVENT_INVALID_JSON,
     NGX_HTTP_POSTMARK_EVENT_TRAILING_DATA,
     NGX_HTTP_POSTMARK_EVENT_NOT_OBJECT,
-    NGX_HTTP_POSTMARK_EVENT_BAD_RECORD_TYPE
+    NGX_HTTP_POSTMARK_EVENT_BAD_RECORD_TYPE,
+    NGX_HTTP_POSTMARK_EVENT_BOM,
+    NGX_HTTP_POSTMARK_EVENT_TOO_DEEP,
+    NGX_HTTP_POSTMARK_EVENT_DUPLICATE,         /* "member", twice */
+    NGX_HTTP_POSTMARK_EVENT_NUL,               /* "member" has \u0000 */
+    NGX_HTTP_POSTMARK_EVENT_NO_MEMORY
 } ngx_http_postmark_event_rc_e;
 
 
+#define NGX_HTTP_POSTMARK_META_STRING          1
+#define NGX_HTTP_POSTMARK_META_NUMBER          2
+#define NGX_HTTP_POSTMARK_META_BOOLEAN         3
+#define NGX_HTTP_POSTMARK_META_OTHER           4
+
+
+/* a member of Metadata: a string decoded, a number or boolean as written */
+
 typedef struct {
-    cJSON         *root;
+    const char    *key;
+    const char    *value;           /* NULL for null, objects, arrays */
+    int            type;
+} ngx_http_postmark_meta_t;
 
-    unsigned       type;            /* one NGX_HTTP_POSTMARK_* bit */
-    const char    *record_type;     /* "Inbound" when the body has none */
 
-    /* NULL when absent or not a string */
-    const char    *stream;
-    const char    *tag;
-    const char    *message_id;
+typedef struct {
+    unsigned                    type;          /* one NGX_HTTP_POSTMARK_* */
+    const char                 *record_type;   /* "Inbound" without one */
 
-    const cJSON   *metadata;        /* an object, or NULL */
+    /* decoded, NUL-terminated; NULL when absent or not a string */
+    const char                 *stream;
+    const char                 *tag;
+    const char                 *message_id;
 
-    size_t         error_offset;    /* where parsing stopped, on error */
+    int                         metadata;      /* Metadata is an object */
+    ngx_http_postmark_meta_t   *meta;          /* its members, by key */
+    size_t                      nmeta;
+
+    /* on error */
+    size_t                      error_offset;
+    const char                 *member;
+
+    void                       *mem;
 } ngx_http_postmark_event_t;
 
 
@@ -75,7 +101,7 @@ typedef struct {
 
 
 ngx_http_postmark_event_rc_e ngx_http_postmark_json_object(const char *body,
-    size_t len, cJSON **root, size_t *error_offset);
+    size_t len, size_t *error_offset);
 ngx_http_postmark_event_rc_e ngx_http_postmark_event_parse(const char *body,
     size_t len, ngx_http_postmark_event_t *ev);
 void ngx_http_postmark_event_free(ngx_http_postmark_event_t *ev);

@@ -176,12 +176,13 @@ ngx_http_postmark_job_add(ngx_http_postmark_job_t *job,
     d->fetch = fetch;
     fetch->done = ngx_http_postmark_delivery_done;
     fetch->data = d;
+    fetch->lane = &dest->lane;
+    fetch->timeout = dest->timeout;
 
-    curl_easy_setopt(fetch->easy, CURLOPT_URL, dest->url.data);
-    curl_easy_setopt(fetch->easy, CURLOPT_POSTFIELDSIZE_LARGE,
-                     (curl_off_t) d->body.len);
-    curl_easy_setopt(fetch->easy, CURLOPT_POSTFIELDS, d->body.data);
-    curl_easy_setopt(fetch->easy, CURLOPT_TIMEOUT_MS, (long) dest->timeout);
+    ngx_http_postmark_setopt(fetch, CURLOPT_URL, dest->url.data);
+    ngx_http_postmark_setopt(fetch, CURLOPT_POSTFIELDSIZE_LARGE,
+                             (curl_off_t) d->body.len);
+    ngx_http_postmark_setopt(fetch, CURLOPT_POSTFIELDS, d->body.data);
 
     if (ngx_http_postmark_delivery_headers(d) != NGX_OK) {
         return NGX_ERROR;
@@ -190,24 +191,24 @@ ngx_http_postmark_job_add(ngx_http_postmark_job_t *job,
     /* a trusted certificate replaces the system's authorities */
 
     if (dest->ca.data) {
-        curl_easy_setopt(fetch->easy, CURLOPT_CAINFO_BLOB, &dest->ca);
-        curl_easy_setopt(fetch->easy, CURLOPT_CAINFO, NULL);
-        curl_easy_setopt(fetch->easy, CURLOPT_CAPATH, NULL);
+        ngx_http_postmark_setopt(fetch, CURLOPT_CAINFO_BLOB, &dest->ca);
+        ngx_http_postmark_setopt(fetch, CURLOPT_CAINFO, NULL);
+        ngx_http_postmark_setopt(fetch, CURLOPT_CAPATH, NULL);
     }
 
     if (dest->cert.data) {
-        curl_easy_setopt(fetch->easy, CURLOPT_SSLCERT_BLOB, &dest->cert);
-        curl_easy_setopt(fetch->easy, CURLOPT_SSLCERTTYPE, "PEM");
-        curl_easy_setopt(fetch->easy, CURLOPT_SSLKEY_BLOB, &dest->cert_key);
-        curl_easy_setopt(fetch->easy, CURLOPT_SSLKEYTYPE, "PEM");
+        ngx_http_postmark_setopt(fetch, CURLOPT_SSLCERT_BLOB, &dest->cert);
+        ngx_http_postmark_setopt(fetch, CURLOPT_SSLCERTTYPE, "PEM");
+        ngx_http_postmark_setopt(fetch, CURLOPT_SSLKEY_BLOB, &dest->cert_key);
+        ngx_http_postmark_setopt(fetch, CURLOPT_SSLKEYTYPE, "PEM");
     }
 
     if (dest->tls_version) {
-        curl_easy_setopt(fetch->easy, CURLOPT_SSLVERSION, dest->tls_version);
+        ngx_http_postmark_setopt(fetch, CURLOPT_SSLVERSION, dest->tls_version);
     }
 
     if (dest->proxy.len) {
-        curl_easy_setopt(fetch->easy, CURLOPT_PROXY, dest->proxy.data);
+        ngx_http_postmark_setopt(fetch, CURLOPT_PROXY, dest->proxy.data);
     }
 
     return NGX_OK;
@@ -294,7 +295,7 @@ ngx_http_postmark_delivery_headers(ngx_http_postmark_delivery_t *d)
         return NGX_ERROR;
     }
 
-    curl_easy_setopt(d->fetch->easy, CURLOPT_HTTPHEADER, headers);
+    ngx_http_postmark_setopt(d->fetch, CURLOPT_HTTPHEADER, headers);
 
     return NGX_OK;
 }

@@ -195,6 +195,48 @@ ngx_http_postmark_debug_body(ngx_http_request_t *r, ngx_str_t *body)
 #endif
 
 
+/*
+ * Why a body was refused, NUL-terminated: the reason, the member it is
+ * about, and the byte where reading stopped.
+ */
+
+u_char *
+ngx_http_postmark_body_error(ngx_pool_t *pool, char *prefix,
+    ngx_http_postmark_event_rc_e rc, size_t offset, const char *member)
+{
+    u_char  *msg, *p, *last;
+    size_t   len;
+
+    len = ngx_strlen(prefix) + 256;
+
+    msg = ngx_pnalloc(pool, len);
+    if (msg == NULL) {
+        return NULL;
+    }
+
+    last = msg + len - 1;
+
+    p = ngx_snprintf(msg, last - msg, "%s%s", prefix,
+                     ngx_http_postmark_event_strerror(rc));
+
+    if (member) {
+        p = ngx_snprintf(p, last - p, ": \"%s\"", member);
+    }
+
+    if (rc != NGX_HTTP_POSTMARK_EVENT_EMPTY
+        && rc != NGX_HTTP_POSTMARK_EVENT_NOT_OBJECT
+        && rc != NGX_HTTP_POSTMARK_EVENT_BAD_RECORD_TYPE
+        && rc != NGX_HTTP_POSTMARK_EVENT_NO_MEMORY)
+    {
+        p = ngx_snprintf(p, last - p, " (at byte %uz)", offset);
+    }
+
+    *p = '\0';
+
+    return msg;
+}
+
+
 /* a NULL source leaves an empty string, which variables show as "-" */
 
 ngx_int_t
@@ -230,6 +272,9 @@ ngx_http_postmark_add_header(ngx_http_request_t *r, char *key, char *value)
     }
 
     h->hash = 1;
+#if (nginx_version >= 1023000)
+    h->next = NULL;
+#endif
     h->key.data = (u_char *) key;
     h->key.len = ngx_strlen(key);
     h->value.data = (u_char *) value;

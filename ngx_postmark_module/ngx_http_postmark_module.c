@@ -27,6 +27,29 @@ typedef struct {
 } ngx_http_postmark_ref_t;
 
 
+/*
+ * The digest of a credential of a client, kept while the configuration is
+ * read, to find credentials that must not be shared: webhook users decide
+ * the client, and a portal key must open one client's portal only.
+ */
+
+#define NGX_HTTP_POSTMARK_USER       0
+#define NGX_HTTP_POSTMARK_PASSWORD   1
+#define NGX_HTTP_POSTMARK_TOKEN      2
+#define NGX_HTTP_POSTMARK_PORTAL     3
+#define NGX_HTTP_POSTMARK_SIGNING    4
+#define NGX_HTTP_POSTMARK_ADMIN      5
+
+typedef struct {
+    u_char                        hash[NGX_HTTP_POSTMARK_HASH_LEN];
+    ngx_uint_t                    kind;
+    ngx_uint_t                    order;
+    ngx_http_postmark_client_t   *client;       /* NULL: the admin key */
+    u_char                       *file;
+    ngx_uint_t                    line;
+} ngx_http_postmark_credential_t;
+
+
 static ngx_int_t ngx_http_postmark_init_module(ngx_cycle_t *cycle);
 static ngx_int_t ngx_http_postmark_init_process(ngx_cycle_t *cycle);
 static void ngx_http_postmark_exit_process(ngx_cycle_t *cycle);
@@ -92,6 +115,8 @@ static char *ngx_http_postmark_check_spooled(ngx_conf_t *cf,
     ngx_http_postmark_main_conf_t *pmcf);
 static char *ngx_http_postmark_forward_check(ngx_conf_t *cf,
     ngx_http_postmark_dest_t *dest);
+static char *ngx_http_postmark_curl_check(ngx_conf_t *cf,
+    ngx_http_postmark_dest_t *dest);
 static char *ngx_http_postmark_server_token(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 static char *ngx_http_postmark_portal_key(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -117,8 +142,17 @@ static char *ngx_http_postmark_check_timeout(ngx_conf_t *cf, void *post,
     void *data);
 static ngx_int_t ngx_http_postmark_secret(ngx_conf_t *cf, ngx_str_t *value,
     ngx_str_t *secret);
+static ngx_int_t ngx_http_postmark_credential(ngx_conf_t *cf,
+    ngx_http_postmark_client_t *client, ngx_uint_t kind, ngx_str_t *value,
+    u_char *hash);
+static char *ngx_http_postmark_check_credentials(ngx_conf_t *cf,
+    ngx_http_postmark_main_conf_t *pmcf);
+static char *ngx_http_postmark_credential_clash(ngx_conf_t *cf,
+    ngx_http_postmark_credential_t *a, ngx_http_postmark_credential_t *b);
+static int ngx_libc_cdecl ngx_http_postmark_credential_cmp(const void *one,
+    const void *two);
 static ngx_int_t ngx_http_postmark_read_file(ngx_conf_t *cf, ngx_str_t *name,
-    size_t max, char *what, ngx_str_t *out);
+    size_t max, char *what, ngx_uint_t secret, ngx_str_t *out);
 static ngx_int_t ngx_http_postmark_is_text(ngx_str_t *s);
 static ngx_str_t *ngx_http_postmark_quote(ngx_conf_t *cf, ngx_str_t *s);
 static ngx_int_t ngx_http_postmark_is_name(ngx_str_t *s);
@@ -470,6 +504,16 @@ ngx_http_postmark_init_process(ngx_cycle_t *cycle)
 {
     ngx_http_postmark_main_conf_t  *pmcf;
 
+    /*
+     * The cache manager and loader run init_process too, without thread
+     * pools and without requests: the module has nothing to do there.
+     */
+
+    if (ngx_process != NGX_PROCESS_WORKER && ngx_process != NGX_PROCESS_SINGLE)
+    {
+        return NGX_OK;
+    }
+
     pmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_postmark_module);
 
     if (pmcf == NULL || !pmcf->used) {
@@ -484,6 +528,42 @@ ngx_http_postmark_init_process(ngx_cycle_t *cycle)
     }
 
     return NGX_OK;
+}
+
+
+/*
+ * What nginx's debug log reads of an event's "connection": only its fd,
+ * the fourth pointer (nginx's own cache manager does the same).
+ */
+
+static void  *ngx_http_postmark_ident[4] = {
+    NULL, NULL, NULL, (void *) (ngx_socket_t) -1
+};
+
+
+/* a timer of the module's own, found in its handler by its member */
+
+void
+ngx_http_postmark_timer_init(ngx_event_t *ev, ngx_event_handler_pt handler,
+    ngx_log_t *log)
+{
+    ev->handler = handler;
+    ev->data = ngx_http_postmark_ident;
+    ev->log = log;
+    ev->cancelable = 1;
+}
+
+
+void
+ngx_http_postmark_timer_stop(ngx_event_t *ev)
+{
+    if (ev->timer_set) {
+        ngx_del_timer(ev);
+    }
+
+    if (ev->posted) {
+        ngx_delete_posted_event(ev);
+    }
 }
 
 
@@ -535,6 +615,12 @@ ngx_http_postmark_create_main_conf(ngx_conf_t *cf)
                        sizeof(ngx_http_postmark_dest_t *))
         != NGX_OK)
     {
+        return NULL;
+    }
+
+    pmcf->credentials = ngx_array_create(cf->temp_pool, 16,
+                                      sizeof(ngx_http_postmark_credential_t));
+    if (pmcf->credentials == NULL) {
         return NULL;
     }
 
@@ -620,7 +706,189 @@ ngx_http_postmark_init_main_conf(ngx_conf_t *cf, void *conf)
         *ref[i].client = client;
     }
 
+    if (ngx_http_postmark_check_credentials(cf, pmcf) != NGX_CONF_OK) {
+        return NGX_CONF_ERROR;
+    }
+
     return ngx_http_postmark_check_spooled(cf, pmcf);
+}
+
+
+/*
+ * Equal credentials are found by sorting their digests: linear enough for
+ * thousands of clients, where comparing every pair would not be.
+ */
+
+static char *
+ngx_http_postmark_check_credentials(ngx_conf_t *cf,
+    ngx_http_postmark_main_conf_t *pmcf)
+{
+    ngx_uint_t                       i, j, n;
+    ngx_http_postmark_credential_t  *c, *a, *b;
+
+    c = pmcf->credentials->elts;
+    n = pmcf->credentials->nelts;
+
+    ngx_qsort(c, n, sizeof(ngx_http_postmark_credential_t),
+              ngx_http_postmark_credential_cmp);
+
+    for (i = 0; i < n; i = j) {
+
+        for (j = i + 1;
+             j < n && ngx_memcmp(c[i].hash, c[j].hash,
+                                 NGX_HTTP_POSTMARK_HASH_LEN) == 0;
+             j++)
+        { /* void */ }
+
+        /* a run of equal digests, in the order they were written */
+
+        for (a = &c[i]; a < &c[j]; a++) {
+            for (b = a + 1; b < &c[j]; b++) {
+                if (ngx_http_postmark_credential_clash(cf, a, b)
+                    != NGX_CONF_OK)
+                {
+                    return NGX_CONF_ERROR;
+                }
+            }
+        }
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/* "a" was written before "b"; both have the same digest */
+
+static char *
+ngx_http_postmark_credential_clash(ngx_conf_t *cf,
+    ngx_http_postmark_credential_t *a, ngx_http_postmark_credential_t *b)
+{
+    ngx_http_postmark_credential_t  *portal, *other;
+
+    static const char  *names[] = {
+        "webhook_user", "webhook_password", "server_token", "portal_key",
+        "signing_secret", "key of \"postmark_spool_admin\""
+    };
+
+    if (a->kind == NGX_HTTP_POSTMARK_USER && b->kind == NGX_HTTP_POSTMARK_USER)
+    {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "postmark client \"%V\" has the same \"webhook_user\" "
+                      "as client \"%V\" (%s:%ui); each client needs its own "
+                      "in %s:%ui", &b->client->name, &a->client->name,
+                      a->file, a->line, b->file, b->line);
+        return NGX_CONF_ERROR;
+    }
+
+    /* user names are no secrets; other secrets may be alike, but for one */
+
+    if (a->kind == NGX_HTTP_POSTMARK_USER || b->kind == NGX_HTTP_POSTMARK_USER
+        || (a->kind != NGX_HTTP_POSTMARK_PORTAL
+            && b->kind != NGX_HTTP_POSTMARK_PORTAL))
+    {
+        return NGX_CONF_OK;
+    }
+
+    if (a->kind == NGX_HTTP_POSTMARK_PORTAL
+        && b->kind == NGX_HTTP_POSTMARK_PORTAL)
+    {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "postmark client \"%V\" has the same \"portal_key\" "
+                      "as client \"%V\" (%s:%ui); each client needs its own "
+                      "in %s:%ui", &b->client->name, &a->client->name,
+                      a->file, a->line, b->file, b->line);
+        return NGX_CONF_ERROR;
+    }
+
+    portal = (b->kind == NGX_HTTP_POSTMARK_PORTAL) ? b : a;
+    other = (portal == b) ? a : b;
+
+    if (other->client == portal->client
+        && other->kind == NGX_HTTP_POSTMARK_TOKEN)
+    {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "\"portal_key\" of postmark client \"%V\" is its "
+                      "server token; the portal key must be a secret of its "
+                      "own in %s:%ui", &portal->client->name, portal->file,
+                      portal->line);
+        return NGX_CONF_ERROR;
+    }
+
+    if (other->client == NULL) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "\"portal_key\" of postmark client \"%V\" is the %s "
+                      "(%s:%ui); the portal key must be a secret of its own "
+                      "in %s:%ui", &portal->client->name, names[other->kind],
+                      other->file, other->line, portal->file, portal->line);
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                  "\"portal_key\" of postmark client \"%V\" is the \"%s\" "
+                  "of client \"%V\" (%s:%ui); the portal key must be a "
+                  "secret of its own in %s:%ui", &portal->client->name,
+                  names[other->kind], &other->client->name, other->file,
+                  other->line, portal->file, portal->line);
+
+    return NGX_CONF_ERROR;
+}
+
+
+static int ngx_libc_cdecl
+ngx_http_postmark_credential_cmp(const void *one, const void *two)
+{
+    const ngx_http_postmark_credential_t *a = one;
+    const ngx_http_postmark_credential_t *b = two;
+
+    int  rc;
+
+    rc = ngx_memcmp(a->hash, b->hash, NGX_HTTP_POSTMARK_HASH_LEN);
+
+    if (rc != 0) {
+        return rc;
+    }
+
+    return (a->order > b->order) - (a->order < b->order);
+}
+
+
+/*
+ * Keeps the digest of a credential for the checks above; "hash", if not
+ * NULL, gets it too.
+ */
+
+static ngx_int_t
+ngx_http_postmark_credential(ngx_conf_t *cf, ngx_http_postmark_client_t *client,
+    ngx_uint_t kind, ngx_str_t *value, u_char *hash)
+{
+    ngx_http_postmark_credential_t  *c;
+    ngx_http_postmark_main_conf_t   *pmcf;
+
+    /* inside client blocks, the context's main_conf is the block's own */
+
+    pmcf = ngx_http_cycle_get_module_main_conf(cf->cycle,
+                                               ngx_http_postmark_module);
+
+    c = ngx_array_push(pmcf->credentials);
+    if (c == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_postmark_hash(c->hash, value, 1) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    c->kind = kind;
+    c->order = pmcf->credentials->nelts;
+    c->client = client;
+    c->file = cf->conf_file->file.name.data;
+    c->line = cf->conf_file->line;
+
+    if (hash) {
+        ngx_memcpy(hash, c->hash, NGX_HTTP_POSTMARK_HASH_LEN);
+    }
+
+    return NGX_OK;
 }
 
 
@@ -832,11 +1100,9 @@ static char *
 ngx_http_postmark_client_check(ngx_conf_t *cf,
     ngx_http_postmark_client_t *client)
 {
-    ngx_uint_t                      i, token;
-    ngx_http_postmark_policy_t      own;
-    ngx_http_postmark_dest_t       *dest;
-    ngx_http_postmark_client_t    **clients;
-    ngx_http_postmark_main_conf_t  *pmcf;
+    ngx_uint_t                   i, token;
+    ngx_http_postmark_policy_t   own;
+    ngx_http_postmark_dest_t    *dest;
 
     token = (client->api_headers != NULL);
 
@@ -919,57 +1185,13 @@ ngx_http_postmark_client_check(ngx_conf_t *cf,
         {
             return NGX_CONF_ERROR;
         }
-    }
 
-    if (token
-        && ngx_memcmp(client->portal_key_hash, client->token_hash,
-                      NGX_HTTP_POSTMARK_HASH_LEN)
-           == 0)
-    {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"portal_key\" of postmark client \"%V\" is its "
-                           "server token; the portal key must be a secret "
-                           "of its own", &client->name);
-        return NGX_CONF_ERROR;
-    }
+        /* a direct forward's cap is its fair share of the worker's */
 
-    /*
-     * Credentials decide the client, and a portal key opens one client's
-     * templates only: neither may be shared.
-     */
-
-    pmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_postmark_module);
-    clients = pmcf->clients.elts;
-
-    for (i = 0; i < pmcf->clients.nelts; i++) {
-        if (client->has_password && clients[i]->has_password
-            && ngx_memcmp(clients[i]->user_hash, client->user_hash,
-                          NGX_HTTP_POSTMARK_HASH_LEN)
-               == 0)
-        {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "postmark client \"%V\" has the same "
-                               "\"webhook_user\" as client \"%V\" "
-                               "(%s:%ui); each client needs its own",
-                               &client->name, &clients[i]->name,
-                               clients[i]->file, clients[i]->line);
-            return NGX_CONF_ERROR;
-        }
-
-        if (client->has_portal_key && clients[i]->has_portal_key
-            && ngx_memcmp(clients[i]->portal_key_hash,
-                          client->portal_key_hash,
-                          NGX_HTTP_POSTMARK_HASH_LEN)
-               == 0)
-        {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "postmark client \"%V\" has the same "
-                               "\"portal_key\" as client \"%V\" "
-                               "(%s:%ui); each client needs its own",
-                               &client->name, &clients[i]->name,
-                               clients[i]->file, clients[i]->line);
-            return NGX_CONF_ERROR;
-        }
+        ngx_http_postmark_lane_init(&dest[i].lane,
+                                    dest[i].policy.delivery
+                                    == NGX_HTTP_POSTMARK_SPOOLED
+                                    ? dest[i].policy.max_concurrent : 0);
     }
 
     return NGX_CONF_OK;
@@ -1007,7 +1229,10 @@ ngx_http_postmark_webhook_user(ngx_conf_t *cf, ngx_command_t *cmd,
 
     client->webhook_user = user;
 
-    if (ngx_http_postmark_hash(client->user_hash, &user, 1) != NGX_OK) {
+    if (ngx_http_postmark_credential(cf, client, NGX_HTTP_POSTMARK_USER, &user,
+                                     client->user_hash)
+        != NGX_OK)
+    {
         return NGX_CONF_ERROR;
     }
 
@@ -1035,7 +1260,8 @@ ngx_http_postmark_webhook_password(ngx_conf_t *cf, ngx_command_t *cmd,
 
     /* only a digest is kept, compared in constant time */
 
-    if (ngx_http_postmark_hash(client->password_hash, &password, 1)
+    if (ngx_http_postmark_credential(cf, client, NGX_HTTP_POSTMARK_PASSWORD,
+                                     &password, client->password_hash)
         != NGX_OK)
     {
         return NGX_CONF_ERROR;
@@ -1070,7 +1296,9 @@ ngx_http_postmark_server_token(ngx_conf_t *cf, ngx_command_t *cmd,
     value = cf->args->elts;
 
     if (ngx_http_postmark_secret(cf, &value[1], &token) != NGX_OK
-        || ngx_http_postmark_hash(client->token_hash, &token, 1) != NGX_OK)
+        || ngx_http_postmark_credential(cf, client, NGX_HTTP_POSTMARK_TOKEN,
+                                        &token, NULL)
+           != NGX_OK)
     {
         return NGX_CONF_ERROR;
     }
@@ -1120,8 +1348,24 @@ ngx_http_postmark_portal_key(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     value = cf->args->elts;
 
-    if (ngx_http_postmark_secret(cf, &value[1], &key) != NGX_OK
-        || ngx_http_postmark_hash(client->portal_key_hash, &key, 1) != NGX_OK)
+    if (ngx_http_postmark_secret(cf, &value[1], &key) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    /* a portal can guess as fast as it can send requests */
+
+    if (key.len < 16) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "the \"portal_key\" of postmark client \"%V\" is "
+                           "too short; use at least 16 characters, such as "
+                           "the output of \"openssl rand -hex 16\"",
+                           &client->name);
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_http_postmark_credential(cf, client, NGX_HTTP_POSTMARK_PORTAL,
+                                     &key, client->portal_key_hash)
+        != NGX_OK)
     {
         return NGX_CONF_ERROR;
     }
@@ -1318,14 +1562,16 @@ ngx_http_postmark_parse_url(ngx_conf_t *cf, ngx_str_t *url,
     len = ngx_strlen(scheme) + sizeof("://") - 1 + ngx_strlen(host)
           + (port ? 1 + ngx_strlen(port) : 0) + ngx_strlen(path);
 
-    display->data = ngx_pnalloc(cf->pool, len);
+    /* NUL-terminated too: the spool's status hands it to cJSON */
+
+    display->data = ngx_pnalloc(cf->pool, len + 1);
     if (display->data == NULL) {
         goto done;
     }
 
-    display->len = ngx_sprintf(display->data, "%s://%s%s%s%s", scheme, host,
+    display->len = ngx_sprintf(display->data, "%s://%s%s%s%s%Z", scheme, host,
                                port ? ":" : "", port ? port : "", path)
-                   - display->data;
+                   - display->data - 1;
 
     rv = NGX_CONF_OK;
 
@@ -1585,7 +1831,12 @@ ngx_http_postmark_signing_secret(ngx_conf_t *cf, ngx_command_t *cmd,
 
     value = cf->args->elts;
 
-    if (ngx_http_postmark_secret(cf, &value[1], &secret) != NGX_OK) {
+    if (ngx_http_postmark_secret(cf, &value[1], &secret) != NGX_OK
+        || ngx_http_postmark_credential(cf, dest->client,
+                                        NGX_HTTP_POSTMARK_SIGNING, &secret,
+                                        NULL)
+           != NGX_OK)
+    {
         return NGX_CONF_ERROR;
     }
 
@@ -1679,8 +1930,11 @@ ngx_http_postmark_tls_file(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     value = cf->args->elts;
     name = value[1];
 
+    is_key = (cmd->offset == offsetof(ngx_http_postmark_dest_t, cert_key));
+
     if (ngx_http_postmark_read_file(cf, &name, NGX_HTTP_POSTMARK_PEM_MAX,
-                                    "certificate", &pem)
+                                    is_key ? "private key" : "certificate",
+                                    is_key, &pem)
         != NGX_OK)
     {
         return NGX_CONF_ERROR;
@@ -1691,7 +1945,6 @@ ngx_http_postmark_tls_file(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_ERROR;
     }
 
-    is_key = (cmd->offset == offsetof(ngx_http_postmark_dest_t, cert_key));
     found = 0;
 
     if (is_key) {
@@ -1765,7 +2018,7 @@ ngx_http_postmark_proxy(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     char       *rv;
     ngx_str_t  *value, *proxy, *display;
 
-    if (cf->cmd_type == NGX_HTTP_POSTMARK_FORWARD_CONF) {
+    if (cf->cmd_type & NGX_HTTP_POSTMARK_FORWARD_CONF) {
         proxy = &((ngx_http_postmark_dest_t *) conf)->proxy;
         display = &((ngx_http_postmark_dest_t *) conf)->proxy_display;
 
@@ -1795,7 +2048,7 @@ ngx_http_postmark_proxy(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 static ngx_http_postmark_policy_t *
 ngx_http_postmark_policy_conf(ngx_conf_t *cf, void *conf)
 {
-    if (cf->cmd_type == NGX_HTTP_POSTMARK_FORWARD_CONF) {
+    if (cf->cmd_type & NGX_HTTP_POSTMARK_FORWARD_CONF) {
         return &((ngx_http_postmark_dest_t *) conf)->policy;
     }
 
@@ -2246,7 +2499,10 @@ ngx_http_postmark_spool_admin(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_ERROR;
     }
 
-    if (ngx_http_postmark_hash(plcf->admin_hash, &key, 1) != NGX_OK) {
+    if (ngx_http_postmark_credential(cf, NULL, NGX_HTTP_POSTMARK_ADMIN, &key,
+                                     plcf->admin_hash)
+        != NGX_OK)
+    {
         return NGX_CONF_ERROR;
     }
 
@@ -2293,6 +2549,10 @@ ngx_http_postmark_forward_check(ngx_conf_t *cf, ngx_http_postmark_dest_t *dest)
         return NGX_CONF_ERROR;
     }
 
+    if (ngx_http_postmark_curl_check(cf, dest) != NGX_CONF_OK) {
+        return NGX_CONF_ERROR;
+    }
+
     if (dest->cert.data == NULL) {
         return NGX_CONF_OK;
     }
@@ -2317,6 +2577,69 @@ ngx_http_postmark_forward_check(ngx_conf_t *cf, ngx_http_postmark_dest_t *dest)
                            "\"tls_certificate_key\" of forward \"%V\" is "
                            "not the key of its \"tls_certificate\"",
                            &dest->display);
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * A libcurl built without a feature refuses its options: a forward would
+ * then go without its client certificate or its own authorities.  Every
+ * option a forward sets beyond curl's basics is tried here, once.
+ */
+
+static char *
+ngx_http_postmark_curl_check(ngx_conf_t *cf, ngx_http_postmark_dest_t *dest)
+{
+    CURL        *easy;
+    CURLcode     rc;
+    const char  *what;
+
+    if (dest->ca.data == NULL && dest->cert.data == NULL
+        && dest->tls_version == 0)
+    {
+        return NGX_CONF_OK;
+    }
+
+    easy = curl_easy_init();
+    if (easy == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    what = "tls_trusted_certificate";
+    rc = CURLE_OK;
+
+    if (dest->ca.data) {
+        rc = curl_easy_setopt(easy, CURLOPT_CAINFO_BLOB, &dest->ca);
+    }
+
+    if (rc == CURLE_OK && dest->cert.data) {
+        what = "tls_certificate";
+        rc = curl_easy_setopt(easy, CURLOPT_SSLCERT_BLOB, &dest->cert);
+
+        if (rc == CURLE_OK) {
+            what = "tls_certificate_key";
+            rc = curl_easy_setopt(easy, CURLOPT_SSLKEY_BLOB, &dest->cert_key);
+        }
+    }
+
+    if (rc == CURLE_OK && dest->tls_version) {
+        what = "tls_min_version";
+        rc = curl_easy_setopt(easy, CURLOPT_SSLVERSION, dest->tls_version);
+    }
+
+    curl_easy_cleanup(easy);
+
+    if (rc != CURLE_OK) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"%s\" of forward \"%V\" cannot be used with "
+                           "this libcurl (%s): %s; install a libcurl built "
+                           "with OpenSSL (Debian: libcurl4-openssl-dev)",
+                           what, &dest->display,
+                           curl_version_info(CURLVERSION_NOW)->version,
+                           curl_easy_strerror(rc));
         return NGX_CONF_ERROR;
     }
 
@@ -2494,7 +2817,9 @@ ngx_http_postmark_check_api_timeout(ngx_conf_t *cf, void *post, void *data)
 
 /*
  * Directives inside a block are looked up in nginx's usual way, in a
- * context of their own; "conf" is what they are given.
+ * context of their own; "conf" is what they are given.  NGX_MAIN_CONF
+ * lets "include" in, so that a client can live in a file of its own: no
+ * http directive has that bit, and core ones are not http modules'.
  */
 
 static char *
@@ -2525,7 +2850,7 @@ ngx_http_postmark_parse_block(ngx_conf_t *cf, void *conf, ngx_uint_t type)
 
     save = *cf;
     cf->ctx = ctx;
-    cf->cmd_type = type;
+    cf->cmd_type = type|NGX_MAIN_CONF;
 
     rv = ngx_conf_parse(cf, NULL);
 
@@ -2576,9 +2901,19 @@ ngx_http_postmark_secret(ngx_conf_t *cf, ngx_str_t *value, ngx_str_t *secret)
     }
 
     if (ngx_http_postmark_read_file(cf, &name, NGX_HTTP_POSTMARK_SECRET_MAX,
-                                    "secret", secret)
+                                    "secret", 1, secret)
         != NGX_OK)
     {
+        return NGX_ERROR;
+    }
+
+    /* some editors start a file with one: it is no part of the secret */
+
+    if (secret->len >= 3 && ngx_strncmp(secret->data, "\xEF\xBB\xBF", 3) == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "secret file \"%V\" starts with a UTF-8 "
+                           "byte-order mark, which would become part of the "
+                           "secret; save the file without it", &name);
         return NGX_ERROR;
     }
 
@@ -2615,12 +2950,17 @@ ngx_http_postmark_secret(ngx_conf_t *cf, ngx_str_t *value, ngx_str_t *secret)
  * The whole of a file, NUL-terminated, in configuration memory: nginx
  * reads it as root, before workers drop their privileges.  A relative
  * path is relative to the configuration directory; "name" becomes full.
+ * Only a regular file is read, opened without blocking: a FIFO or a
+ * device would hang "nginx -t", or the master in a reload.  A "secret"
+ * one readable by every user of the machine is worth a warning.
  */
 
 static ngx_int_t
 ngx_http_postmark_read_file(ngx_conf_t *cf, ngx_str_t *name, size_t max,
-    char *what, ngx_str_t *out)
+    char *what, ngx_uint_t secret, ngx_str_t *out)
 {
+    off_t             size;
+    size_t            len;
     ssize_t           n;
     ngx_fd_t          fd;
     ngx_int_t         rc;
@@ -2630,7 +2970,8 @@ ngx_http_postmark_read_file(ngx_conf_t *cf, ngx_str_t *name, size_t max,
         return NGX_ERROR;
     }
 
-    fd = ngx_open_file(name->data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+    fd = ngx_open_file(name->data, NGX_FILE_RDONLY|NGX_FILE_NONBLOCK,
+                       NGX_FILE_OPEN, 0);
 
     if (fd == NGX_INVALID_FILE) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
@@ -2646,30 +2987,59 @@ ngx_http_postmark_read_file(ngx_conf_t *cf, ngx_str_t *name, size_t max,
         goto done;
     }
 
-    if (ngx_file_size(&fi) > (off_t) max) {
+    if (!ngx_is_file(&fi)) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "%s file \"%V\" is larger than %uz bytes%s",
-                           what, name, max,
-                           max == NGX_HTTP_POSTMARK_SECRET_MAX
-                           ? "; it should hold the secret alone" : "");
+                           "%s file \"%V\" is not a regular file; write the "
+                           "%s into a file of its own", what, name, what);
         goto done;
     }
 
-    out->data = ngx_pnalloc(cf->pool, max + 1);
+    size = ngx_file_size(&fi);
+
+    if (size > (off_t) max) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "%s file \"%V\" is larger than %uz bytes%s",
+                           what, name, max,
+                           secret ? "; it should hold the secret alone" : "");
+        goto done;
+    }
+
+    if (secret && (ngx_file_access(&fi) & S_IROTH)) {
+        ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
+                           "%s file \"%V\" is readable by every user of the "
+                           "machine; \"chmod o-r\" it", what, name);
+    }
+
+    /* one byte more than it had, to see a file that grew meanwhile */
+
+    out->data = ngx_pnalloc(cf->pool, (size_t) size + 2);
     if (out->data == NULL) {
         goto done;
     }
 
-    n = ngx_read_fd(fd, out->data, max + 1);
+    for (len = 0; len < (size_t) size + 1; len += n) {
+        n = ngx_read_fd(fd, out->data + len, (size_t) size + 1 - len);
 
-    if (n == -1) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
-                           "cannot read %s file \"%V\"", what, name);
+        if (n == -1) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                               "cannot read %s file \"%V\"", what, name);
+            goto done;
+        }
+
+        if (n == 0) {
+            break;
+        }
+    }
+
+    if (len != (size_t) size) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "%s file \"%V\" changed while it was read; try "
+                           "again", what, name);
         goto done;
     }
 
-    out->len = n;
-    out->data[n] = '\0';
+    out->len = len;
+    out->data[len] = '\0';
     rc = NGX_OK;
 
 done:

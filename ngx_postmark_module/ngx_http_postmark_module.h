@@ -15,6 +15,7 @@
 #include <curl/curl.h>
 
 #include "ngx_http_postmark_event.h"
+#include "ngx_http_postmark_json.h"
 #include "ngx_http_postmark_record.h"
 #include "ngx_http_postmark_route.h"
 #include "ngx_http_postmark_sign.h"
@@ -45,6 +46,30 @@ typedef struct ngx_http_postmark_outbox_s  ngx_http_postmark_outbox_t;
 
 
 #define NGX_HTTP_POSTMARK_KEYS_MAX    8
+
+
+/*
+ * A lane of the outbound engine: a destination, or the calls to
+ * Postmark's API.  Its transfers are counted, capped, and wait in it for
+ * room (ngx_http_postmark_curl.c).
+ */
+
+typedef struct ngx_http_postmark_lane_s  ngx_http_postmark_lane_t;
+
+typedef void (*ngx_http_postmark_wake_pt)(ngx_http_postmark_lane_t *lane);
+
+struct ngx_http_postmark_lane_s {
+    ngx_queue_t                   waiting;      /* fetches */
+    ngx_queue_t                   queue;        /* among blocked lanes */
+    ngx_uint_t                    transfers;    /* under way or reserved */
+    ngx_uint_t                    reserved;
+    ngx_uint_t                    max;          /* 0: none of its own */
+    ngx_http_postmark_wake_pt     wake;         /* told of room, or NULL */
+    void                         *data;
+    unsigned                      api:1;
+    unsigned                      busy:1;
+    unsigned                      blocked:1;
+};
 
 
 #define NGX_HTTP_POSTMARK_DIRECT      0
@@ -90,6 +115,7 @@ typedef struct {
     ngx_str_t                     proxy_display;
 
     ngx_http_postmark_policy_t    policy;
+    ngx_http_postmark_lane_t      lane;         /* of this worker */
     ngx_uint_t                    index;        /* among spooled ones */
     u_char                       *file;
     ngx_uint_t                    line;
@@ -118,7 +144,6 @@ struct ngx_http_postmark_client_s {
 
     /* the Templates API proxy */
     u_char                        portal_key_hash[NGX_HTTP_POSTMARK_HASH_LEN];
-    u_char                        token_hash[NGX_HTTP_POSTMARK_HASH_LEN];
     unsigned                      has_portal_key:1;
     struct curl_slist            *api_headers;  /* with the server token */
     ngx_uint_t                    templates;    /* read-only or full */
@@ -128,6 +153,7 @@ struct ngx_http_postmark_client_s {
 typedef struct {
     ngx_array_t                   clients;   /* ngx_http_postmark_client_t * */
     ngx_array_t                   refs;      /* client names in locations */
+    ngx_array_t                  *credentials;   /* while reading, only */
     ngx_uint_t                    used;      /* a location needs the engine */
 
     /* the spool, and the destinations delivered through it */
@@ -182,7 +208,12 @@ typedef void (*ngx_http_postmark_fetch_done_pt)(
 struct ngx_http_postmark_fetch_s {
     CURL                             *easy;
     ngx_pool_t                       *pool;
-    ngx_queue_t                       queue;      /* in the engine, if active */
+    ngx_queue_t                       queue;      /* in the engine or lane */
+    ngx_http_postmark_lane_t         *lane;       /* Postmark's API, if set */
+    ngx_msec_t                        timeout;    /* waiting for room too */
+    ngx_msec_t                        queued;
+    ngx_event_t                       wait;
+    CURLcode                          setopt;     /* the first that failed */
 
     ngx_http_postmark_fetch_done_pt   done;
     void                             *data;
@@ -197,9 +228,30 @@ struct ngx_http_postmark_fetch_s {
     size_t                            response_max;
 
     unsigned                          active:1;
+    unsigned                          waiting:1;
+    unsigned                          reserved:1; /* room taken in its lane */
+    unsigned                          lost:1;     /* no socket: ends later */
+    unsigned                          head_done:1;
     unsigned                          too_large:1;
     unsigned                          cut:1;
 };
+
+
+/* options are set in a row; the first failure fails the transfer */
+
+#define ngx_http_postmark_setopt(fetch, option, value)                      \
+    do {                                                                     \
+        CURLcode  rc_ = curl_easy_setopt((fetch)->easy, option, value);     \
+        if (rc_ != CURLE_OK && (fetch)->setopt == CURLE_OK) {                \
+            (fetch)->setopt = rc_;                                           \
+        }                                                                    \
+    } while (0)
+
+
+/* the structure an event is embedded in, as ngx_queue_data() */
+
+#define ngx_http_postmark_event_data(ev, type, member)                      \
+    ((type *) ((u_char *) (ev) - offsetof(type, member)))
 
 
 /* one received event on its way to the destinations that match it */
@@ -276,7 +328,7 @@ typedef struct {
 /* a delivery in the spool, not yet done */
 
 typedef struct {
-    ngx_event_t                       timer;      /* first: see the handler */
+    ngx_event_t                       timer;
     ngx_queue_t                       queue;      /* in the ready queue */
     ngx_queue_t                       link;       /* among all of the worker */
     ngx_http_postmark_segment_t      *segment;
@@ -291,6 +343,7 @@ typedef struct {
     ngx_http_postmark_job_t          *fresh;      /* has the body in memory */
     unsigned                          ready:1;
     unsigned                          busy:1;
+    unsigned                          reserved:1; /* room in its lane */
 } ngx_http_postmark_pending_t;
 
 
@@ -317,8 +370,18 @@ struct ngx_http_postmark_outbox_s {
 };
 
 
+void ngx_http_postmark_timer_init(ngx_event_t *ev,
+    ngx_event_handler_pt handler, ngx_log_t *log);
+void ngx_http_postmark_timer_stop(ngx_event_t *ev);
+
 ngx_int_t ngx_http_postmark_engine_init(ngx_cycle_t *cycle);
 void ngx_http_postmark_engine_done(ngx_cycle_t *cycle);
+void ngx_http_postmark_hold(void);
+void ngx_http_postmark_release(void);
+void ngx_http_postmark_lane_init(ngx_http_postmark_lane_t *lane,
+    ngx_uint_t max);
+ngx_int_t ngx_http_postmark_lane_reserve(ngx_http_postmark_lane_t *lane);
+void ngx_http_postmark_lane_unreserve(ngx_http_postmark_lane_t *lane);
 ngx_http_postmark_fetch_t *ngx_http_postmark_fetch_create(ngx_pool_t *pool);
 void ngx_http_postmark_fetch_keep_response(ngx_http_postmark_fetch_t *fetch,
     size_t max, ngx_uint_t cut);
@@ -387,6 +450,8 @@ ngx_http_postmark_ctx_t *ngx_http_postmark_create_ctx(ngx_http_request_t *r);
 void ngx_http_postmark_set_outcome(ngx_http_request_t *r, char *outcome);
 size_t ngx_http_postmark_body_size(ngx_http_request_t *r);
 ngx_int_t ngx_http_postmark_read_body(ngx_http_request_t *r, ngx_str_t *body);
+u_char *ngx_http_postmark_body_error(ngx_pool_t *pool, char *prefix,
+    ngx_http_postmark_event_rc_e rc, size_t offset, const char *member);
 ngx_int_t ngx_http_postmark_copy(ngx_pool_t *pool, ngx_str_t *dst,
     const char *src);
 ngx_int_t ngx_http_postmark_add_header(ngx_http_request_t *r, char *key,

@@ -38,6 +38,7 @@
 #define NGX_HTTP_POSTMARK_RECORD_HEADER    36
 #define NGX_HTTP_POSTMARK_RECORD_DONE_LEN  24
 #define NGX_HTTP_POSTMARK_RECORD_NAME_MAX  65535
+#define NGX_HTTP_POSTMARK_RECORD_MAX       0xffffffffU  /* its length */
 
 
 typedef struct {

@@ -24,13 +24,19 @@
 
 #define NGX_HTTP_POSTMARK_ANSWER_MAX  200
 
+/*
+ * Timers are kept shorter than a day: nginx hands the nearest one to
+ * epoll_wait() as an int, and retry_max_age may be 30 days.
+ */
+
+#define NGX_HTTP_POSTMARK_TIMER_MAX   (24 * 60 * 60 * 1000)
+
 
 typedef struct {
     ngx_http_postmark_outbox_t     *outboxes;
     ngx_uint_t                      n;
     ngx_array_t                    *spooled;    /* of the configuration */
     ngx_queue_t                     all;        /* every pending delivery */
-    ngx_connection_t                dummy;      /* debug logging expects it */
     ngx_uint_t                      exiting;
 } ngx_http_postmark_retry_t;
 
@@ -38,11 +44,16 @@ typedef struct {
 static void ngx_http_postmark_retry_timer(ngx_event_t *ev);
 static void ngx_http_postmark_retry_ready(ngx_http_postmark_pending_t *p,
     ngx_uint_t head);
+static ngx_int_t ngx_http_postmark_retry_deadline(
+    ngx_http_postmark_pending_t *p);
 static void ngx_http_postmark_outbox_dispatch(
     ngx_http_postmark_outbox_t *ob);
 static ngx_uint_t ngx_http_postmark_outbox_open(
     ngx_http_postmark_outbox_t *ob);
 static void ngx_http_postmark_outbox_resume(ngx_event_t *ev);
+static void ngx_http_postmark_outbox_wake(ngx_http_postmark_lane_t *lane);
+static void ngx_http_postmark_attempt_unreserve(
+    ngx_http_postmark_pending_t *p);
 static void ngx_http_postmark_outbox_wait(ngx_http_postmark_outbox_t *ob,
     ngx_msec_t wait);
 static void ngx_http_postmark_attempt(ngx_http_postmark_pending_t *p);
@@ -76,7 +87,6 @@ ngx_http_postmark_retry_init(ngx_cycle_t *cycle)
 
     retry = &ngx_http_postmark_retry;
     ngx_queue_init(&retry->all);
-    retry->dummy.fd = (ngx_socket_t) -1;
 
     if (pmcf->spooled.nelts == 0) {
         return NGX_OK;
@@ -98,10 +108,14 @@ ngx_http_postmark_retry_init(ngx_cycle_t *cycle)
         ob->dest = dests[i];
         ngx_queue_init(&ob->ready);
 
-        ob->resume.handler = ngx_http_postmark_outbox_resume;
-        ob->resume.data = &retry->dummy;
-        ob->resume.log = cycle->log;
-        ob->resume.cancelable = 1;
+        ngx_http_postmark_timer_init(&ob->resume,
+                                     ngx_http_postmark_outbox_resume,
+                                     cycle->log);
+
+        /* the engine says when the destination's lane has room again */
+
+        ob->dest->lane.wake = ngx_http_postmark_outbox_wake;
+        ob->dest->lane.data = ob;
     }
 
     return NGX_OK;
@@ -229,12 +243,8 @@ ngx_http_postmark_retry_add(ngx_http_postmark_segment_t *segment,
     p->length = rec->length;
     p->created = rec->created;
 
-    /* the timer comes first: the handler finds the delivery from it */
-
-    p->timer.handler = ngx_http_postmark_retry_timer;
-    p->timer.data = &retry->dummy;
-    p->timer.log = ngx_cycle->log;
-    p->timer.cancelable = 1;
+    ngx_http_postmark_timer_init(&p->timer, ngx_http_postmark_retry_timer,
+                                 ngx_cycle->log);
 
     ngx_queue_insert_tail(&retry->all, &p->link);
 
@@ -298,9 +308,7 @@ ngx_http_postmark_retry_timer(ngx_event_t *ev)
 {
     ngx_http_postmark_pending_t  *p;
 
-    /* the timer is the first member of its delivery */
-
-    p = (ngx_http_postmark_pending_t *) ev;
+    p = ngx_http_postmark_event_data(ev, ngx_http_postmark_pending_t, timer);
 
     if (ngx_http_postmark_retry.exiting || ngx_exiting) {
         return;
@@ -312,6 +320,13 @@ ngx_http_postmark_retry_timer(ngx_event_t *ev)
     }
 
     if (p->ready) {
+
+        /* a deadline further than a timer goes: the timer is set again */
+
+        if (ngx_http_postmark_retry_deadline(p) == NGX_OK) {
+            return;
+        }
+
         ngx_queue_remove(&p->queue);
         p->ready = 0;
 
@@ -333,15 +348,11 @@ static void
 ngx_http_postmark_retry_ready(ngx_http_postmark_pending_t *p,
     ngx_uint_t head)
 {
-    uint64_t                     now, deadline;
     ngx_http_postmark_outbox_t  *ob;
 
     ob = p->outbox;
 
-    now = ngx_http_postmark_now();
-    deadline = p->created + ob->dest->policy.max_age;
-
-    if (deadline <= now) {
+    if (ngx_http_postmark_retry_deadline(p) != NGX_OK) {
         ngx_http_postmark_spool_dead(p, "retry_max_age passed");
         return;
     }
@@ -355,9 +366,28 @@ ngx_http_postmark_retry_ready(ngx_http_postmark_pending_t *p,
 
     p->ready = 1;
 
-    ngx_add_timer(&p->timer, (ngx_msec_t) (deadline - now));
-
     ngx_http_postmark_outbox_dispatch(ob);
+}
+
+
+/* watches the deadline of a ready delivery: NGX_DECLINED once it passed */
+
+static ngx_int_t
+ngx_http_postmark_retry_deadline(ngx_http_postmark_pending_t *p)
+{
+    uint64_t  now, deadline;
+
+    now = ngx_http_postmark_now();
+    deadline = p->created + p->outbox->dest->policy.max_age;
+
+    if (deadline <= now) {
+        return NGX_DECLINED;
+    }
+
+    ngx_add_timer(&p->timer, (ngx_msec_t) ngx_min(deadline - now,
+                                          NGX_HTTP_POSTMARK_TIMER_MAX));
+
+    return NGX_OK;
 }
 
 
@@ -378,7 +408,8 @@ ngx_http_postmark_outbox_dispatch(ngx_http_postmark_outbox_t *ob)
     ob->dispatching = 1;
 
     while (!ngx_queue_empty(&ob->ready)
-           && ngx_http_postmark_outbox_open(ob))
+           && ngx_http_postmark_outbox_open(ob)
+           && ngx_http_postmark_lane_reserve(&ob->dest->lane) == NGX_OK)
     {
         q = ngx_queue_head(&ob->ready);
         ngx_queue_remove(q);
@@ -391,6 +422,7 @@ ngx_http_postmark_outbox_dispatch(ngx_http_postmark_outbox_t *ob)
         }
 
         p->busy = 1;
+        p->reserved = 1;
         ob->busy++;
 
         ngx_http_postmark_attempt(p);
@@ -410,11 +442,28 @@ ngx_http_postmark_outbox_open(ngx_http_postmark_outbox_t *ob)
         return 0;
     }
 
-    if (ob->breaker == NGX_HTTP_POSTMARK_BREAKER_PROBING) {
-        return ob->busy == 0;
-    }
+    /* max_concurrent is the cap of the destination's lane */
 
-    return ob->busy < ob->dest->policy.max_concurrent;
+    return ob->breaker != NGX_HTTP_POSTMARK_BREAKER_PROBING || ob->busy == 0;
+}
+
+
+static void
+ngx_http_postmark_outbox_wake(ngx_http_postmark_lane_t *lane)
+{
+    ngx_http_postmark_outbox_dispatch(lane->data);
+}
+
+
+/* an attempt that ends before its transfer starts gives its room back */
+
+static void
+ngx_http_postmark_attempt_unreserve(ngx_http_postmark_pending_t *p)
+{
+    if (p->reserved) {
+        p->reserved = 0;
+        ngx_http_postmark_lane_unreserve(&p->outbox->dest->lane);
+    }
 }
 
 
@@ -423,24 +472,9 @@ ngx_http_postmark_outbox_open(ngx_http_postmark_outbox_t *ob)
 static void
 ngx_http_postmark_outbox_resume(ngx_event_t *ev)
 {
-    ngx_uint_t                   i;
-    ngx_http_postmark_retry_t   *retry;
     ngx_http_postmark_outbox_t  *ob;
 
-    retry = &ngx_http_postmark_retry;
-
-    ob = NULL;
-
-    for (i = 0; i < retry->n; i++) {
-        if (&retry->outboxes[i].resume == ev) {
-            ob = &retry->outboxes[i];
-            break;
-        }
-    }
-
-    if (ob == NULL) {
-        return;
-    }
+    ob = ngx_http_postmark_event_data(ev, ngx_http_postmark_outbox_t, resume);
 
     ob->paused = 0;
 
@@ -525,6 +559,7 @@ ngx_http_postmark_attempt_read(ngx_http_postmark_pending_t *p,
 
             /* damaged: logged, and there is nothing to deliver */
 
+            ngx_http_postmark_attempt_unreserve(p);
             p->busy = 0;
             ob->busy--;
             ngx_http_postmark_spool_done(p);
@@ -565,6 +600,11 @@ ngx_http_postmark_attempt_send(ngx_http_postmark_pending_t *p,
     if (d[0]->fetch) {
         ngx_http_postmark_fetch_keep_response(d[0]->fetch,
                                               NGX_HTTP_POSTMARK_ANSWER_MAX, 1);
+
+        /* the room taken at dispatch is the transfer's now */
+
+        d[0]->fetch->reserved = p->reserved;
+        p->reserved = 0;
     }
 
     job->done = ngx_http_postmark_attempt_done;
@@ -603,6 +643,7 @@ ngx_http_postmark_attempt_done(ngx_http_postmark_job_t *job)
     p->busy = 0;
     p->job = NULL;
     ob->busy--;
+    ngx_http_postmark_attempt_unreserve(p);
 
     p->attempts++;
 
@@ -623,6 +664,16 @@ ngx_http_postmark_attempt_done(ngx_http_postmark_job_t *job)
         ngx_http_postmark_job_destroy(job);
         ngx_http_postmark_spool_done(p);
         ngx_http_postmark_outbox_dispatch(ob);
+        return;
+    }
+
+    /*
+     * A worker that is shutting down neither counts the failure nor tries
+     * again: the event stays in the spool for the workers that follow.
+     */
+
+    if (ngx_exiting) {
+        ngx_http_postmark_job_destroy(job);
         return;
     }
 
@@ -662,8 +713,8 @@ ngx_http_postmark_attempt_done(ngx_http_postmark_job_t *job)
         pause = (ngx_msec_t) ngx_min(after, (curl_off_t) 86400) * 1000;
         pause = ngx_min(pause, ob->dest->policy.max_age);
 
-        ngx_sprintf(then, "; Retry-After: deliveries to it pause for "
-                    "%M s%Z", pause / 1000);
+        *ngx_snprintf(then, sizeof(then) - 1, "; Retry-After: deliveries to "
+                      "it pause for %M s", pause / 1000) = '\0';
         ngx_http_postmark_delivery_log(d, NGX_LOG_WARN, (char *) then);
         ngx_http_postmark_job_destroy(job);
 
@@ -707,6 +758,8 @@ ngx_http_postmark_attempt_failed(ngx_http_postmark_pending_t *p,
         ob->busy--;
     }
 
+    ngx_http_postmark_attempt_unreserve(p);
+
     ob->failures++;
     ngx_http_postmark_breaker(ob);
 
@@ -724,8 +777,8 @@ ngx_http_postmark_attempt_failed(ngx_http_postmark_pending_t *p,
 
     } else {
         if (d) {
-            ngx_sprintf(then, "; attempt %ui, next in %M ms%Z", p->attempts,
-                        delay);
+            *ngx_snprintf(then, sizeof(then) - 1, "; attempt %ui, next in "
+                          "%M ms", p->attempts, delay) = '\0';
             ngx_http_postmark_delivery_log(d, NGX_LOG_WARN, (char *) then);
         }
 

@@ -49,6 +49,8 @@ struct ngx_http_postmark_segment_s {
     u_char                         *buf;
     size_t                          len;
     size_t                          cap;
+    ngx_uint_t                      events;
+    ngx_uint_t                      marks;      /* done marks */
     ngx_queue_t                     waiters;
     unsigned                        sync:1;
 
@@ -64,11 +66,14 @@ typedef struct {
     ngx_http_postmark_segment_t    *segment;
     ngx_fd_t                        fd;
     ngx_uint_t                      create;
-    u_char                         *dir;
+    u_char                          dir[NGX_MAX_PATH];
+    u_char                          path[NGX_MAX_PATH];
     u_char                         *buf;
     size_t                          len;
     off_t                           offset;
     ngx_uint_t                      sync;
+    ngx_uint_t                      events;
+    ngx_uint_t                      marks;
     ngx_queue_t                     waiters;
     const char                     *op;
     ngx_err_t                       err;
@@ -96,7 +101,7 @@ typedef struct {
     u_char                         *dir;
     u_char                          path[NGX_MAX_PATH];
     const char                     *reason;
-    u_char                         *last;
+    u_char                          last[512];  /* "" without one */
     uint64_t                        now;
     ngx_uint_t                      attempts;
 
@@ -141,7 +146,7 @@ typedef struct {
 typedef struct {
     ngx_http_postmark_segment_t    *segment;
     ngx_fd_t                        fd;
-    u_char                         *path;
+    u_char                          path[NGX_MAX_PATH];
 } ngx_http_postmark_remove_t;
 
 
@@ -152,7 +157,6 @@ typedef struct {
     ngx_uint_t                      seq;
 
     ngx_event_t                     scan;
-    ngx_connection_t                dummy;      /* debug logging expects it */
     ngx_thread_task_t              *scan_task;
     ngx_uint_t                      scanning;
 
@@ -165,6 +169,14 @@ typedef struct {
 
     ngx_uint_t                      refused;    /* while full */
     time_t                          refused_logged;
+
+    /* failed writes since the last line that said so */
+    ngx_uint_t                      failed_writes;
+    ngx_uint_t                      failed_events;
+    ngx_uint_t                      failed_marks;
+    time_t                          failed_logged;
+    const char                     *failed_op;
+    ngx_err_t                       failed_err;
 
     /* dead letters being written, and those waiting their turn */
     ngx_uint_t                      dead_busy;
@@ -182,6 +194,7 @@ static u_char *ngx_http_postmark_segment_append(
 static void ngx_http_postmark_segment_write(ngx_http_postmark_segment_t *seg);
 static void ngx_http_postmark_write_thread(void *data, ngx_log_t *log);
 static void ngx_http_postmark_write_done(ngx_event_t *ev);
+static void ngx_http_postmark_write_failed(ngx_http_postmark_write_t *ctx);
 static void ngx_http_postmark_segment_fail(ngx_http_postmark_segment_t *seg);
 static void ngx_http_postmark_segment_check(ngx_http_postmark_segment_t *seg);
 static void ngx_http_postmark_remove_thread(void *data, ngx_log_t *log);
@@ -246,12 +259,8 @@ ngx_http_postmark_spool_init(ngx_cycle_t *cycle)
         return NGX_ERROR;
     }
 
-    spool->dummy.fd = (ngx_socket_t) -1;
-
-    spool->scan.handler = ngx_http_postmark_scan_start;
-    spool->scan.data = &spool->dummy;
-    spool->scan.log = cycle->log;
-    spool->scan.cancelable = 1;
+    ngx_http_postmark_timer_init(&spool->scan, ngx_http_postmark_scan_start,
+                                 cycle->log);
 
     /* what earlier workers left is taken over at once */
 
@@ -422,7 +431,8 @@ ngx_http_postmark_spool_full(size_t size)
  * Writes a batch of deliveries into the active segment, all in one group:
  * a received event for each of its spooled destinations, or replayed dead
  * letters.  Returns NGX_OK when the batch's commit will be told the
- * outcome, or NGX_DECLINED when the spool is full.  Once the group is on
+ * outcome, NGX_DECLINED when the spool is full, or NGX_ABORT when the
+ * batch is larger than the spool could ever take.  Once the group is on
  * disk the deliveries start, a first attempt with the body in memory when
  * the batch has a "fresh" job.
  */
@@ -440,7 +450,18 @@ ngx_http_postmark_spool_write(ngx_http_postmark_batch_t *b)
     for (i = 0; i < b->n; i++) {
         b->recs[i].type = NGX_HTTP_POSTMARK_RECORD_DELIVERY;
         b->recs[i].length = ngx_http_postmark_record_size(&b->recs[i]);
+
+        if (b->recs[i].length > NGX_HTTP_POSTMARK_RECORD_MAX) {
+            return NGX_ABORT;
+        }
+
         size += b->recs[i].length;
+    }
+
+    /* what could never fit is no reason to try again */
+
+    if ((off_t) size > ngx_http_postmark_spool.conf->spool_max_size) {
+        return NGX_ABORT;
     }
 
     if (ngx_http_postmark_spool_full(size)) {
@@ -452,6 +473,8 @@ ngx_http_postmark_spool_write(ngx_http_postmark_batch_t *b)
     if (p == NULL) {
         return NGX_ERROR;
     }
+
+    b->segment->events += b->n;
 
     offset = b->offset;
 
@@ -641,6 +664,7 @@ ngx_http_postmark_spool_done(ngx_http_postmark_pending_t *p)
     }
 
     ngx_http_postmark_record_write(mark, &rec);
+    seg->marks++;
     ngx_http_postmark_spool_commit(seg, NULL);
 }
 
@@ -684,7 +708,8 @@ ngx_http_postmark_segment_alloc(size_t path_len)
 
     seg->path = ngx_alloc(path_len, ngx_cycle->log);
     seg->task = ngx_http_postmark_task_create(
-                    sizeof(ngx_http_postmark_write_t),
+                    ngx_max(sizeof(ngx_http_postmark_write_t),
+                            sizeof(ngx_http_postmark_remove_t)),
                     ngx_http_postmark_write_thread,
                     ngx_http_postmark_write_done);
 
@@ -743,14 +768,20 @@ ngx_http_postmark_segment_write(ngx_http_postmark_segment_t *seg)
 
     ctx = seg->task->ctx;
 
+    /* the thread reads nothing the event loop may change meanwhile */
+
     ctx->segment = seg;
     ctx->fd = seg->fd;
     ctx->create = (seg->fd == NGX_INVALID_FILE);
-    ctx->dir = ngx_http_postmark_spool.conf->spool.data;
+    ngx_cpystrn(ctx->dir, ngx_http_postmark_spool.conf->spool.data,
+                NGX_MAX_PATH);
+    ngx_cpystrn(ctx->path, seg->path, NGX_MAX_PATH);
     ctx->buf = seg->buf;
     ctx->len = seg->len;
     ctx->offset = seg->size;
     ctx->sync = seg->sync || ctx->create;
+    ctx->events = seg->events;
+    ctx->marks = seg->marks;
     ctx->op = NULL;
     ctx->err = 0;
 
@@ -765,6 +796,8 @@ ngx_http_postmark_segment_write(ngx_http_postmark_segment_t *seg)
     seg->buf = NULL;
     seg->len = 0;
     seg->cap = 0;
+    seg->events = 0;
+    seg->marks = 0;
     seg->sync = 0;
     seg->writing = 1;
 
@@ -788,8 +821,8 @@ ngx_http_postmark_write_thread(void *data, ngx_log_t *log)
     struct stat  st;
 
     if (ctx->create) {
-        ctx->fd = open((char *) ctx->segment->path,
-                       O_RDWR|O_CREAT|O_EXCL|O_CLOEXEC, 0600);
+        ctx->fd = open((char *) ctx->path, O_RDWR|O_CREAT|O_EXCL|O_CLOEXEC,
+                       0600);
 
         if (ctx->fd == -1) {
             ctx->op = "open()";
@@ -894,13 +927,14 @@ ngx_http_postmark_write_done(ngx_event_t *ev)
 
     rc = NGX_OK;
 
+    if (ctx->op == NULL && ngx_http_postmark_spool.failed_writes) {
+        ngx_http_postmark_write_failed(NULL);
+    }
+
     if (ctx->op) {
         rc = NGX_ERROR;
 
-        ngx_log_error(NGX_LOG_CRIT, ngx_cycle->log, ctx->err,
-                      "postmark spool: %s of \"%s\" failed; events of "
-                      "this write are answered 503 and Postmark will "
-                      "retry them", ctx->op, seg->path);
+        ngx_http_postmark_write_failed(ctx);
 
         /* records gathered since counted on these bytes */
 
@@ -926,6 +960,61 @@ ngx_http_postmark_write_done(ngx_event_t *ev)
     }
 
     ngx_http_postmark_segment_check(seg);
+}
+
+
+/*
+ * A full disk fails every write, done marks too: the same failure is said
+ * once every few seconds with what the failed writes held, and once more
+ * when writes succeed again ("ctx" is NULL then).
+ */
+
+static void
+ngx_http_postmark_write_failed(ngx_http_postmark_write_t *ctx)
+{
+    ngx_http_postmark_spool_t  *spool;
+
+    spool = &ngx_http_postmark_spool;
+
+    if (ctx) {
+        spool->failed_writes++;
+        spool->failed_events += ctx->events;
+        spool->failed_marks += ctx->marks;
+
+        if (ctx->op == spool->failed_op && ctx->err == spool->failed_err
+            && ngx_time() - spool->failed_logged < NGX_HTTP_POSTMARK_FULL_LOG)
+        {
+            return;
+        }
+
+        spool->failed_op = ctx->op;
+        spool->failed_err = ctx->err;
+
+        ngx_log_error(NGX_LOG_CRIT, ngx_cycle->log, ctx->err,
+                      "postmark spool: %s of \"%s\" failed; %ui write%s "
+                      "failed since the last such line, with %ui events "
+                      "(answered 503: Postmark retries them) and %ui done "
+                      "marks (their events may be delivered again after a "
+                      "restart)", ctx->op, ctx->path, spool->failed_writes,
+                      spool->failed_writes == 1 ? "" : "s",
+                      spool->failed_events, spool->failed_marks);
+
+    } else {
+        ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
+                      "postmark spool: writes succeed again; %ui more "
+                      "failed before, with %ui events and %ui done marks",
+                      spool->failed_writes, spool->failed_events,
+                      spool->failed_marks);
+    }
+
+    spool->failed_writes = 0;
+    spool->failed_events = 0;
+    spool->failed_marks = 0;
+    spool->failed_logged = ngx_time();
+
+    if (ctx == NULL) {
+        spool->failed_op = NULL;
+    }
 }
 
 
@@ -983,7 +1072,7 @@ ngx_http_postmark_segment_check(ngx_http_postmark_segment_t *seg)
     ctx = seg->task->ctx;
     ctx->segment = seg;
     ctx->fd = seg->fd;
-    ctx->path = seg->path;
+    ngx_cpystrn(ctx->path, seg->path, NGX_MAX_PATH);
 
     if (ngx_http_postmark_task_post(seg->task) != NGX_OK) {
 
@@ -1170,7 +1259,8 @@ ngx_http_postmark_spool_dead(ngx_http_postmark_pending_t *p,
     ctx->len = p->length;
     ctx->dir = spool->conf->dead.data;
     ctx->reason = reason;
-    ctx->last = p->last;
+    ngx_cpystrn(ctx->last, p->last ? p->last : (u_char *) "",
+                sizeof(ctx->last));
     ctx->now = ngx_http_postmark_now();
     ctx->attempts = p->attempts;
 
@@ -1260,7 +1350,9 @@ ngx_http_postmark_dead_write(ngx_http_postmark_dead_t *ctx,
     struct iovec iov[3];
 
     head = ngx_http_postmark_dead_header(rec, ctx->now, ctx->attempts,
-                                         ctx->reason, (char *) ctx->last);
+                                         ctx->reason,
+                                         ctx->last[0] ? (char *) ctx->last
+                                                      : NULL);
     if (head == NULL) {
         ctx->op = "cJSON";
         return NGX_ERROR;
@@ -1470,8 +1562,8 @@ ngx_http_postmark_dead_done(ngx_event_t *ev)
                       "is fixed", ctx->client, ctx->event, ctx->id,
                       ctx->dest, ctx->attempts,
                       ctx->attempts == 1 ? "" : "s", ctx->reason,
-                      ctx->last ? "; last answer: " : "",
-                      ctx->last ? (char *) ctx->last : "");
+                      ctx->last[0] ? "; last answer: " : "",
+                      (char *) ctx->last);
     }
 
     ngx_free(task);

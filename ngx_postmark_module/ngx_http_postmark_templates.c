@@ -353,8 +353,7 @@ static ngx_int_t
 ngx_http_postmark_templates_call(ngx_http_request_t *r,
     ngx_http_postmark_route_t *rt, ngx_str_t *body)
 {
-    u_char                        *url, msg[160];
-    cJSON                         *root;
+    u_char                        *url, *msg;
     size_t                         offset;
     ngx_http_postmark_ctx_t       *ctx;
     ngx_http_postmark_fetch_t     *fetch;
@@ -366,20 +365,13 @@ ngx_http_postmark_templates_call(ngx_http_request_t *r,
 
     if (rt->body) {
         erc = ngx_http_postmark_json_object((char *) body->data, body->len,
-                                            &root, &offset);
-        if (root) {
-            cJSON_Delete(root);
-        }
+                                            &offset);
 
         if (erc != NGX_HTTP_POSTMARK_EVENT_OK) {
-            ngx_sprintf(msg, "Invalid JSON: %s%Z",
-                        ngx_http_postmark_event_strerror(erc));
-
-            if (erc == NGX_HTTP_POSTMARK_EVENT_INVALID_JSON
-                || erc == NGX_HTTP_POSTMARK_EVENT_TRAILING_DATA)
-            {
-                ngx_sprintf(msg + ngx_strlen(msg), " (at byte %uz)%Z",
-                            offset);
+            msg = ngx_http_postmark_body_error(r->pool, "Invalid JSON: ", erc,
+                                               offset, NULL);
+            if (msg == NULL) {
+                return NGX_HTTP_INTERNAL_SERVER_ERROR;
             }
 
             return ngx_http_postmark_templates_refuse(r,
@@ -401,23 +393,23 @@ ngx_http_postmark_templates_call(ngx_http_request_t *r,
 
     ngx_sprintf(url, "%V%s%Z", &plcf->api_url, rt->target);
 
-    curl_easy_setopt(fetch->easy, CURLOPT_URL, url);
-    curl_easy_setopt(fetch->easy, CURLOPT_HTTPHEADER,
-                     ctx->client->api_headers);
-    curl_easy_setopt(fetch->easy, CURLOPT_TIMEOUT_MS,
-                     (long) plcf->api_timeout);
+    ngx_http_postmark_setopt(fetch, CURLOPT_URL, url);
+    ngx_http_postmark_setopt(fetch, CURLOPT_HTTPHEADER,
+                             ctx->client->api_headers);
+
+    fetch->timeout = plcf->api_timeout;
 
     if (rt->op == NGX_HTTP_POSTMARK_OP_EDIT) {
-        curl_easy_setopt(fetch->easy, CURLOPT_CUSTOMREQUEST, "PUT");
+        ngx_http_postmark_setopt(fetch, CURLOPT_CUSTOMREQUEST, "PUT");
 
     } else if (rt->op == NGX_HTTP_POSTMARK_OP_DELETE) {
-        curl_easy_setopt(fetch->easy, CURLOPT_CUSTOMREQUEST, "DELETE");
+        ngx_http_postmark_setopt(fetch, CURLOPT_CUSTOMREQUEST, "DELETE");
     }
 
     if (rt->body) {
-        curl_easy_setopt(fetch->easy, CURLOPT_POSTFIELDSIZE_LARGE,
-                         (curl_off_t) body->len);
-        curl_easy_setopt(fetch->easy, CURLOPT_POSTFIELDS, body->data);
+        ngx_http_postmark_setopt(fetch, CURLOPT_POSTFIELDSIZE_LARGE,
+                                 (curl_off_t) body->len);
+        ngx_http_postmark_setopt(fetch, CURLOPT_POSTFIELDS, body->data);
     }
 
     ngx_http_postmark_fetch_keep_response(fetch,

@@ -223,6 +223,24 @@ ngx_http_postmark_webhook_body(ngx_http_request_t *r)
     if (job->spooled.nelts) {
         rc = ngx_http_postmark_webhook_spool(job);
 
+        if (rc == NGX_ABORT) {
+            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                          "postmark webhook of client \"%V\": the %uz "
+                          "byte event is larger than the spool can take; "
+                          "raise the max_size of \"postmark_spool\"",
+                          &ctx->client->name, job->body.len);
+
+            job->spool_failed = 1;
+
+            rc = ngx_http_postmark_webhook_result(r,
+                     NGX_HTTP_REQUEST_ENTITY_TOO_LARGE, "too_large", job,
+                     "the event is larger than the spool can take");
+
+            ngx_http_postmark_job_destroy(job);
+            ngx_http_finalize_request(r, rc);
+            return;
+        }
+
         if (rc != NGX_OK) {
             job->spool_failed = 1;
 
@@ -248,11 +266,17 @@ ngx_http_postmark_webhook_body(ngx_http_request_t *r)
         return;
     }
 
-    /* the request waits; it is finalized in ngx_http_postmark_webhook_done */
+    /*
+     * The request waits; it is finalized in ngx_http_postmark_webhook_done.
+     * A graceful shutdown waits for it too, as it would for a timer: the
+     * answer may already be due, its event synced to the spool.
+     */
 
     ctx->job = job;
     cln->handler = ngx_http_postmark_webhook_cleanup;
     cln->data = ctx;
+
+    ngx_http_postmark_hold();
 }
 
 
@@ -301,22 +325,10 @@ ngx_http_postmark_webhook_route(ngx_http_request_t *r,
                                         job->body.len, &ev);
 
     if (erc != NGX_HTTP_POSTMARK_EVENT_OK) {
-        ngx_http_postmark_event_free(&ev);
-
-        msg = ngx_pnalloc(r->pool, 128);
+        msg = ngx_http_postmark_body_error(r->pool, "", erc,
+                                           ev.error_offset, ev.member);
         if (msg == NULL) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        if (erc == NGX_HTTP_POSTMARK_EVENT_INVALID_JSON
-            || erc == NGX_HTTP_POSTMARK_EVENT_TRAILING_DATA)
-        {
-            ngx_sprintf(msg, "%s (at byte %uz)%Z",
-                        ngx_http_postmark_event_strerror(erc),
-                        ev.error_offset);
-
-        } else {
-            ngx_sprintf(msg, "%s%Z", ngx_http_postmark_event_strerror(erc));
         }
 
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
@@ -333,7 +345,7 @@ ngx_http_postmark_webhook_route(ngx_http_request_t *r,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    /* the cJSON tree goes away here: keep copies of what logs need */
+    /* the event's memory goes away here: keep copies of what logs need */
 
     if (ngx_http_postmark_copy(r->pool, &ctx->event, ev.record_type)
         != NGX_OK
@@ -393,7 +405,8 @@ ngx_http_postmark_webhook_route(ngx_http_request_t *r,
 /*
  * The event goes to disk for the spooled destinations; the job waits for
  * the write as for one more delivery.  Returns NGX_OK, NGX_DECLINED when
- * the spool is full, or NGX_ERROR.
+ * the spool is full, NGX_ABORT when it could never take the event, or
+ * NGX_ERROR.
  */
 
 static ngx_int_t
@@ -484,6 +497,7 @@ ngx_http_postmark_webhook_done(ngx_http_postmark_job_t *job)
     }
 
     ctx->job = NULL;
+    ngx_http_postmark_release();
 
     r = ctx->request;
     c = r->connection;
@@ -521,6 +535,7 @@ ngx_http_postmark_webhook_cleanup(void *data)
         ctx->job->data = NULL;
         ctx->job->log = ngx_cycle->log;
         ctx->job = NULL;
+        ngx_http_postmark_release();
     }
 }
 

@@ -116,15 +116,38 @@ my @bodies = (
     ['RecordType a number', '{"RecordType": 5}', qr/^RecordType is not a non-empty string$/],
     ['RecordType empty', '{"RecordType": ""}', qr/RecordType/],
     ['only blanks', "  \r\n\t ", qr/not valid JSON/],
-    ['NUL after', "{\"RecordType\":\"Bounce\"}\0{}", qr/^request body is not valid JSON \(at byte 23\)$/],
+    ['NUL after', "{\"RecordType\":\"Bounce\"}\0{}", qr/^request body has data after the JSON object \(at byte 23\)$/],
     ['control byte in a string', "{\"RecordType\":\"Bou\001nce\"}", qr/^request body is not valid JSON \(at byte 18\)$/],
-    ['deep nesting', ('[' x 5000) . (']' x 5000), qr/not valid JSON/],
+    ['deep nesting', ('[' x 5000) . (']' x 5000), qr/^request body is nested deeper than JSON parsers go \(at byte 1000\)$/],
+
+    # what JSON parsers read differently from the filters, or refuse
+    ['RecordType twice', '{"RecordType":"Bounce","RecordType":"Delivery"}', qr/^request body has a member twice, which JSON parsers read differently: "RecordType" \(at byte 23\)$/],
+    ['RecordType twice, once escaped', '{"RecordType":"Bounce","Record\\u0054ype":"Open"}', qr/twice.*"RecordType"/],
+    ['MessageStream twice', '{"RecordType":"Open","MessageStream":"outbound","MessageStream":"broadcast"}', qr/twice.*"MessageStream"/],
+    ['Tag twice', '{"RecordType":"Open","Tag":"a","Tag":"b"}', qr/twice.*"Tag"/],
+    ['Metadata twice', '{"RecordType":"Open","Metadata":{},"Metadata":{"a":"1"}}', qr/twice.*"Metadata"/],
+    ['a Metadata key twice', '{"RecordType":"Open","Metadata":{"a":"1","a":"2"}}', qr/twice.*"Metadata"/],
+    ['an escaped NUL in RecordType', '{"RecordType":"Bounce\\u0000Delivery"}', qr/^request body has an escaped NUL \(\\u0000\) in a member the filters read: "RecordType" \(at byte 15\)$/],
+    ['an escaped NUL in Tag', '{"RecordType":"Open","Tag":"a\\u0000b"}', qr/escaped NUL.*"Tag"/],
+    ['an escaped NUL in Metadata', '{"RecordType":"Open","Metadata":{"a":"\\u0000"}}', qr/escaped NUL.*"Metadata"/],
+    ['a byte-order mark', "\xEF\xBB\xBF$bounce", qr/^request body starts with a byte-order mark, which JSON parsers refuse \(at byte 0\)$/],
+    ['\\uZZZZ', '{"RecordType":"Open","Tag":"\\uZZZZ"}', qr/^request body is not valid JSON \(at byte 28\)$/],
+    ['\\u00zz', '{"RecordType":"Open","x":"\\u00zz"}', qr/^request body is not valid JSON \(at byte 26\)$/],
+    ['invalid UTF-8', "{\"RecordType\":\"Open\",\"x\":\"\xff\"}", qr/^request body is not valid JSON \(at byte 26\)$/],
+    ['a leading zero', '{"RecordType":"Open","ID":01}', qr/not valid JSON \(at byte 27\)/],
 );
 
 for my $case (@bodies) {
     my ($name, $body, $re) = @$case;
     refused($name, 400, 'rejected', $re, $body, %acme);
 }
+
+# a lone surrogate escape is valid JSON, and forwarded as it came
+$sink->clear;
+my $lone = '{"RecordType":"Open","Tag":"\\ud800","MessageID":"a","MessageID":"b"}';
+$r = $t->post('/webhook', $lone, %acme);
+is($r->{status}, 200, 'a lone surrogate, and MessageID twice: 200');
+is(($sink->wait_requests(1))[0]{body}, $lone, 'and forwarded byte for byte');
 
 # trailing blanks after the object are fine: some senders end with "\n"
 $sink->clear;

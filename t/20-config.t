@@ -57,7 +57,7 @@ my ($rc, $out) = $t->config_test(conf(
                  . "tags a b; metadata k=v k=w j=; header X-Key \"v 1\";\n"
                  . "timeout 30s; }\n$forward\n")
     . client('portal-only', "server_token file=secrets/ok;\n"
-                          . "portal_key other-secret; templates full;")
+                          . "portal_key other-portal-secret; templates full;")
     . "postmark_api_url http://127.0.0.1:9/base/;\n"
     . "postmark_api_timeout 20s; postmark_templates_max_body_size 64k;\n"
     . "server { location = /w { postmark_webhook; }\n"
@@ -99,7 +99,7 @@ fails('duplicate client',
       qr/duplicate postmark client "a", first defined in .*case-\d+\.conf:\d+; give each client its own name/);
 fails('duplicate webhook user',
       client('a', "$creds $forward")
-      . "postmark_client b {\nwebhook_user u; webhook_password q; $forward\n} #<",
+      . "postmark_client b {\nwebhook_user u; #<\nwebhook_password q; $forward\n}",
       qr/postmark client "b" has the same "webhook_user" as client "a"/);
 fails('invalid client name', 'postmark_client "a b" { #<' . "\n}",
       qr/invalid postmark client name "a b"/);
@@ -205,7 +205,7 @@ fails('unknown client in a location',
       . "server { location / { postmark_webhook acme; #<\n} }",
       qr/unknown postmark client "acme"; define it with "postmark_client acme \{ \.\.\. \}" at http level/);
 fails('location client without credentials',
-      client('a', "server_token t; portal_key k;")
+      client('a', "server_token t; portal_key kkkkkkkkkkkkkkkk;")
       . "server { location / { postmark_webhook a; #<\n} }",
       qr/postmark client "a" has no "webhook_user" and "webhook_password"/);
 fails('client with nothing to do', client('a', "} #<\n#"),
@@ -222,13 +222,13 @@ fails('postmark_webhook at server level',
       qr/"postmark_webhook" directive is not allowed here/);
 
 # the Templates API proxy
-my $portal = "server_token t;\nportal_key k;\n";
+my $portal = "server_token t;\nportal_key kkkkkkkkkkkkkkkk;\n";
 
 fails('server_token without portal_key',
       client('a', "server_token t; } #<\n#"),
       qr/postmark client "a" has "server_token" but no "portal_key"; the Templates API proxy needs both/);
 fails('portal_key without server_token',
-      client('a', "portal_key k; } #<\n#"),
+      client('a', "portal_key kkkkkkkkkkkkkkkk; } #<\n#"),
       qr/has "portal_key" but no "server_token"/);
 fails('templates without a token',
       client('a', "$creds $forward templates full; } #<\n#"),
@@ -240,10 +240,12 @@ fails('duplicate templates',
       client('a', "$portal\ntemplates full;\ntemplates full; #<"),
       qr/"templates" directive is duplicate/);
 fails('portal key equal to the token',
-      client('a', "server_token same;\nportal_key same; } #<\n#"),
+      client('a', "server_token same-secret-value;\n"
+                  . "portal_key same-secret-value; #<"),
       qr/"portal_key" of postmark client "a" is its server token; the portal key must be a secret of its own/);
 fails('portal key shared by two clients',
-      client('a', $portal) . "postmark_client b {\nserver_token u; portal_key k;\n} #<",
+      client('a', $portal) . "postmark_client b {\nserver_token u;\n"
+      . "portal_key kkkkkkkkkkkkkkkk; #<\n}",
       qr/postmark client "b" has the same "portal_key" as client "a"/);
 fails('missing server_token file',
       client('a', "server_token file=secrets/none; #<"),

@@ -24,7 +24,7 @@ http {
 
     postmark_client acme {
         server_token real-token;
-        portal_key   portal-key;
+        portal_key   portal-key-of-acme;
         templates    full;
     }
 
@@ -54,7 +54,7 @@ EOF
 $t->run;
 is(scalar $t->worker_pids, 1, 'one worker process');
 
-my %h = ('X-Postmark-Server-Token' => 'portal-key');
+my %h = ('X-Postmark-Server-Token' => 'portal-key-of-acme');
 
 my $r = $t->post('/portal/templates?Count=10&Offset=0', undef,
                  method => 'GET', headers => \%h);

@@ -2,6 +2,8 @@
 /*
  * libFuzzer target for the webhook event core: any body is either refused
  * with a reason, or named and matched against filters without crashing.
+ * What it accepts cJSON reads as an object with the same routed members
+ * (unless a lone surrogate escape makes cJSON refuse it).
  */
 
 
@@ -9,7 +11,87 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cjson/cJSON.h>
+
 #include "ngx_http_postmark_event.h"
+
+
+static void
+check(int cond)
+{
+    if (!cond) {
+        abort();
+    }
+}
+
+
+/* "\uD800" to "\uDFFF", in any case: cJSON refuses a lone one */
+
+static int
+has_surrogate_escape(const uint8_t *data, size_t size)
+{
+    size_t  i;
+
+    for (i = 0; i + 3 < size; i++) {
+        if (data[i] == '\\' && data[i + 1] == 'u'
+            && (data[i + 2] | 0x20) == 'd' && data[i + 3] != '\0'
+            && strchr("89abcdefABCDEF", data[i + 3]) != NULL)
+        {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
+static int
+same_string(const cJSON *root, const char *name, const char *ours)
+{
+    const cJSON  *item;
+
+    item = cJSON_GetObjectItemCaseSensitive(root, name);
+
+    if (!cJSON_IsString(item)) {
+        return ours == NULL;
+    }
+
+    return ours != NULL && strcmp(item->valuestring, ours) == 0;
+}
+
+
+static void
+agrees_with_cjson(const uint8_t *data, size_t size,
+    ngx_http_postmark_event_t *ev)
+{
+    cJSON        *root;
+    const cJSON  *meta;
+
+    root = cJSON_ParseWithLength((const char *) data, size);
+
+    if (root == NULL) {
+        check(has_surrogate_escape(data, size));
+        return;
+    }
+
+    check(cJSON_IsObject(root));
+
+    if (cJSON_GetObjectItemCaseSensitive(root, "RecordType") == NULL) {
+        check(strcmp(ev->record_type, "Inbound") == 0);
+
+    } else {
+        check(same_string(root, "RecordType", ev->record_type));
+    }
+
+    check(same_string(root, "MessageStream", ev->stream));
+    check(same_string(root, "Tag", ev->tag));
+
+    meta = cJSON_GetObjectItemCaseSensitive(root, "Metadata");
+    check(cJSON_IsObject(meta) == ev->metadata);
+    check(!ev->metadata || (size_t) cJSON_GetArraySize(meta) == ev->nmeta);
+
+    cJSON_Delete(root);
+}
 
 
 int
@@ -25,29 +107,28 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     rc = ngx_http_postmark_event_parse((const char *) data, size, &ev);
 
-    if (ngx_http_postmark_event_strerror(rc)[0] == '\0') {
-        abort();
+    check(ngx_http_postmark_event_strerror(rc)[0] != '\0');
+
+    if (rc != NGX_HTTP_POSTMARK_EVENT_OK) {
+        check(ev.error_offset <= size && ev.mem == NULL);
+        return 0;
     }
 
-    if (rc == NGX_HTTP_POSTMARK_EVENT_OK) {
-        if (ev.root == NULL || ev.record_type == NULL || ev.type == 0) {
-            abort();
-        }
+    check(ev.record_type != NULL && ev.record_type[0] != '\0'
+          && ev.type != 0);
 
-        memset(&f, 0, sizeof(f));
-        (void) ngx_http_postmark_filter_match(&f, &ev);
+    memset(&f, 0, sizeof(f));
+    (void) ngx_http_postmark_filter_match(&f, &ev);
 
-        f.types = NGX_HTTP_POSTMARK_BOUNCE | NGX_HTTP_POSTMARK_OTHER;
-        f.streams.values = streams;
-        f.streams.n = 1;
-        f.meta_keys = keys;
-        f.meta_values = values;
-        f.nmeta = 3;
-        (void) ngx_http_postmark_filter_match(&f, &ev);
+    f.types = NGX_HTTP_POSTMARK_BOUNCE | NGX_HTTP_POSTMARK_OTHER;
+    f.streams.values = streams;
+    f.streams.n = 1;
+    f.meta_keys = keys;
+    f.meta_values = values;
+    f.nmeta = 3;
+    (void) ngx_http_postmark_filter_match(&f, &ev);
 
-    } else if (ev.error_offset > size) {
-        abort();
-    }
+    agrees_with_cjson(data, size, &ev);
 
     ngx_http_postmark_event_free(&ev);
 

@@ -1,9 +1,11 @@
 #!/usr/bin/perl
 
 # Seeds for the fuzz targets: the hostile request targets of the tests and
-# calls that are allowed, for the route core; the sample payloads, for the
-# event core, and with paths to remove, for the field-removal core.
-# Usage: make-seeds.pl ROUTE_DIR EVENT_DIR TRIM_DIR
+# calls that are allowed, for the route core; the sample payloads and JSON
+# that parsers read differently, for the JSON scanner and the event core,
+# and with paths to remove, for the field-removal core; spool segments for
+# the record core.
+# Usage: make-seeds.pl ROUTE_DIR JSON_DIR EVENT_DIR TRIM_DIR RECORD_DIR
 
 use strict;
 use warnings;
@@ -11,7 +13,7 @@ use warnings;
 use Compress::Zlib qw(crc32);
 use File::Basename qw(dirname);
 
-my ($route, $event, $trim, $record) = @ARGV;
+my ($route, $json, $event, $trim, $record) = @ARGV;
 my $root = dirname(__FILE__) . '/../..';
 my %method = (GET => 1, POST => 2, PUT => 3, DELETE => 4);
 my $n = 0;
@@ -36,11 +38,30 @@ for my $line (@lines) {
     seed($route, chr($method{$m} // 0) . chr($_) . $target) for 0, 1;
 }
 
+my @ambiguous = (
+    '{"RecordType":"Bounce","RecordType":"Delivery"}',
+    '{"Record\\u0054ype":"Open","RecordType":"Click"}',
+    '{"RecordType":"Bounce\\u0000Delivery"}',
+    '{"Tag":"\\uZZZZ","Metadata":{"a":"1","a":"2"}}',
+    '{"Tag":"\\u00zz"}',
+    '{"Tag":"\\ud800","Metadata":{"k":true,"n":4.5e1,"o":null}}',
+    "\xEF\xBB\xBF{}",
+    '{"a":[' . ('[' x 600) . (']' x 600) . ']}',
+    '{"a":-0.0e+1,"b":"caf\xc3\xa9","c":"\xed\xa0\x80"}',
+);
+
 for my $file (glob("$root/examples/payloads/*.json")) {
-    my $json = do { local (@ARGV, $/) = $file; <> };
-    seed($event, $json);
-    seed($trim, "Geo.IP Content Metadata.a_key Headers\n$json");
-    seed($trim, "RecordType MessageID\n$json");
+    my $text = do { local (@ARGV, $/) = $file; <> };
+    seed($json, $text);
+    seed($event, $text);
+    seed($trim, "Geo.IP Content Metadata.a_key Headers\n$text");
+    seed($trim, "RecordType MessageID\n$text");
+}
+
+for my $text (@ambiguous) {
+    seed($json, $text);
+    seed($event, $text);
+    seed($trim, "RecordType Tag Metadata.a\n$text");
 }
 
 # records as ngx_http_postmark_record.h lays them out

@@ -14,6 +14,9 @@
 #include "tap.h"
 
 
+static void event(ngx_http_postmark_event_t *ev, const char *json);
+
+
 static int
 streq(const char *a, const char *b)
 {
@@ -107,11 +110,11 @@ test_samples(const char *dir)
            cases[i].tag);
         ok(streq(ev.message_id, cases[i].message_id), "%s: MessageID",
            cases[i].file);
-        ok((ev.metadata != NULL) == cases[i].metadata, "%s: metadata %s",
+        ok(ev.metadata == cases[i].metadata, "%s: metadata %s",
            cases[i].file, cases[i].metadata ? "found" : "absent");
 
         ngx_http_postmark_event_free(&ev);
-        ok(ev.root == NULL, "%s: freed", cases[i].file);
+        ok(ev.mem == NULL, "%s: freed", cases[i].file);
 
         free(body);
     }
@@ -153,7 +156,7 @@ test_errors(void)
     parse_fails("two objects", "{} {}", 5,
                 NGX_HTTP_POSTMARK_EVENT_TRAILING_DATA, 3);
     parse_fails("NUL and more", nul, sizeof(nul) - 1,
-                NGX_HTTP_POSTMARK_EVENT_INVALID_JSON, 21);
+                NGX_HTTP_POSTMARK_EVENT_TRAILING_DATA, 21);
     parse_fails("control byte in a string", "{\"a\":\"x\001\"}", 10,
                 NGX_HTTP_POSTMARK_EVENT_INVALID_JSON, 7);
     parse_fails("DEL is fine, 0x1f is not", "{\"a\":\"\177\037\"}", 10,
@@ -168,6 +171,118 @@ test_errors(void)
     /* the length bounds parsing: bytes after it are never looked at */
     parse_fails("length stops early", "{\"a\":1}garbage", 3,
                 NGX_HTTP_POSTMARK_EVENT_INVALID_JSON, -1);
+}
+
+
+static void
+refused_for(const char *name, const char *json,
+    ngx_http_postmark_event_rc_e want, const char *member, long offset)
+{
+    ngx_http_postmark_event_t      ev;
+    ngx_http_postmark_event_rc_e   rc;
+
+    rc = ngx_http_postmark_event_parse(json, strlen(json), &ev);
+
+    ok(rc == want && streq(ev.member, member)
+       && (offset < 0 || ev.error_offset == (size_t) offset),
+       "%s: %s %s at %ld (got %d, %s, %zu)", name,
+       ngx_http_postmark_event_strerror(want), member ? member : "",
+       offset, rc, ev.member ? ev.member : "-", ev.error_offset);
+
+    ok(ev.mem == NULL, "%s: nothing kept", name);
+}
+
+
+/*
+ * What JSON parsers read differently from the filters is refused: the
+ * destination would see another event than the one routed.
+ */
+
+static void
+test_ambiguous(void)
+{
+    ngx_http_postmark_event_t  ev;
+
+    refused_for("RecordType twice",
+                "{\"RecordType\":\"Bounce\",\"RecordType\":\"Delivery\"}",
+                NGX_HTTP_POSTMARK_EVENT_DUPLICATE, "RecordType", 23);
+    refused_for("RecordType twice, once escaped",
+                "{\"RecordType\":\"Open\",\"Record\\u0054ype\":\"Click\"}",
+                NGX_HTTP_POSTMARK_EVENT_DUPLICATE, "RecordType", 21);
+    refused_for("RecordType twice, once not a string",
+                "{\"RecordType\":1,\"RecordType\":\"Open\"}",
+                NGX_HTTP_POSTMARK_EVENT_DUPLICATE, "RecordType", -1);
+    refused_for("MessageStream twice",
+                "{\"MessageStream\":\"a\",\"MessageStream\":\"b\"}",
+                NGX_HTTP_POSTMARK_EVENT_DUPLICATE, "MessageStream", -1);
+    refused_for("Tag twice", "{\"Tag\":\"a\",\"x\":{},\"Tag\":\"b\"}",
+                NGX_HTTP_POSTMARK_EVENT_DUPLICATE, "Tag", -1);
+    refused_for("Metadata twice",
+                "{\"Metadata\":{},\"Metadata\":{\"a\":\"b\"}}",
+                NGX_HTTP_POSTMARK_EVENT_DUPLICATE, "Metadata", -1);
+    refused_for("a Metadata key twice",
+                "{\"Metadata\":{\"a\":\"1\",\"b\":\"2\",\"a\":\"3\"}}",
+                NGX_HTTP_POSTMARK_EVENT_DUPLICATE, "Metadata", 1);
+    refused_for("a Metadata key twice, once escaped",
+                "{\"Metadata\":{\"a\":\"1\",\"\\u0061\":\"3\"}}",
+                NGX_HTTP_POSTMARK_EVENT_DUPLICATE, "Metadata", 1);
+    refused_for("an escaped NUL in RecordType",
+                "{\"RecordType\":\"Bounce\\u0000Delivery\"}",
+                NGX_HTTP_POSTMARK_EVENT_NUL, "RecordType", 15);
+    refused_for("an escaped NUL in Tag", "{\"Tag\":\"a\\u0000\"}",
+                NGX_HTTP_POSTMARK_EVENT_NUL, "Tag", 8);
+    refused_for("an escaped NUL in MessageStream",
+                "{\"MessageStream\":\"\\u0000\"}",
+                NGX_HTTP_POSTMARK_EVENT_NUL, "MessageStream", -1);
+    refused_for("an escaped NUL in a Metadata key",
+                "{\"Metadata\":{\"a\\u0000b\":\"1\"}}",
+                NGX_HTTP_POSTMARK_EVENT_NUL, "Metadata", 1);
+    refused_for("an escaped NUL in a Metadata value",
+                "{\"Metadata\":{\"a\":\"1\\u0000\"}}",
+                NGX_HTTP_POSTMARK_EVENT_NUL, "Metadata", 1);
+    refused_for("a byte-order mark", "\xEF\xBB\xBF{\"RecordType\":\"Open\"}",
+                NGX_HTTP_POSTMARK_EVENT_BOM, NULL, 0);
+    refused_for("\\uZZZZ", "{\"RecordType\":\"Open\",\"a\":\"\\uZZZZ\"}",
+                NGX_HTTP_POSTMARK_EVENT_INVALID_JSON, NULL, 26);
+    refused_for("\\u00zz", "{\"Tag\":\"\\u00zz\"}",
+                NGX_HTTP_POSTMARK_EVENT_INVALID_JSON, NULL, 8);
+    refused_for("invalid UTF-8", "{\"Tag\":\"\xff\"}",
+                NGX_HTTP_POSTMARK_EVENT_INVALID_JSON, NULL, 8);
+
+    {
+        char    *deep;
+        size_t   depth = 1000;
+
+        deep = malloc(2 * depth + 8);
+        memcpy(deep, "{\"a\":", 5);
+        memset(deep + 5, '[', depth);
+        memset(deep + 5 + depth, ']', depth);
+        strcpy(deep + 5 + 2 * depth, "}");
+
+        refused_for("1001 levels", deep, NGX_HTTP_POSTMARK_EVENT_TOO_DEEP,
+                    NULL, 5 + 999);
+        free(deep);
+    }
+
+    /* what is not ambiguous is accepted */
+
+    event(&ev, "{\"RecordType\":\"Open\",\"Tag\":\"\\ud800\","
+               "\"MessageID\":\"a\",\"MessageID\":\"b\","
+               "\"Other\":1,\"Other\":2,"
+               "\"x\":{\"RecordType\":\"Bounce\"},"
+               "\"Metadata\":{\"k\":{\"k\":1,\"k\":2}}}");
+    ok(ev.type == NGX_HTTP_POSTMARK_OPEN && streq(ev.tag, "\xef\xbf\xbd")
+       && streq(ev.message_id, "a") && ev.nmeta == 1,
+       "a lone surrogate, repeated members nobody routes on, nested names");
+    ngx_http_postmark_event_free(&ev);
+
+    event(&ev, "{\"Record\\u0054ype\":\"Cl\\u0069ck\",\"T\\u0061g\":"
+               "\"caf\\u00e9\",\"Metadata\":{\"\\u0061\":\"\\u0062\"}}");
+    ok(ev.type == NGX_HTTP_POSTMARK_CLICK && streq(ev.tag, "caf\xc3\xa9")
+       && ev.nmeta == 1 && streq(ev.meta[0].key, "a")
+       && streq(ev.meta[0].value, "b"),
+       "escaped names and values are read as JSON parsers read them");
+    ngx_http_postmark_event_free(&ev);
 }
 
 
@@ -199,7 +314,7 @@ test_types(void)
     ngx_http_postmark_event_free(&ev);
 
     event(&ev, "{\"MessageStream\":5,\"Tag\":null,\"Metadata\":[1]}");
-    ok(ev.stream == NULL && ev.tag == NULL && ev.metadata == NULL,
+    ok(ev.stream == NULL && ev.tag == NULL && !ev.metadata,
        "fields of the wrong type count as absent");
     ngx_http_postmark_event_free(&ev);
 
@@ -304,6 +419,7 @@ main(int argc, char **argv)
     test_samples(argv[1]);
     test_errors();
     test_types();
+    test_ambiguous();
     test_filters();
 
     return done_testing();
