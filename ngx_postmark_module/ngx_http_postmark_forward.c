@@ -6,12 +6,15 @@
 
 /*
  * A job carries one received event to the destinations that match it.  It
- * owns a pool with a copy of the body, so it can outlive the request that
- * brought it; whoever started it learns the outcome through job->done.
+ * owns a pool and a reference to the event's body, so it can outlive the
+ * request that brought it; whoever started it learns the outcome through
+ * job->done.
  */
 
 
 #include "ngx_http_postmark_module.h"
+
+#include <sys/mman.h>
 
 
 #define NGX_HTTP_POSTMARK_ID_PREFIX  "msg_"
@@ -23,11 +26,125 @@ static ngx_int_t ngx_http_postmark_delivery_headers(
 static void ngx_http_postmark_delivery_done(ngx_http_postmark_fetch_t *fetch);
 static void ngx_http_postmark_delivery_error(
     ngx_http_postmark_delivery_t *d, const char *reason, long status);
+static void ngx_http_postmark_body_cleanup(void *data);
+
+
+/*
+ * An event's bytes, shared by the request and the jobs that carry it, each
+ * holding a reference: no copy for a spooled first attempt, and none of a
+ * large body, which is mapped from nginx's temporary file.
+ */
+
+ngx_http_postmark_body_t *
+ngx_http_postmark_body_alloc(size_t len, ngx_log_t *log)
+{
+    ngx_http_postmark_body_t  *b;
+
+    b = ngx_alloc(sizeof(ngx_http_postmark_body_t) + len + 1, log);
+    if (b == NULL) {
+        return NULL;
+    }
+
+    b->data = (u_char *) (b + 1);
+    b->len = len;
+    b->refs = 1;
+    b->map = NULL;
+    b->map_len = 0;
+
+    return b;
+}
+
+
+/*
+ * The file was just written by this worker, so its pages are in the page
+ * cache: reading through the mapping does no I/O, and copies nothing.
+ * NULL when it cannot be mapped; the caller then reads it.
+ */
+
+ngx_http_postmark_body_t *
+ngx_http_postmark_body_map(ngx_fd_t fd, off_t offset, size_t len,
+    ngx_log_t *log)
+{
+    u_char                    *map;
+    off_t                      start;
+    ngx_http_postmark_body_t  *b;
+
+    if (len == 0) {
+        return NULL;
+    }
+
+    start = offset & ~((off_t) ngx_pagesize - 1);
+
+    map = mmap(NULL, len + (offset - start), PROT_READ, MAP_PRIVATE, fd,
+               start);
+
+    if (map == MAP_FAILED) {
+        ngx_log_error(NGX_LOG_WARN, log, ngx_errno,
+                      "postmark: mmap() of the request body failed");
+        return NULL;
+    }
+
+    b = ngx_alloc(sizeof(ngx_http_postmark_body_t), log);
+    if (b == NULL) {
+        (void) munmap(map, len + (offset - start));
+        return NULL;
+    }
+
+    b->data = map + (offset - start);
+    b->len = len;
+    b->refs = 1;
+    b->map = map;
+    b->map_len = len + (offset - start);
+
+    return b;
+}
+
+
+void
+ngx_http_postmark_body_release(ngx_http_postmark_body_t *b)
+{
+    if (--b->refs) {
+        return;
+    }
+
+    if (b->map) {
+        (void) munmap(b->map, b->map_len);
+    }
+
+    ngx_free(b);
+}
+
+
+/* a reference held until "pool" is destroyed */
+
+ngx_int_t
+ngx_http_postmark_body_hold(ngx_pool_t *pool, ngx_http_postmark_body_t *b)
+{
+    ngx_pool_cleanup_t  *cln;
+
+    cln = ngx_pool_cleanup_add(pool, 0);
+    if (cln == NULL) {
+        return NGX_ERROR;
+    }
+
+    cln->handler = ngx_http_postmark_body_cleanup;
+    cln->data = b;
+    b->refs++;
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_postmark_body_cleanup(void *data)
+{
+    ngx_http_postmark_body_release(data);
+}
 
 
 ngx_http_postmark_job_t *
-ngx_http_postmark_job_create(ngx_http_postmark_client_t *client, size_t size,
-    ngx_log_t *log)
+ngx_http_postmark_job_create(ngx_http_postmark_client_t *client,
+    ngx_http_postmark_body_t *body, ngx_log_t *log)
 {
     ngx_pool_t               *pool;
     ngx_http_postmark_job_t  *job;
@@ -57,10 +174,13 @@ ngx_http_postmark_job_create(ngx_http_postmark_client_t *client, size_t size,
     job->log = log;
     job->client = client;
 
-    job->body.data = ngx_pnalloc(pool, size + 1);
-    if (job->body.data == NULL) {
+    if (ngx_http_postmark_body_hold(pool, body) != NGX_OK) {
         goto failed;
     }
+
+    job->shared = body;
+    job->body.data = body->data;
+    job->body.len = body->len;
 
     if (ngx_array_init(&job->deliveries, pool, 2,
                        sizeof(ngx_http_postmark_delivery_t *))

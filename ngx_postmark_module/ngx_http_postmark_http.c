@@ -18,7 +18,7 @@ static ngx_int_t ngx_http_postmark_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 #if (NGX_DEBUG)
 static void ngx_http_postmark_debug_body(ngx_http_request_t *r,
-    ngx_str_t *body);
+    ngx_http_postmark_body_t *body);
 #endif
 
 
@@ -104,63 +104,88 @@ ngx_http_postmark_body_size(ngx_http_request_t *r)
 
 
 /*
- * Copies the body, from memory buffers or nginx's temporary file, to
- * body->data, which has room for ngx_http_postmark_body_size() bytes and
- * a terminating NUL.
+ * The body as one span of bytes, held by the request's pool: mapped from
+ * nginx's temporary file when that is where it is, without reading it in
+ * the event loop, or else copied from the request's buffers.
  */
 
-ngx_int_t
-ngx_http_postmark_read_body(ngx_http_request_t *r, ngx_str_t *body)
+ngx_http_postmark_body_t *
+ngx_http_postmark_read_body(ngx_http_request_t *r)
 {
-    u_char       *p;
-    size_t        len;
-    ssize_t       n;
-    ngx_buf_t    *b;
-    ngx_chain_t  *cl;
+    u_char                    *p;
+    size_t                     len;
+    ssize_t                    n;
+    ngx_int_t                  rc;
+    ngx_buf_t                 *b;
+    ngx_chain_t               *cl;
+    ngx_http_postmark_body_t  *body;
 
-    p = body->data;
+    cl = r->request_body ? r->request_body->bufs : NULL;
+    body = NULL;
 
-    for (cl = r->request_body ? r->request_body->bufs : NULL;
-         cl;
-         cl = cl->next)
+    if (cl && cl->next == NULL && cl->buf->in_file
+        && !ngx_buf_in_memory(cl->buf))
     {
-        b = cl->buf;
-
-        if (ngx_buf_in_memory(b)) {
-            p = ngx_cpymem(p, b->pos, b->last - b->pos);
-            continue;
-        }
-
-        if (!b->in_file) {
-            continue;   /* the empty buffer that marks the end */
-        }
-
-        len = (size_t) (b->file_last - b->file_pos);
-
-        n = ngx_read_file(b->file, p, len, b->file_pos);
-
-        if (n == NGX_ERROR) {
-            return NGX_ERROR;
-        }
-
-        if ((size_t) n != len) {
-            ngx_log_error(NGX_LOG_CRIT, r->connection->log, 0,
-                          ngx_read_file_n " read only %z of %uz bytes "
-                          "of the request body", n, len);
-            return NGX_ERROR;
-        }
-
-        p += n;
+        body = ngx_http_postmark_body_map(cl->buf->file->fd,
+                                          cl->buf->file_pos,
+                                          (size_t) (cl->buf->file_last
+                                                    - cl->buf->file_pos),
+                                          r->connection->log);
     }
 
-    body->len = p - body->data;
-    *p = '\0';
+    if (body == NULL) {
+        body = ngx_http_postmark_body_alloc(ngx_http_postmark_body_size(r),
+                                            r->connection->log);
+        if (body == NULL) {
+            return NULL;
+        }
+
+        p = body->data;
+
+        for ( /* void */ ; cl; cl = cl->next) {
+            b = cl->buf;
+
+            if (ngx_buf_in_memory(b)) {
+                p = ngx_cpymem(p, b->pos, b->last - b->pos);
+                continue;
+            }
+
+            if (!b->in_file) {
+                continue;   /* the empty buffer that marks the end */
+            }
+
+            /* only when the file could not be mapped */
+
+            len = (size_t) (b->file_last - b->file_pos);
+
+            n = ngx_read_file(b->file, p, len, b->file_pos);
+
+            if (n == NGX_ERROR || (size_t) n != len) {
+                ngx_log_error(NGX_LOG_CRIT, r->connection->log, 0,
+                              ngx_read_file_n " read only %z of %uz bytes "
+                              "of the request body", n, len);
+                ngx_http_postmark_body_release(body);
+                return NULL;
+            }
+
+            p += n;
+        }
+    }
+
+    /* the request's pool takes the reference over */
+
+    rc = ngx_http_postmark_body_hold(r->pool, body);
+    ngx_http_postmark_body_release(body);
+
+    if (rc != NGX_OK) {
+        return NULL;
+    }
 
 #if (NGX_DEBUG)
     ngx_http_postmark_debug_body(r, body);
 #endif
 
-    return NGX_OK;
+    return body;
 }
 
 
@@ -169,7 +194,8 @@ ngx_http_postmark_read_body(ngx_http_request_t *r, ngx_str_t *body)
 /* how nginx held the body: the tests check each case really happens */
 
 static void
-ngx_http_postmark_debug_body(ngx_http_request_t *r, ngx_str_t *body)
+ngx_http_postmark_debug_body(ngx_http_request_t *r,
+    ngx_http_postmark_body_t *body)
 {
     ngx_uint_t    nbufs, in_file;
     ngx_chain_t  *cl;
@@ -187,9 +213,10 @@ ngx_http_postmark_debug_body(ngx_http_request_t *r, ngx_str_t *body)
         }
     }
 
-    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                   "postmark body: %uz bytes in %ui buffers, file:%ui",
-                   body->len, nbufs, in_file);
+    ngx_log_debug4(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "postmark body: %uz bytes in %ui buffers, file:%ui "
+                   "mapped:%ui", body->len, nbufs, in_file,
+                   body->map != NULL);
 }
 
 #endif

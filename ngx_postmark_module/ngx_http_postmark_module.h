@@ -254,6 +254,17 @@ struct ngx_http_postmark_fetch_s {
     ((type *) ((u_char *) (ev) - offsetof(type, member)))
 
 
+/* an event's bytes, shared by reference (ngx_http_postmark_forward.c) */
+
+typedef struct {
+    u_char                           *data;
+    size_t                            len;
+    ngx_uint_t                        refs;
+    void                             *map;        /* mapped, or in the heap */
+    size_t                            map_len;
+} ngx_http_postmark_body_t;
+
+
 /* one received event on its way to the destinations that match it */
 
 typedef struct {
@@ -275,7 +286,8 @@ struct ngx_http_postmark_job_s {
     ngx_pool_t                       *pool;
     ngx_log_t                        *log;
     ngx_http_postmark_client_t       *client;
-    ngx_str_t                         body;
+    ngx_http_postmark_body_t         *shared;     /* a reference is held */
+    ngx_str_t                         body;       /* the event, in shared */
     ngx_str_t                         id;
     ngx_str_t                         event;      /* record type, for logs */
 
@@ -389,8 +401,16 @@ ngx_int_t ngx_http_postmark_fetch_start(ngx_http_postmark_fetch_t *fetch);
 ngx_int_t ngx_http_postmark_header_list(ngx_pool_t *pool,
     struct curl_slist **list, char *line);
 
+ngx_http_postmark_body_t *ngx_http_postmark_body_alloc(size_t len,
+    ngx_log_t *log);
+ngx_http_postmark_body_t *ngx_http_postmark_body_map(ngx_fd_t fd,
+    off_t offset, size_t len, ngx_log_t *log);
+void ngx_http_postmark_body_release(ngx_http_postmark_body_t *b);
+ngx_int_t ngx_http_postmark_body_hold(ngx_pool_t *pool,
+    ngx_http_postmark_body_t *b);
 ngx_http_postmark_job_t *ngx_http_postmark_job_create(
-    ngx_http_postmark_client_t *client, size_t size, ngx_log_t *log);
+    ngx_http_postmark_client_t *client, ngx_http_postmark_body_t *body,
+    ngx_log_t *log);
 ngx_int_t ngx_http_postmark_job_set_id(ngx_http_postmark_job_t *job);
 ngx_int_t ngx_http_postmark_job_add(ngx_http_postmark_job_t *job,
     ngx_http_postmark_dest_t *dest);
@@ -449,7 +469,7 @@ ngx_int_t ngx_http_postmark_hash(u_char *out, ngx_str_t *parts, ngx_uint_t n);
 ngx_http_postmark_ctx_t *ngx_http_postmark_create_ctx(ngx_http_request_t *r);
 void ngx_http_postmark_set_outcome(ngx_http_request_t *r, char *outcome);
 size_t ngx_http_postmark_body_size(ngx_http_request_t *r);
-ngx_int_t ngx_http_postmark_read_body(ngx_http_request_t *r, ngx_str_t *body);
+ngx_http_postmark_body_t *ngx_http_postmark_read_body(ngx_http_request_t *r);
 u_char *ngx_http_postmark_body_error(ngx_pool_t *pool, char *prefix,
     ngx_http_postmark_event_rc_e rc, size_t offset, const char *member);
 ngx_int_t ngx_http_postmark_copy(ngx_pool_t *pool, ngx_str_t *dst,

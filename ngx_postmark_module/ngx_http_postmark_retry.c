@@ -486,13 +486,36 @@ ngx_http_postmark_outbox_resume(ngx_event_t *ev)
 }
 
 
+/*
+ * A first attempt shares the body the request brought; a later one reads
+ * its record back from the spool, in a thread.
+ */
+
 static void
 ngx_http_postmark_attempt(ngx_http_postmark_pending_t *p)
 {
-    ngx_http_postmark_job_t  *job, *fresh;
+    ngx_http_postmark_job_t   *job, *fresh;
+    ngx_http_postmark_body_t  *body;
 
-    job = ngx_http_postmark_job_create(p->outbox->dest->client, p->length,
+    fresh = p->fresh;
+
+    if (fresh) {
+        body = fresh->shared;
+        body->refs++;
+
+    } else {
+        body = ngx_http_postmark_body_alloc(p->length, ngx_cycle->log);
+        if (body == NULL) {
+            ngx_http_postmark_attempt_failed(p, NULL);
+            return;
+        }
+    }
+
+    job = ngx_http_postmark_job_create(p->outbox->dest->client, body,
                                        ngx_cycle->log);
+
+    ngx_http_postmark_body_release(body);
+
     if (job == NULL) {
         ngx_http_postmark_attempt_failed(p, NULL);
         return;
@@ -502,14 +525,11 @@ ngx_http_postmark_attempt(ngx_http_postmark_pending_t *p)
     job->data = p;
     p->job = job;
 
-    fresh = p->fresh;
-
     if (fresh) {
-        ngx_memcpy(job->body.data, fresh->body.data, fresh->body.len);
-        job->body.len = fresh->body.len;
 
         /* the first attempt outlives the request: its own copies */
 
+        job->body = fresh->body;
         job->id.len = fresh->id.len;
         job->id.data = ngx_pstrdup(job->pool, &fresh->id);
         job->event.len = fresh->event.len;
@@ -526,7 +546,7 @@ ngx_http_postmark_attempt(ngx_http_postmark_pending_t *p)
         return;
     }
 
-    if (ngx_http_postmark_spool_read(p, job->body.data,
+    if (ngx_http_postmark_spool_read(p, body->data,
                                      ngx_http_postmark_attempt_read)
         != NGX_OK)
     {

@@ -305,6 +305,7 @@ ngx_http_postmark_templates_body(ngx_http_request_t *r)
     ngx_int_t                      rc;
     ngx_str_t                      body;
     ngx_http_postmark_ctx_t       *ctx;
+    ngx_http_postmark_body_t      *shared;
     ngx_http_postmark_route_t     *rt;
     ngx_http_postmark_loc_conf_t  *plcf;
 
@@ -329,14 +330,14 @@ ngx_http_postmark_templates_body(ngx_http_request_t *r)
                  "the request body is larger than this proxy accepts");
 
     } else {
-        body.data = ngx_pnalloc(r->pool, size + 1);
+        shared = ngx_http_postmark_read_body(r);
 
-        if (body.data == NULL
-            || ngx_http_postmark_read_body(r, &body) != NGX_OK)
-        {
+        if (shared == NULL) {
             rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
 
         } else {
+            body.data = shared->data;
+            body.len = shared->len;
             rc = ngx_http_postmark_templates_call(r, rt, &body);
         }
     }

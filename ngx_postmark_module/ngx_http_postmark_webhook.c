@@ -284,21 +284,15 @@ static ngx_http_postmark_job_t *
 ngx_http_postmark_webhook_job(ngx_http_request_t *r,
     ngx_http_postmark_ctx_t *ctx)
 {
-    ngx_http_postmark_job_t  *job;
+    ngx_http_postmark_body_t  *body;
 
-    job = ngx_http_postmark_job_create(ctx->client,
-                                       ngx_http_postmark_body_size(r),
-                                       r->connection->log);
-    if (job == NULL) {
+    body = ngx_http_postmark_read_body(r);
+    if (body == NULL) {
         return NULL;
     }
 
-    if (ngx_http_postmark_read_body(r, &job->body) != NGX_OK) {
-        ngx_http_postmark_job_destroy(job);
-        return NULL;
-    }
-
-    return job;
+    return ngx_http_postmark_job_create(ctx->client, body,
+                                        r->connection->log);
 }
 
 

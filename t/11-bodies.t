@@ -91,13 +91,15 @@ $padded =~ s/"Content": "<Full dump of bounce>"/
     '"Content": "' . ('<p>line<\/p>\n' x 600) . '"'/e;
 like(forwarded_ok('split', '/memory', $padded,
                   parts => [substr($padded, 0, 300), substr($padded, 300)]),
-     qr/ bytes in [2-9] buffers, file:0/, 'split: kept in several buffers');
+     qr/ bytes in [2-9] buffers, file:0 mapped:0/,
+     'split: kept in several buffers, copied');
 
 like(forwarded_ok('temporary file', '/file', $padded),
-     qr/ bytes in 1 buffers, file:1/, 'temporary file: read from the file');
+     qr/ bytes in 1 buffers, file:1 mapped:1/,
+     'temporary file: mapped, not read in the event loop');
 
 like(forwarded_ok('file only', '/file-only', $bounce),
-     qr/ bytes in 1 buffers, file:1/, 'file only: read from the file');
+     qr/ bytes in 1 buffers, file:1 mapped:1/, 'file only: mapped');
 
 forwarded_ok('chunked', '/memory', $padded, chunked => 100);
 forwarded_ok('chunked into a file', '/file', $padded, chunked => 333);
@@ -122,7 +124,8 @@ $inbound =~ s{"Attachments": \[}{$big}
     or die 'no Attachments in the inbound sample';
 cmp_ok(length $inbound, '>', 20_000_000, 'the Inbound message is over 20 MB');
 like(forwarded_ok('20 MB Inbound', '/big', $inbound, timeout => 60),
-     qr/ bytes in 1 buffers, file:1/, '20 MB Inbound: spooled by nginx');
+     qr/ bytes in 1 buffers, file:1 mapped:1/,
+     '20 MB Inbound: spooled by nginx, mapped');
 
 # nginx refuses what is over client_max_body_size before the module runs
 $sink->clear;
