@@ -439,7 +439,7 @@ ngx_http_postmark_admin_args(ngx_http_request_t *r, char **names,
 }
 
 
-/* what is wrong with a parameter, its name escaped; NULL without memory */
+/* what is wrong with a parameter, named as sent; NULL without memory */
 
 static char *
 ngx_http_postmark_admin_bad_arg(ngx_http_request_t *r, ngx_str_t *name,
@@ -449,9 +449,7 @@ ngx_http_postmark_admin_bad_arg(ngx_http_request_t *r, ngx_str_t *name,
     size_t       len;
     ngx_uint_t   i;
 
-    len = name->len + 2 * ngx_escape_uri(NULL, name->data, name->len,
-                                         NGX_ESCAPE_ARGS)
-          + 256;
+    len = 256;
 
     msg = ngx_pnalloc(r->pool, len);
     if (msg == NULL) {
@@ -460,16 +458,17 @@ ngx_http_postmark_admin_bad_arg(ngx_http_request_t *r, ngx_str_t *name,
 
     last = msg + len - 1;
 
-    p = ngx_cpymem(msg, repeated ? "parameter \"" : "unknown parameter \"",
-                   repeated ? sizeof("parameter \"") - 1
-                            : sizeof("unknown parameter \"") - 1);
-    p = (u_char *) ngx_escape_uri(p, name->data, name->len, NGX_ESCAPE_ARGS);
+    /* the answer escapes it as JSON; a long one is cut */
+
+    p = ngx_snprintf(msg, last - msg, "%sparameter \"%*s\"",
+                     repeated ? "" : "unknown ", ngx_min(name->len, 64),
+                     name->data);
 
     if (repeated) {
-        p = ngx_snprintf(p, last - p, "\" is repeated");
+        p = ngx_snprintf(p, last - p, " is repeated");
 
     } else {
-        p = ngx_snprintf(p, last - p, "\"; this call takes");
+        p = ngx_snprintf(p, last - p, "; this call takes");
 
         for (i = 0; names[i]; i++) {
             p = ngx_snprintf(p, last - p, "%s \"%s\"", i ? "," : "",

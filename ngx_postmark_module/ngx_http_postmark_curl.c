@@ -949,9 +949,7 @@ ngx_http_postmark_engine_reap(ngx_event_t *ev)
         q = ngx_queue_head(&engine->failed);
         fetch = ngx_queue_data(q, ngx_http_postmark_fetch_t, queue);
 
-        ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
-                      "postmark: a transfer failed to start: %s",
-                      fetch->error);
+        /* its owner logs the failure, with what it was for */
 
         ngx_http_postmark_engine_finish(fetch, CURLE_COULDNT_CONNECT);
     }

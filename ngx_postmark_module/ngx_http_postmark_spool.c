@@ -934,6 +934,11 @@ ngx_http_postmark_write_done(ngx_event_t *ev)
     if (ctx->op) {
         rc = NGX_ERROR;
 
+        /* what was gathered meanwhile fails with it */
+
+        ctx->events += seg->events;
+        ctx->marks += seg->marks;
+
         ngx_http_postmark_write_failed(ctx);
 
         /* records gathered since counted on these bytes */
@@ -992,12 +997,15 @@ ngx_http_postmark_write_failed(ngx_http_postmark_write_t *ctx)
 
         ngx_log_error(NGX_LOG_CRIT, ngx_cycle->log, ctx->err,
                       "postmark spool: %s of \"%s\" failed; %ui write%s "
-                      "failed since the last such line, with %ui events "
+                      "failed since the last such line, with %ui event%s "
                       "(answered 503: Postmark retries them) and %ui done "
-                      "marks (their events may be delivered again after a "
+                      "mark%s (their events may be delivered again after a "
                       "restart)", ctx->op, ctx->path, spool->failed_writes,
                       spool->failed_writes == 1 ? "" : "s",
-                      spool->failed_events, spool->failed_marks);
+                      spool->failed_events,
+                      spool->failed_events == 1 ? "" : "s",
+                      spool->failed_marks,
+                      spool->failed_marks == 1 ? "" : "s");
 
     } else {
         ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
@@ -1027,6 +1035,8 @@ ngx_http_postmark_segment_fail(ngx_http_postmark_segment_t *seg)
 
     seg->failed = 1;
     seg->active = 0;
+    seg->events = 0;
+    seg->marks = 0;
 
     if (spool->active == seg) {
         spool->active = NULL;

@@ -123,6 +123,12 @@ fails_then_recovers('closing without an answer', qr/Empty reply/,
                     sub { $flaky->set_mode(action => 'close') },
                     sub { $flaky->set_mode });
 
+# "HTTP/1.1 200 OK\r\nContent-Le" and nothing more is no delivery
+fails_then_recovers('a 200 cut inside its head',
+                    qr/the answer ended inside its head/,
+                    sub { $flaky->set_mode(action => 'truncated_head') },
+                    sub { $flaky->set_mode });
+
 # 2xx in any form is success
 for my $mode ([status => 204], [status => 201], [chunked => 1]) {
     $flaky->set_mode(@$mode);

@@ -131,5 +131,8 @@ kill 'TERM', $t->master_pid;
 
 ($status) = answers(@inflight);
 is_deeply($status, { 503 => 5 }, 'stop: every request answered 503');
+is($t->stop, 0, 'stop: nginx exits');
 
+# and once more, to end on a QUIT like every test
+$t->run;
 $t->finish;

@@ -8,6 +8,8 @@ use strict;
 use warnings;
 
 use Test::More;
+use IO::Select;
+use POSIX ();
 
 use PostmarkTest;
 
@@ -17,6 +19,7 @@ $t->write_file('secrets/ok', "s3cret\n");
 $t->write_file('secrets/empty', "\n\n");
 $t->write_file('secrets/two-lines', "first\nsecond\n");
 $t->write_file('secrets/large', 'x' x 5000);
+$t->write_file('secrets/bom', "\xEF\xBB\xBFs3cret\n");
 
 my $n = 0;
 
@@ -144,6 +147,55 @@ fails('empty inline secret',
 fails('secret with a line break',
       client('a', "webhook_user u;\nwebhook_password \"a\\nb\"; #<"),
       qr/secret in "webhook_password" contains a control character/);
+fails('secret file with a byte-order mark',
+      client('a', "webhook_user u;\nwebhook_password file=secrets/bom; #<"),
+      qr/secret file ".*secrets\/bom" starts with a UTF-8 byte-order mark, which would become part of the secret; save the file without it/);
+fails('a directory as secret file',
+      client('a', "webhook_user u;\nwebhook_password file=secrets; #<"),
+      qr/secret file ".*secrets" is not a regular file; write the secret into a file of its own/);
+
+# a FIFO would hang "nginx -t", and a reload's master, deaf to signals
+{
+    my $fifo = $t->dir . '/secrets/fifo';
+    system('mkfifo', $fifo) == 0 or die "mkfifo: $!";
+    my $file = 'case-fifo.conf';
+    $t->write_config(conf(client('a', "webhook_user u;\n"
+                                 . "webhook_password file=secrets/fifo;")),
+                     $file);
+    my $pid = open my $fh, '-|';
+    if ($pid == 0) {
+        open STDERR, '>&', \*STDOUT;
+        exec $t->bin, '-t', '-q', '-p', $t->dir . '/', '-c',
+             $t->dir . "/$file";
+    }
+    my $sel = IO::Select->new($fh);
+    my $out = '';
+    while ($sel->can_read(10)) {
+        sysread($fh, $out, 4096, length $out) or last;
+    }
+    my $done = waitpid($pid, POSIX::WNOHANG()) == $pid;
+    kill 'KILL', $pid unless $done;
+    ok($done || waitpid($pid, 0), 'a FIFO as secret file: nginx -t does not '
+       . 'hang');
+    like($out, qr/secret file ".*secrets\/fifo" is not a regular file/,
+         'a FIFO as secret file: refused as not a regular file');
+}
+
+# readable by every user of the machine: a warning, and it still loads
+{
+    chmod 0644, $t->dir . '/secrets/ok';
+    my ($rc, $out) = $t->config_test(conf(
+        client('a', "webhook_user u;\nwebhook_password file=secrets/ok;\n"
+                    . $forward)));
+    is($rc, 0, 'a world-readable secret file still loads');
+    like($out, qr/\[warn\] .*secret file ".*secrets\/ok" is readable by every user of the machine; "chmod o-r" it/,
+         'with a warning');
+    chmod 0600, $t->dir . '/secrets/ok';
+    ($rc, $out) = $t->config_test(conf(
+        client('a', "webhook_user u;\nwebhook_password file=secrets/ok;\n"
+                    . $forward)));
+    unlike($out, qr/readable by every user/, 'and none once it is not');
+}
 
 # headers
 for my $case (
@@ -247,6 +299,32 @@ fails('portal key shared by two clients',
       client('a', $portal) . "postmark_client b {\nserver_token u;\n"
       . "portal_key kkkkkkkkkkkkkkkk; #<\n}",
       qr/postmark client "b" has the same "portal_key" as client "a"/);
+fails('portal key too short',
+      client('a', "server_token t;\nportal_key shortkey; #<"),
+      qr/the "portal_key" of postmark client "a" is too short; use at least 16 characters/);
+fails('portal key equal to another client\'s server token',
+      client('a', "server_token the-token-of-a-real-server;\nportal_key kkkkkkkkkkkkkkkk;")
+      . client('b', "server_token u;\nportal_key the-token-of-a-real-server; #<"),
+      qr/"portal_key" of postmark client "b" is the "server_token" of client "a" \(.*:\d+\); the portal key must be a secret of its own/);
+fails('portal key equal to another client\'s webhook password',
+      client('a', "webhook_user u;\nwebhook_password the-webhook-password;\n$forward")
+      . client('b', "server_token u;\nportal_key the-webhook-password; #<"),
+      qr/"portal_key" of postmark client "b" is the "webhook_password" of client "a"/);
+fails('portal key equal to its own webhook password',
+      client('a', "webhook_user u;\nwebhook_password the-webhook-password;\n$forward\n"
+                  . "server_token u;\nportal_key the-webhook-password; #<"),
+      qr/"portal_key" of postmark client "a" is the "webhook_password" of client "a"/);
+fails('portal key equal to a signing secret',
+      client('a', "webhook_user u;\nwebhook_password p;\nforward http://h/ {\n"
+                  . "signing_secret whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw; }")
+      . client('b', "server_token u;\n"
+                    . "portal_key whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw; #<"),
+      qr/"portal_key" of postmark client "b" is the "signing_secret" of client "a"/);
+fails('portal key equal to the admin key',
+      client('b', "server_token u;\nportal_key the-agency-admin-key; #<")
+      . "postmark_spool %%TESTDIR%%/spool;\n"
+      . "server { location /admin/ { postmark_spool_admin the-agency-admin-key; } }",
+      qr/"portal_key" of postmark client "b" is the key of "postmark_spool_admin" \(.*:\d+\)/);
 fails('missing server_token file',
       client('a', "server_token file=secrets/none; #<"),
       qr/cannot read secret file ".*secrets\/none"/);
@@ -420,6 +498,21 @@ for my $case (
 ) {
     fails(@$case);
 }
+
+# clients and destinations in files of their own
+$t->write_file('inc/creds.conf', "webhook_user inc;\nwebhook_password secret;\n");
+$t->write_file('inc/filter.conf', "events Bounce;\ntimeout 5s;\n");
+$t->write_file('inc/client.conf', "postmark_client included {\n"
+               . "include inc/creds.conf;\n"
+               . "forward http://127.0.0.1:9/hook { include inc/filter.conf; }\n}\n");
+($rc, $out) = $t->config_test(conf("include inc/client.conf;\n"
+                                   . "server { location / { postmark_webhook included; } }"));
+is($rc, 0, '"include" in client and forward blocks') or diag $out;
+$t->write_file('inc/wrong.conf', "events Bouncy;\n");
+($rc, $out) = $t->config_test(conf(client('a', "$creds forward http://h/ {\n"
+                                              . "include inc/wrong.conf;\n}")));
+like($out, qr/unknown event type "Bouncy".* in \Q${\ $t->dir }\E\/inc\/wrong\.conf:1$/m,
+     'a mistake in an included file names that file and line');
 
 # a client defined after the location that names it is fine
 ($rc, $out) = $t->config_test(conf(

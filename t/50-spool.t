@@ -147,4 +147,26 @@ ok(wait_for(sub { $flaky->count >= 1 }, 5),
    'the spooled destination gets it anyway (Postmark\'s retry would be '
    . 'a duplicate with the same webhook-id)');
 
+# --- an answer cut inside its head is no delivery -------------------------
+
+$direct->set_mode;
+ok(wait_for(sub { my $n = $flaky->count; sleep 0.5; $n == $flaky->count },
+            10), 'nothing more is sent');
+$flaky->clear;
+$flaky->set_mode(action => 'truncated_head');
+
+(my $open3 = $open) =~ s/"retry"/"truncated"/;
+$r = $t->post('/webhook', $open3, user => 'acme', password => 'secret');
+is($r->{status}, 200, 'an event for a destination that cuts its answers');
+ok(wait_for(sub { $flaky->count >= 2 }, 10),
+   'a 200 cut inside its head is tried again: it is no delivery');
+ok($t->log_lines(qr/flaky" failed after \d+ ms: the answer ended inside its head/),
+   'and logged as such');
+$flaky->set_mode;
+my $cut = $flaky->count;
+ok(wait_for(sub { $flaky->count > $cut }, 10),
+   'once the destination answers whole, the event is delivered');
+ok(wait_for(sub { my $n = $flaky->count; sleep 0.5; $n == $flaky->count },
+            10), 'and then no more');
+
 $t->finish;

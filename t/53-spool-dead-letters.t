@@ -144,6 +144,44 @@ is($r->{json}{count}, 2, 'filter: two of globex now');
 is_deeply([sort map { $_->{webhook_id} } @{ $r->{json}{dead_letters} }],
           [sort @id{@g}], 'with their webhook-ids');
 
+# --- parameters: a typo must never widen a replay ------------------------
+
+$r = admin($t, POST => '/postmark-admin/dead-letters/replay?clients=acme');
+is($r->{status}, 400, 'replay with a misspelt filter: 400');
+is($r->{json}{message}, 'unknown parameter "clients"; this call takes '
+   . '"client", "destination"', 'the answer names it, and what the call takes');
+is(admin($t, GET => '/postmark-admin/dead-letters')->{json}{count}, $N + 2,
+   'and nothing was replayed');
+
+for my $case (
+    ['/replay?client=acme&client=globex', 'POST', qr/^parameter "client" is repeated$/],
+    ['/replay?limit=5', 'POST', qr/^unknown parameter "limit"; this call takes "client", "destination"$/],
+    ['?limit=5&limit=6', 'GET', qr/^parameter "limit" is repeated$/],
+    ['?destinations=x', 'GET', qr/^unknown parameter "destinations"; this call takes "client", "destination", "limit"$/],
+    ['?Client=acme', 'GET', qr/^unknown parameter "Client"/],
+    ['?client=acme&x', 'GET', qr/^unknown parameter "x"/],
+) {
+    my ($query, $method, $re) = @$case;
+    $r = admin($t, $method => "/postmark-admin/dead-letters$query");
+    is($r->{status}, 400, "$method dead-letters$query: 400");
+    like($r->{json}{message}, $re, "$method dead-letters$query: says why");
+}
+
+$r = admin($t, GET => '/postmark-admin/?verbose=1');
+is($r->{status}, 400, 'the status with a parameter: 400');
+is($r->{json}{message}, 'the spool\'s status takes no query parameters',
+   'and says so');
+
+# a body sent with a GET is read and dropped, never taken for a request
+my @two = $t->keepalive(
+    ['/postmark-admin/', "GET /postmark-admin/nothing HTTP/1.1\r\n\r\n",
+     method => 'GET', headers => { Authorization => 'Bearer ' . $KEY }],
+    ['/postmark-admin/', '', method => 'GET',
+     headers => { Authorization => 'Bearer ' . $KEY }]);
+is_deeply([map { $_->{status} } @two], [200, 200],
+          'a status with a body, then another on the same connection: '
+          . 'two answers, both the status');
+
 # --- replay ----------------------------------------------------------------
 
 $acme->start;

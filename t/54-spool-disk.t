@@ -13,7 +13,7 @@ use Test::More;
 use File::Path qw(rmtree);
 
 use PostmarkTest qw(payload wait_for);
-use PostmarkTest::Spool qw(event arrivals delivery_record done_record);
+use PostmarkTest::Spool qw(event arrivals burst delivery_record done_record);
 
 my $t = PostmarkTest->new;
 my $hook = $t->standin('hook');
@@ -138,10 +138,23 @@ is($r->{status}, 503, 'unwritable: no new segment can be made: 503');
 ok($t->log_lines(qr/\[crit\].*postmark spool: open\(\) of ".*\.seg" failed.*\(2: No such file or directory\)/),
    'unwritable: a crit line names the call and the file');
 
+# a burst into a spool that cannot be written: one line says it, and
+# what the failed writes held, not one line a write
+my $b = burst($t, from => 200, to => 240, procs => 4);
+is(scalar(grep { $_->[0] == 503 } values %$b), 40,
+   'unwritable: a burst of 40 is answered 503');
+my @open = $t->log_lines(qr/\[crit\].*postmark spool: open\(\) of/);
+is(scalar @open, 1, 'unwritable: the same failure is said once, not 40 '
+   . 'times');
+like($open[0], qr/1 write failed since the last such line, with 1 event \(answered 503: Postmark retries them\) and 0 done marks/,
+     'unwritable: the line says what the failed writes held');
+
 mkdir $spool or die $!;
 
 $r = $t->post('/webhook', event(101), user => 'acme', password => 'secret');
 is($r->{status}, 200, 'unwritable: once the directory is back, 200');
+ok($t->log_lines(qr/\[notice\].*postmark spool: writes succeed again; \d+ more failed before, with 40 events and 0 done marks/),
+   'unwritable: and when writes succeed again, what failed meanwhile');
 ok(wait_for(sub { my ($c) = arrivals($hook);
                   grep { $_ } map { $body = $_ } keys %$c;
                   $hook->count >= $accepted + 2 }, 10),

@@ -23,7 +23,8 @@ use Test::More;
 use Time::HiRes qw(time sleep);
 
 our @EXPORT_OK = qw(free_port wait_for read_file payload repo_root
-                    run_unit fork_server stop_server);
+                    run_unit fork_server stop_server blackhole
+                    blackhole_paths);
 
 my $ROOT = abs_path(dirname(__FILE__) . '/../..');
 
@@ -216,19 +217,20 @@ sub reload {
     return $self;
 }
 
-# graceful stop: QUIT, as an operator would; KILL only if it hangs
+# graceful stop: QUIT, as an operator would; KILL only if it hangs.  The
+# exit status is kept for finish(), which checks it.
 sub stop {
     my ($self, $timeout) = @_;
     my $pid = delete $self->{pid} or return;
     kill 'QUIT', $pid;
     my $deadline = time + ($timeout // 60);
     while (time < $deadline) {
-        return $? if waitpid($pid, WNOHANG) == $pid;
+        return $self->{stop_rc} = $? if waitpid($pid, WNOHANG) == $pid;
         sleep 0.05;
     }
     kill 'KILL', $pid;
     waitpid $pid, 0;
-    return -1;
+    return $self->{stop_rc} = -1;
 }
 
 sub error_log { read_file("$_[0]{dir}/logs/error.log") }
@@ -257,13 +259,14 @@ sub standin {
     return $server;
 }
 
-# the closing checks of every test file: nginx stops cleanly and logged
-# nothing alarming, sanitizers included
+# the closing checks of every test file: nginx stops cleanly on QUIT, now
+# or when the test stopped it, and logged nothing alarming, sanitizers
+# included
 sub finish {
     my ($self, %opt) = @_;
     $_->stop for @{ $self->{servers} };
-    my $rc = $self->stop;
-    is($rc, 0, 'nginx exits cleanly on QUIT') if defined $rc;
+    my $rc = $self->{pid} ? $self->stop : $self->{stop_rc};
+    is($rc, 0, 'nginx exits cleanly on QUIT');
 
     my $log = '';
     for my $f (qw(error.log stderr.log)) {
@@ -358,6 +361,61 @@ sub _write_all {
     return 1;
 }
 
+# several requests on one connection, each sent after the answer to the
+# one before: [ [path, body, %opt], ... ]; returns the responses
+sub keepalive {
+    my ($self, @requests) = @_;
+    my $port = $self->port(8080);
+    my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port",
+                                  Timeout => 5) or return ();
+    local $SIG{PIPE} = 'IGNORE';
+    my @responses;
+    my $buf = '';
+
+    for my $req (@requests) {
+        my ($path, $body, %opt) = @$req;
+        my %h = (Host => 'localhost', %{ $opt{headers} || {} });
+        if (defined $opt{user}) {
+            require MIME::Base64;
+            $h{Authorization} = 'Basic ' . MIME::Base64::encode_base64(
+                "$opt{user}:" . ($opt{password} // ''), '');
+        }
+        $h{'Content-Length'} = length $body;
+        my $method = $opt{method} // 'POST';
+        _write_all($s, "$method $path HTTP/1.1\r\n"
+                       . join('', map { "$_: $h{$_}\r\n" } sort keys %h)
+                       . "\r\n$body") or last;
+
+        my $r = _read_one($s, \$buf, 30) or last;
+        push @responses, $r;
+    }
+
+    close $s;
+    return @responses;
+}
+
+# one response with a Content-Length from a connection that stays open
+sub _read_one {
+    my ($s, $buf, $timeout) = @_;
+    my $sel = IO::Select->new($s);
+    my $deadline = time + $timeout;
+
+    while (time < $deadline) {
+        if ($$buf =~ /^HTTP\/1\.[01] \d+[^\r\n]*\r\n(.*?)\r\n\r\n/s) {
+            my $head_len = $+[0];
+            my ($len) = $1 =~ /^content-length:\s*(\d+)/im;
+            $len //= 0;
+            if (length($$buf) >= $head_len + $len) {
+                return parse_response(substr $$buf, 0, $head_len + $len, '');
+            }
+        }
+        last unless $sel->can_read($deadline - time);
+        my $n = sysread $s, $$buf, 65536, length $$buf;
+        last unless $n;
+    }
+    return undef;
+}
+
 # reads one response; the connection is closed by the server afterwards
 sub read_response {
     my ($s, $timeout) = @_;
@@ -428,6 +486,68 @@ sub fork_server {
 
     close $listen;
     return $pid;
+}
+
+# An endpoint that accepts connections, reads what comes, and never
+# answers, as a hung host does: one process, whatever the number of
+# connections.  Every 50 ms it writes to $file the request paths of the
+# connections it holds open, "path count" a line.
+sub blackhole {
+    my ($port, $file) = @_;
+    my $listen = IO::Socket::INET->new(
+        LocalAddr => '127.0.0.1', LocalPort => $port,
+        Listen => 1024, ReuseAddr => 1, Proto => 'tcp')
+        or die "cannot listen on $port: $!";
+
+    my $pid = fork // die "fork: $!";
+    if ($pid) {
+        close $listen;
+        return $pid;
+    }
+
+    POSIX::setpgid(0, 0);
+    $SIG{TERM} = sub { POSIX::_exit(0) };
+    my $sel = IO::Select->new($listen);
+    my (%path, %buf);
+    my $written = 0;
+
+    while (1) {
+        for my $s ($sel->can_read(0.05)) {
+            if ($s == $listen) {
+                my $c = $listen->accept or next;
+                $sel->add($c);
+                $buf{$c} = '';
+                next;
+            }
+            my $n = sysread $s, my $data, 65536;
+            if (!$n) {
+                $sel->remove($s);
+                delete $path{$s};
+                delete $buf{$s};
+                close $s;
+                next;
+            }
+            $buf{$s} .= $data if !exists $path{$s};
+            if (!exists $path{$s} && $buf{$s} =~ m{^\S+ (\S+)}) {
+                $path{$s} = $1;
+                delete $buf{$s};
+            }
+        }
+        next if time - $written < 0.05;
+        $written = time;
+        my %count;
+        $count{$_}++ for values %path;
+        open my $fh, '>', "$file.tmp" or next;
+        print $fh map { "$_ $count{$_}\n" } sort keys %count;
+        close $fh;
+        rename "$file.tmp", $file;
+    }
+}
+
+# what a blackhole holds: { path => open connections }
+sub blackhole_paths {
+    my ($file) = @_;
+    return { map { split / / } split /\n/, read_file($file) };
 }
 
 # stops the server and every connection it serves, as a crashed host would

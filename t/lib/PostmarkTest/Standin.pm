@@ -13,6 +13,7 @@ package PostmarkTest::Standin;
 #   delay => 0.5        seconds to wait before answering
 #   action => 'answer'  or 'reset' (RST after reading the request),
 #                       'reset_mid' (RST in the middle of the answer),
+#                       'truncated_head' (a 200 cut inside its headers),
 #                       'close' (close without an answer), 'hang'
 #   chunked => 1        answer with a chunked body
 #   headers => {...}    more headers to answer with, such as Retry-After
@@ -189,6 +190,11 @@ sub serve {
         }
         if ($action eq 'reset') {
             _reset($c);
+            return;
+        }
+        if ($action eq 'truncated_head') {
+            syswrite $c, "HTTP/1.1 200 OK\r\nContent-Le";
+            close $c;
             return;
         }
 
