@@ -27,7 +27,10 @@ MODULE_SO  := $(NGX_OBJS)/ngx_http_postmark_module.so
 
 DEB_PKGS   := nginx nginx-dev libcjson-dev libcurl4-openssl-dev libssl-dev \
               libpcre2-dev zlib1g-dev dpkg-dev gcc make curl perl openssl \
-              ca-certificates libio-socket-ssl-perl
+              ca-certificates libio-socket-ssl-perl ruby-postmark
+
+# the official Node.js SDK the tests drive, pinned by t/sdk/package-lock.json
+SDK_DIR    := $(BUILD)/sdk
 
 CFLAGS_UNIT := -std=c99 -Wall -Wextra -Werror -g -O1 \
                -fsanitize=address,undefined -fno-omit-frame-pointer
@@ -49,7 +52,7 @@ FUZZ_DIR   := $(BUILD)/fuzz
 FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined \
               -fno-sanitize-recover=undefined
 
-.PHONY: all module deps unit test test-asan fuzz source demo bench clean
+.PHONY: all module deps sdk unit test test-asan fuzz source demo bench clean
 
 all: module
 
@@ -61,6 +64,18 @@ deps:
 	    apt-get update && \
 	    DEBIAN_FRONTEND=noninteractive apt-get install -y \
 	        --no-install-recommends $(DEB_PKGS); }
+
+# Node.js comes from Debian when the machine has none (npm with it)
+$(SDK_DIR)/node_modules/postmark/package.json: t/sdk/package.json \
+                                               t/sdk/package-lock.json
+	@command -v npm >/dev/null || { apt-get update && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y \
+	        --no-install-recommends nodejs npm; }
+	rm -rf $(SDK_DIR) && mkdir -p $(SDK_DIR)
+	cp t/sdk/package.json t/sdk/package-lock.json $(SDK_DIR)/
+	cd $(SDK_DIR) && npm ci --no-audit --no-fund --loglevel=error
+
+sdk: $(SDK_DIR)/node_modules/postmark/package.json
 
 ifeq ($(NGINX_SRC),)
 
@@ -139,9 +154,9 @@ fuzz: deps $(FUZZ_TARGETS:%=$(FUZZ_DIR)/%_fuzz)
 	        || exit 1; \
 	done
 
-test: deps module unit
+test: deps module unit sdk
 	TEST_NGINX_BINARY=$(NGINX_BIN) TEST_NGINX_MODULE=$(MODULE_SO) \
-	TEST_UNIT_DIR=$(BUILD)/unit $(PROVE)
+	TEST_UNIT_DIR=$(BUILD)/unit TEST_SDK_DIR=$(SDK_DIR) $(PROVE)
 
 $(ASAN_SRC)/configure:
 	@grep -rqs '^Types: deb-src' /etc/apt/sources.list.d/ || { \
@@ -173,9 +188,9 @@ $(ASAN_DIR)/Makefile: $(ASAN_SRC)/configure config
 $(ASAN_NGX): $(ASAN_DIR)/Makefile $(SOURCES)
 	$(MAKE) -C $(ASAN_DIR) -j2
 
-test-asan: deps $(ASAN_NGX) unit
+test-asan: deps $(ASAN_NGX) unit sdk
 	$(SAN_ENV) TEST_NGINX_BINARY=$(ASAN_NGX) TEST_NGINX_MODULE= \
-	TEST_UNIT_DIR=$(BUILD)/unit $(PROVE)
+	TEST_UNIT_DIR=$(BUILD)/unit TEST_SDK_DIR=$(SDK_DIR) $(PROVE)
 
 demo: deps module
 	NGINX_BIN=$(NGINX_BIN) MODULE_SO=$(MODULE_SO) perl -I t/lib tools/demo.pl

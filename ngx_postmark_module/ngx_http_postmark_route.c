@@ -176,6 +176,15 @@ ngx_http_postmark_route_path(const char *path, size_t len,
         return -1;
     }
 
+    /*
+     * One trailing slash is how some SDKs write paths (postmark.js creates
+     * templates with "POST /templates/"); the target is rebuilt without it.
+     */
+
+    if (len > 1 && path[len - 1] == '/') {
+        len--;
+    }
+
     for (start = 1; start <= len; start = i + 1) {
 
         for (i = start; i < len && path[i] != '/'; i++) { /* void */ }
@@ -183,7 +192,7 @@ ngx_http_postmark_route_path(const char *path, size_t len,
         if (i == start) {
             ngx_http_postmark_refuse(rt, 400, NGX_HTTP_POSTMARK_E_TARGET,
                                      "the path has an empty segment (a "
-                                     "doubled or trailing slash)");
+                                     "doubled slash)");
             return -1;
         }
 

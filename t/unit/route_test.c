@@ -104,6 +104,15 @@ main(void)
     allowed(POST, 1, "/templates/validate", NGX_HTTP_POSTMARK_OP_VALIDATE,
             "/templates/validate", "", 1);
 
+    /* one trailing slash, as SDKs write some paths: sent without it */
+
+    allowed(POST, 0, "/templates/", NGX_HTTP_POSTMARK_OP_CREATE, "/templates",
+            "", 1);
+    allowed(GET, 0, "/templates/?count=5&offset=0", NGX_HTTP_POSTMARK_OP_LIST,
+            "/templates?Count=5&Offset=0", "", 0);
+    allowed(GET, 0, "/templates/42/", NGX_HTTP_POSTMARK_OP_GET,
+            "/templates/42", "42", 0);
+
     memset(alias, 'a', NGX_HTTP_POSTMARK_ALIAS_MAX);
     alias[NGX_HTTP_POSTMARK_ALIAS_MAX] = '\0';
 
@@ -171,8 +180,10 @@ main(void)
             "empty segment");
     refused(GET, 0, "/templates//1", 400, NGX_HTTP_POSTMARK_E_TARGET,
             "empty segment");
-    refused(GET, 0, "/templates/", 400, NGX_HTTP_POSTMARK_E_TARGET,
-            "trailing slash");
+    refused(GET, 0, "/templates//", 400, NGX_HTTP_POSTMARK_E_TARGET,
+            "empty segment");
+    refused(GET, 0, "/templates/1//", 400, NGX_HTTP_POSTMARK_E_TARGET,
+            "empty segment");
     refused(GET, 0, "/templates;jsessionid=1", 400, NGX_HTTP_POSTMARK_E_TARGET,
             "\";\" parameters");
     refused(GET, 0, "/templates/1\x01", 400, NGX_HTTP_POSTMARK_E_TARGET,
