@@ -7,6 +7,8 @@
 #   make demo        install what is missing, build, and run the demo
 #   make fuzz        the fuzz targets of the pure cores, FUZZ_TIME seconds each
 #   make bench       receiver throughput next to proxy_pass (docs/benchmarks.md)
+#   make faults      crashes, reloads and outages at larger counts: nothing
+#                    acknowledged is lost (docs/reliability.md)
 
 SHELL      := /bin/bash
 ROOT       := $(CURDIR)
@@ -52,7 +54,8 @@ FUZZ_DIR   := $(BUILD)/fuzz
 FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined \
               -fno-sanitize-recover=undefined
 
-.PHONY: all module deps sdk unit test test-asan fuzz source demo bench clean
+.PHONY: all module deps sdk unit test test-asan fuzz source demo bench \
+        faults clean
 
 all: module
 
@@ -194,6 +197,11 @@ test-asan: deps $(ASAN_NGX) unit sdk
 
 demo: deps module
 	NGINX_BIN=$(NGINX_BIN) MODULE_SO=$(MODULE_SO) perl -I t/lib tools/demo.pl
+
+# the crash, reload and outage scenarios at larger counts (minutes; not CI)
+faults: deps module
+	TEST_NGINX_BINARY=$(NGINX_BIN) TEST_NGINX_MODULE=$(MODULE_SO) \
+	    perl -I t/lib tools/faults.pl $(FAULT_EVENTS)
 
 bench: deps module
 	@command -v wrk >/dev/null || { apt-get update && \

@@ -124,12 +124,14 @@ ngx_http_postmark_retry_init(ngx_cycle_t *cycle)
 
 /*
  * At worker exit nothing more is attempted; what is pending stays in the
- * spool for the workers that follow.
+ * spool for the workers that follow.  Timers leave nginx's tree before
+ * their memory goes: other modules' exits still add and delete timers.
  */
 
 void
 ngx_http_postmark_retry_exit(ngx_cycle_t *cycle)
 {
+    ngx_uint_t                    i;
     ngx_queue_t                  *q;
     ngx_http_postmark_retry_t    *retry;
     ngx_http_postmark_pending_t  *p;
@@ -147,8 +149,13 @@ ngx_http_postmark_retry_exit(ngx_cycle_t *cycle)
         p = ngx_queue_data(q, ngx_http_postmark_pending_t, link);
 
         ngx_queue_remove(q);
+        ngx_http_postmark_timer_stop(&p->timer);
         ngx_free(p->last);
         ngx_free(p);
+    }
+
+    for (i = 0; i < retry->n; i++) {
+        ngx_http_postmark_timer_stop(&retry->outboxes[i].resume);
     }
 
     ngx_free(retry->outboxes);
