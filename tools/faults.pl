@@ -195,11 +195,11 @@ sub answered {
 # --- a spool too small for the burst ---------------------------------------
 
 {
-    my ($t, $hook) = nginx(max_size => '2m');
+    my ($t, $hook) = nginx(max_size => '1m');
     $hook->stop;
     my $sent = during_burst($t, sub { });
     $hook->start;
-    account('a spool of 2 MB, full during the burst (503: Postmark retries)',
+    account('a spool of 1 MB, full during the burst (503: Postmark retries)',
             $hook, $sent, 240);
     $t->stop;
 }
