@@ -21,7 +21,7 @@
 typedef struct {
     ngx_str_t                     name;
     ngx_http_postmark_client_t  **client;
-    ngx_uint_t                    templates;    /* or the webhook receiver */
+    ngx_uint_t                    portal;       /* or the webhook receiver */
     u_char                       *file;
     ngx_uint_t                    line;
 } ngx_http_postmark_ref_t;
@@ -123,12 +123,16 @@ static char *ngx_http_postmark_portal_key(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_postmark_access(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_postmark_portal_check(ngx_conf_t *cf,
+    ngx_http_postmark_client_t *client, ngx_uint_t token);
 static char *ngx_http_postmark_webhook(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
-static char *ngx_http_postmark_templates(ngx_conf_t *cf, ngx_command_t *cmd,
+static char *ngx_http_postmark_portal(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_postmark_renamed(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_postmark_location(ngx_conf_t *cf,
-    ngx_http_postmark_loc_conf_t *plcf, ngx_uint_t templates);
+    ngx_http_postmark_loc_conf_t *plcf, ngx_uint_t portal);
 static char *ngx_http_postmark_api_url(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_postmark_check_api_timeout(ngx_conf_t *cf, void *post,
@@ -188,9 +192,16 @@ static ngx_command_t  ngx_http_postmark_commands[] = {
       0,
       NULL },
 
-    { ngx_string("postmark_templates"),
+    { ngx_string("postmark_portal"),
       NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
-      ngx_http_postmark_templates,
+      ngx_http_postmark_portal,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("postmark_templates"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_ANY,
+      ngx_http_postmark_renamed,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
       NULL },
@@ -265,6 +276,20 @@ static ngx_command_t  ngx_http_postmark_commands[] = {
       ngx_http_postmark_access,
       NGX_HTTP_MAIN_CONF_OFFSET,
       0,
+      NULL },
+
+    { ngx_string("activity"),
+      NGX_HTTP_POSTMARK_CLIENT_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_postmark_client_t, activity),
+      NULL },
+
+    { ngx_string("suppressions"),
+      NGX_HTTP_POSTMARK_CLIENT_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_postmark_client_t, suppressions),
       NULL },
 
     { ngx_string("forward"),
@@ -690,13 +715,13 @@ ngx_http_postmark_init_main_conf(ngx_conf_t *cf, void *conf)
             return NGX_CONF_ERROR;
         }
 
-        if (ref[i].templates ? !client->has_portal_key
+        if (ref[i].portal ? !client->has_portal_key
                              : !client->has_password)
         {
             ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
                           "postmark client \"%V\" has no %s in %s:%ui",
                           &ref[i].name,
-                          ref[i].templates
+                          ref[i].portal
                           ? "\"server_token\" and \"portal_key\""
                           : "\"webhook_user\" and \"webhook_password\"",
                           ref[i].file, ref[i].line);
@@ -991,7 +1016,7 @@ ngx_http_postmark_create_loc_conf(ngx_conf_t *cf)
      *
      *     plcf->webhook = 0;
      *     plcf->webhook_client = NULL;
-     *     plcf->templates_client = NULL;
+     *     plcf->portal_client = NULL;
      *     plcf->prefix = { 0, NULL };
      *     plcf->api_url = { 0, NULL };
      */
@@ -1064,7 +1089,9 @@ ngx_http_postmark_client_block(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     client->name = value[1];
     client->file = cf->conf_file->file.name.data;
     client->line = cf->conf_file->line;
-    client->templates = NGX_CONF_UNSET_UINT;
+    client->scope.templates = NGX_CONF_UNSET;
+    client->activity = NGX_CONF_UNSET;
+    client->suppressions = NGX_CONF_UNSET;
     ngx_http_postmark_policy_init(&client->policy);
 
     if (ngx_array_init(&client->dests, cf->pool, 2,
@@ -1151,22 +1178,16 @@ ngx_http_postmark_client_check(ngx_conf_t *cf,
     if (token != client->has_portal_key) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "postmark client \"%V\" has \"%s\" but no "
-                           "\"%s\"; the Templates API proxy needs both",
+                           "\"%s\"; its portal needs both",
                            &client->name,
                            token ? "server_token" : "portal_key",
                            token ? "portal_key" : "server_token");
         return NGX_CONF_ERROR;
     }
 
-    if (client->templates != NGX_CONF_UNSET_UINT && !token) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"templates\" of postmark client \"%V\" needs "
-                           "\"server_token\" and \"portal_key\"",
-                           &client->name);
+    if (ngx_http_postmark_portal_check(cf, client, token) != NGX_CONF_OK) {
         return NGX_CONF_ERROR;
     }
-
-    ngx_conf_init_uint_value(client->templates, NGX_HTTP_POSTMARK_READ_ONLY);
 
     dest = client->dests.elts;
 
@@ -1278,6 +1299,7 @@ ngx_http_postmark_webhook_password(ngx_conf_t *cf, ngx_command_t *cmd,
 /*
  * The request headers of every call to Postmark for this client, built
  * once: the real token lives only here, never in a log or an answer.
+ * Content-Type comes first, so that calls without a body skip it.
  */
 
 static char *
@@ -1322,10 +1344,10 @@ ngx_http_postmark_server_token(ngx_conf_t *cf, ngx_command_t *cmd,
                                          NGX_HTTP_POSTMARK_USER_AGENT)
            != NGX_OK
         || ngx_http_postmark_header_list(cf->pool, &client->api_headers,
-                                         "Content-Type: application/json")
+                                         "Accept: application/json")
            != NGX_OK
         || ngx_http_postmark_header_list(cf->pool, &client->api_headers,
-                                         "Accept: application/json")
+                                         "Content-Type: application/json")
            != NGX_OK)
     {
         return NGX_CONF_ERROR;
@@ -1385,23 +1407,77 @@ ngx_http_postmark_access(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     ngx_str_t  *value;
 
-    if (client->templates != NGX_CONF_UNSET_UINT) {
+    if (client->scope.templates != NGX_CONF_UNSET) {
         return "is duplicate";
     }
 
     value = cf->args->elts;
 
     if (ngx_strcmp(value[1].data, "full") == 0) {
-        client->templates = NGX_HTTP_POSTMARK_FULL;
+        client->scope.templates = NGX_HTTP_POSTMARK_FULL;
 
     } else if (ngx_strcmp(value[1].data, "read-only") == 0) {
-        client->templates = NGX_HTTP_POSTMARK_READ_ONLY;
+        client->scope.templates = NGX_HTTP_POSTMARK_READ_ONLY;
+
+    } else if (ngx_strcmp(value[1].data, "off") == 0) {
+        client->scope.templates = NGX_HTTP_POSTMARK_TEMPLATES_OFF;
 
     } else {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid value \"%V\"; write \"templates full;\" "
-                           "or \"templates read-only;\"",
+                           "invalid value \"%V\"; write \"templates full;\", "
+                           "\"templates read-only;\" or \"templates off;\"",
                            ngx_http_postmark_quote(cf, &value[1]));
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * What the client's portal reaches: its templates (read-only unless said
+ * otherwise), and its activity and its suppressions when turned on.
+ */
+
+static char *
+ngx_http_postmark_portal_check(ngx_conf_t *cf,
+    ngx_http_postmark_client_t *client, ngx_uint_t token)
+{
+    const char  *set;
+
+    set = (client->scope.templates != NGX_CONF_UNSET) ? "templates"
+          : (client->activity != NGX_CONF_UNSET) ? "activity"
+          : (client->suppressions != NGX_CONF_UNSET) ? "suppressions" : NULL;
+
+    if (set && !token) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"%s\" of postmark client \"%V\" needs "
+                           "\"server_token\" and \"portal_key\"", set,
+                           &client->name);
+        return NGX_CONF_ERROR;
+    }
+
+    if (client->suppressions == 1 && client->activity != 1) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"suppressions on\" of postmark client \"%V\" "
+                           "needs \"activity on;\"", &client->name);
+        return NGX_CONF_ERROR;
+    }
+
+    if (client->scope.templates == NGX_CONF_UNSET) {
+        client->scope.templates = NGX_HTTP_POSTMARK_READ_ONLY;
+    }
+
+    client->scope.activity = (client->activity == 1);
+    client->scope.suppressions = (client->suppressions == 1);
+
+    if (token && client->scope.templates == NGX_HTTP_POSTMARK_TEMPLATES_OFF
+        && !client->scope.activity)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "the portal of postmark client \"%V\" serves "
+                           "nothing: it has \"templates off;\" and no "
+                           "\"activity on;\"", &client->name);
         return NGX_CONF_ERROR;
     }
 
@@ -2467,7 +2543,7 @@ ngx_http_postmark_spool_admin(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     if (plcf->webhook || plcf->prefix.len) {
         return "cannot share a location with \"postmark_webhook\" or "
-               "\"postmark_templates\"";
+               "\"postmark_portal\"";
     }
 
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
@@ -2655,17 +2731,36 @@ ngx_http_postmark_webhook(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
 
 static char *
-ngx_http_postmark_templates(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+ngx_http_postmark_portal(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     return ngx_http_postmark_location(cf, conf, 1);
 }
 
 
-/* a location becomes a webhook receiver or a client's Templates API proxy */
+/* one way of binding a portal: the old name says what to write */
+
+static char *
+ngx_http_postmark_renamed(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_str_t  *value;
+
+    value = cf->args->elts;
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "\"postmark_templates\" is now \"postmark_portal\", "
+                       "which serves the client's templates and activity: "
+                       "write \"postmark_portal %V;\"",
+                       cf->args->nelts > 1 ? &value[1]
+                                           : (ngx_str_t *) &value[0]);
+    return NGX_CONF_ERROR;
+}
+
+
+/* a location becomes a webhook receiver or a client's portal API */
 
 static char *
 ngx_http_postmark_location(ngx_conf_t *cf, ngx_http_postmark_loc_conf_t *plcf,
-    ngx_uint_t templates)
+    ngx_uint_t portal)
 {
     ngx_str_t                      *value;
     ngx_http_postmark_ref_t        *ref;
@@ -2677,14 +2772,14 @@ ngx_http_postmark_location(ngx_conf_t *cf, ngx_http_postmark_loc_conf_t *plcf,
     }
 
     if (plcf->webhook || plcf->prefix.len) {
-        return (plcf->webhook != templates) ? "is duplicate"
+        return (plcf->webhook != portal) ? "is duplicate"
                : "cannot share a location with the other of "
-                 "\"postmark_webhook\" and \"postmark_templates\"";
+                 "\"postmark_webhook\" and \"postmark_portal\"";
     }
 
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
 
-    if (templates) {
+    if (portal) {
 
         /* the part of the URI after the prefix is the Postmark path */
 
@@ -2695,15 +2790,15 @@ ngx_http_postmark_location(ngx_conf_t *cf, ngx_http_postmark_loc_conf_t *plcf,
            )
         {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "\"postmark_templates\" needs a prefix "
+                               "\"postmark_portal\" needs a prefix "
                                "location, such as \"location "
-                               "/portal/acme/postmark/ { postmark_templates "
+                               "/portal/acme/postmark/ { postmark_portal "
                                "acme; }\"");
             return NGX_CONF_ERROR;
         }
 
         plcf->prefix = clcf->name;
-        clcf->handler = ngx_http_postmark_templates_handler;
+        clcf->handler = ngx_http_postmark_portal_handler;
 
     } else {
         plcf->webhook = 1;
@@ -2733,9 +2828,8 @@ ngx_http_postmark_location(ngx_conf_t *cf, ngx_http_postmark_loc_conf_t *plcf,
         ref->name = value[1];
     }
 
-    ref->templates = templates;
-    ref->client = templates ? &plcf->templates_client
-                            : &plcf->webhook_client;
+    ref->portal = portal;
+    ref->client = portal ? &plcf->portal_client : &plcf->webhook_client;
     ref->file = cf->conf_file->file.name.data;
     ref->line = cf->conf_file->line;
 

@@ -122,8 +122,6 @@ typedef struct {
 } ngx_http_postmark_dest_t;
 
 
-#define NGX_HTTP_POSTMARK_READ_ONLY   0
-#define NGX_HTTP_POSTMARK_FULL        1
 
 
 struct ngx_http_postmark_client_s {
@@ -142,11 +140,13 @@ struct ngx_http_postmark_client_s {
     ngx_str_t                     proxy_display;
     ngx_http_postmark_policy_t    policy;       /* destinations' default */
 
-    /* the Templates API proxy */
+    /* its portal: the Templates API, and read-only activity */
     u_char                        portal_key_hash[NGX_HTTP_POSTMARK_HASH_LEN];
     unsigned                      has_portal_key:1;
     struct curl_slist            *api_headers;  /* with the server token */
-    ngx_uint_t                    templates;    /* read-only or full */
+    ngx_http_postmark_scope_t     scope;        /* what its portal reaches */
+    ngx_flag_t                    activity;
+    ngx_flag_t                    suppressions;
 };
 
 
@@ -171,7 +171,7 @@ typedef struct {
     ngx_uint_t                    webhook;
     ngx_http_postmark_client_t   *webhook_client;   /* fixed, or NULL */
 
-    ngx_http_postmark_client_t   *templates_client;
+    ngx_http_postmark_client_t   *portal_client;
     ngx_str_t                     prefix;           /* the location's */
     ngx_str_t                     api_url;          /* without final "/" */
     ngx_msec_t                    api_timeout;
@@ -485,7 +485,7 @@ ngx_int_t ngx_http_postmark_send_json(ngx_http_request_t *r,
 ngx_int_t ngx_http_postmark_add_variables(ngx_conf_t *cf);
 
 ngx_int_t ngx_http_postmark_webhook_handler(ngx_http_request_t *r);
-ngx_int_t ngx_http_postmark_templates_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_postmark_portal_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_postmark_admin_handler(ngx_http_request_t *r);
 
 

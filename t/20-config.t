@@ -65,8 +65,8 @@ my ($rc, $out) = $t->config_test(conf(
     . "postmark_api_timeout 20s; postmark_templates_max_body_size 64k;\n"
     . "server { location = /w { postmark_webhook; }\n"
     . "location = /a { postmark_webhook acme; }\n"
-    . "location /portal/ { postmark_templates portal-only; }\n"
-    . "location ^~ /p2 { postmark_templates portal-only;\n"
+    . "location /portal/ { postmark_portal portal-only; }\n"
+    . "location ^~ /p2 { postmark_portal portal-only;\n"
     . "postmark_api_url https://api.postmarkapp.com; } }\n"));
 is($rc, 0, 'a valid configuration passes') or diag $out;
 
@@ -278,7 +278,7 @@ my $portal = "server_token t;\nportal_key kkkkkkkkkkkkkkkk;\n";
 
 fails('server_token without portal_key',
       client('a', "server_token t; } #<\n#"),
-      qr/postmark client "a" has "server_token" but no "portal_key"; the Templates API proxy needs both/);
+      qr/postmark client "a" has "server_token" but no "portal_key"; its portal needs both/);
 fails('portal_key without server_token',
       client('a', "portal_key kkkkkkkkkkkkkkkk; } #<\n#"),
       qr/has "portal_key" but no "server_token"/);
@@ -287,7 +287,7 @@ fails('templates without a token',
       qr/"templates" of postmark client "a" needs "server_token" and "portal_key"/);
 fails('templates with a bad value',
       client('a', "$portal\ntemplates all; #<"),
-      qr/invalid value "all"; write "templates full;" or "templates read-only;"/);
+      qr/invalid value "all"; write "templates full;", "templates read-only;" or "templates off;"/);
 fails('duplicate templates',
       client('a', "$portal\ntemplates full;\ntemplates full; #<"),
       qr/"templates" directive is duplicate/);
@@ -332,27 +332,42 @@ fails('empty server_token file',
       client('a', "server_token file=secrets/empty; #<"),
       qr/secret file ".*secrets\/empty" is empty/);
 fails('templates in an exact location',
-      client('a', $portal) . "server { location = /x { postmark_templates a; #<\n} }",
-      qr/"postmark_templates" needs a prefix location, such as "location \/portal\/acme\/postmark\/ \{ postmark_templates acme; \}"/);
+      client('a', $portal) . "server { location = /x { postmark_portal a; #<\n} }",
+      qr/"postmark_portal" needs a prefix location, such as "location \/portal\/acme\/postmark\/ \{ postmark_portal acme; \}"/);
 fails('templates in a regex location',
-      client('a', $portal) . "server { location ~ ^/x { postmark_templates a; #<\n} }",
-      qr/"postmark_templates" needs a prefix location/);
+      client('a', $portal) . "server { location ~ ^/x { postmark_portal a; #<\n} }",
+      qr/"postmark_portal" needs a prefix location/);
 fails('templates in a named location',
-      client('a', $portal) . "server { location \@x { postmark_templates a; #<\n} }",
-      qr/"postmark_templates" needs a prefix location/);
+      client('a', $portal) . "server { location \@x { postmark_portal a; #<\n} }",
+      qr/"postmark_portal" needs a prefix location/);
 fails('templates of an unknown client',
-      client('a', $portal) . "server { location /x { postmark_templates b; #<\n} }",
+      client('a', $portal) . "server { location /x { postmark_portal b; #<\n} }",
       qr/unknown postmark client "b"/);
 fails('templates of a client without token',
-      client('a', "$creds $forward") . "server { location /x { postmark_templates a; #<\n} }",
+      client('a', "$creds $forward") . "server { location /x { postmark_portal a; #<\n} }",
       qr/postmark client "a" has no "server_token" and "portal_key"/);
 fails('templates and webhook in one location',
       client('a', "$creds $forward $portal")
-      . "server { location /x { postmark_webhook;\npostmark_templates a; #<\n} }",
-      qr/"postmark_templates" directive cannot share a location with the other of "postmark_webhook" and "postmark_templates"/);
+      . "server { location /x { postmark_webhook;\npostmark_portal a; #<\n} }",
+      qr/"postmark_portal" directive cannot share a location with the other of "postmark_webhook" and "postmark_portal"/);
 fails('templates without client', client('a', $portal)
-      . "server { location /x { postmark_templates; #<\n} }",
-      qr/invalid number of arguments in "postmark_templates"/);
+      . "server { location /x { postmark_portal; #<\n} }",
+      qr/invalid number of arguments in "postmark_portal"/);
+fails('the old name of postmark_portal',
+      client('a', $portal) . "server { location /x/ { postmark_templates a; #<\n} }",
+      qr/"postmark_templates" is now "postmark_portal", which serves the client's templates and activity: write "postmark_portal a;"/);
+fails('suppressions without activity',
+      client('a', "$portal\nsuppressions on; } #<\n#"),
+      qr/"suppressions on" of postmark client "a" needs "activity on;"/);
+fails('activity without a token',
+      client('a', "$creds $forward activity on; } #<\n#"),
+      qr/"activity" of postmark client "a" needs "server_token" and "portal_key"/);
+fails('a portal that serves nothing',
+      client('a', "$portal\ntemplates off; } #<\n#"),
+      qr/the portal of postmark client "a" serves nothing: it has "templates off;" and no "activity on;"/);
+fails('activity with a bad value',
+      client('a', "$portal\nactivity yes; #<"),
+      qr/invalid value "yes" in "activity" directive, it must be "on" or "off"/);
 for my $case (
     ['ftp API URL', 'ftp://h/', qr/invalid Postmark API URL "ftp:\/\/h\/": write "postmark_api_url https:\/\/api.postmarkapp.com;"/],
     ['API URL with a query', 'https://h/?x=1', qr/invalid Postmark API URL "https:\/\/h\/\?x=1": it may not have a query or credentials/],
@@ -492,7 +507,7 @@ for my $case (
     ['spool in a server', "server { postmark_spool a; #<\n}", qr/"postmark_spool" directive is not allowed here/],
     ['admin key too short', "$spool server { location /a/ { postmark_spool_admin short; #<\n} }", qr/the key of "postmark_spool_admin" is too short; use at least 16 characters, such as the output of "openssl rand -hex 16"/],
     ['admin in an exact location', "$spool server { location = /a { postmark_spool_admin " . ('k' x 16) . "; #<\n} }", qr/"postmark_spool_admin" needs a prefix location, such as "location \/postmark-admin\/ \{ postmark_spool_admin file=\.\.\.; \}"/],
-    ['admin with a webhook', client('a', "$creds $forward") . "$spool server { location /a/ { postmark_webhook; postmark_spool_admin " . ('k' x 16) . "; #<\n} }", qr/"postmark_spool_admin" directive cannot share a location with "postmark_webhook" or "postmark_templates"/],
+    ['admin with a webhook', client('a', "$creds $forward") . "$spool server { location /a/ { postmark_webhook; postmark_spool_admin " . ('k' x 16) . "; #<\n} }", qr/"postmark_spool_admin" directive cannot share a location with "postmark_webhook" or "postmark_portal"/],
     ['webhook after admin', client('a', "$creds $forward") . "$spool server { location /a/ { postmark_spool_admin " . ('k' x 16) . "; postmark_webhook; #<\n} }", qr/"postmark_webhook" directive cannot share a location with "postmark_spool_admin"/],
     ['admin without a spool', "server { location /a/ { postmark_spool_admin " . ('k' x 16) . "; #<\n} }", qr/"postmark_spool_admin" needs a spool; add "postmark_spool \/var\/lib\/nginx\/postmark max_size=1g;" at http level/],
 ) {

@@ -63,20 +63,20 @@ http {
 
         location /portal/acme/postmark/ {
             postmark_templates_max_body_size 16k;
-            postmark_templates acme;
+            postmark_portal acme;
         }
 
         location /portal/globex {
-            postmark_templates globex;
+            postmark_portal globex;
         }
 
         location /portal/revoked/ {
-            postmark_templates revoked;
+            postmark_portal revoked;
         }
 
         location /portal/slow/ {
             postmark_api_timeout 1s;
-            postmark_templates acme;
+            postmark_portal acme;
         }
     }
 }
@@ -110,29 +110,31 @@ my @allowed = (
     ['list, as postmark.js sends it', 'GET',
      '/templates?count=50&offset=0&templateType=Standard', undef,
      'GET', '/templates?Count=50&Offset=0&TemplateType=Standard',
-     'templates-list', 'list', '-'],
+     'templates-list', 'templates.list', '-'],
     ['list, as the docs write it', 'GET',
      '/templates?Count=100&Offset=10&TemplateType=All&LayoutTemplate=my-layout',
      undef, 'GET',
      '/templates?Count=100&Offset=10&TemplateType=All&LayoutTemplate=my-layout',
-     'templates-list', 'list', '-'],
+     'templates-list', 'templates.list', '-'],
     ['get by id', 'GET', '/templates/1234', undef, 'GET', '/templates/1234',
-     'template-get', 'get', '1234'],
+     'template-get', 'templates.get', '1234'],
     ['get by alias', 'GET', '/templates/welcome-v1', undef, 'GET',
-     '/templates/welcome-v1', 'template-get', 'get', 'welcome-v1'],
+     '/templates/welcome-v1', 'template-get', 'templates.get', 'welcome-v1'],
     ['create', 'POST', '/templates', payload('template-create-request'),
-     'POST', '/templates', 'template-create-response', 'create', '-'],
+     'POST', '/templates', 'template-create-response', 'templates.create',
+     '-'],
     ['edit', 'PUT', '/templates/welcome-v1',
      '{"Name":"Onboarding Email","Subject":"Hi \u00e9 \"{{name}}\""}', 'PUT',
-     '/templates/welcome-v1', 'template-create-response', 'edit',
+     '/templates/welcome-v1', 'template-create-response', 'templates.edit',
      'welcome-v1'],
     ['delete', 'DELETE', '/templates/1234', undef, 'DELETE',
-     '/templates/1234', 'template-delete-response', 'delete', '1234'],
+     '/templates/1234', 'template-delete-response', 'templates.delete',
+     '1234'],
     ['validate', 'POST', '/templates/validate',
      '{"Subject":"{{subjectHeadline}}","HtmlBody":"{{name}}",'
      . '"TestRenderModel":{"ID":4323372036854775807}}',
-     'POST', '/templates/validate', 'template-validate-response', 'validate',
-     '-'],
+     'POST', '/templates/validate', 'template-validate-response',
+     'templates.validate', '-'],
 );
 
 my @audit;
@@ -163,13 +165,17 @@ for my $case (@allowed) {
     is($up->{headers}{'x-postmark-server-token'}, $token{acme},
        "$name: the client's real token");
     is($up->{headers}{accept}, 'application/json', "$name: Accept");
-    is($up->{headers}{'content-type'}, 'application/json', "$name: Content-Type");
+    is($up->{headers}{'content-type'}, defined $body ? 'application/json'
+                                                     : undef,
+       "$name: Content-Type, with a body only");
     like($up->{headers}{'user-agent'}, qr{^ngx_postmark_module/},
          "$name: the module's User-Agent");
 
     my @names = sort grep { $_ ne 'content-length' } keys %{ $up->{headers} };
-    is_deeply(\@names, [qw(accept content-type host user-agent
-                           x-postmark-server-token)],
+    is_deeply(\@names, [defined $body
+                        ? qw(accept content-type host user-agent
+                             x-postmark-server-token)
+                        : qw(accept host user-agent x-postmark-server-token)],
               "$name: no header of the caller's");
     is($up->{body}, $body // '', "$name: the body, byte for byte");
 
@@ -309,7 +315,7 @@ is($r->{status}, 502, "Postmark refuses the agency's token: 502");
 like(decode_json($r->{body})->{Message}, qr/refused this proxy's credentials/,
      "Postmark refuses the agency's token: says so");
 like(($t->log_lines(qr/\[error\].*revoked/))[-1] // '',
-     qr/postmark templates of client "revoked": Postmark refused the client's server_token \(401\)/,
+     qr/postmark portal of client "revoked": Postmark refused the client's server_token \(401\)/,
      "Postmark refuses the agency's token: the log names the client");
 
 $api->set_mode(status => 500);
@@ -344,11 +350,11 @@ ok((grep { /^403 globex - - - refused$/ } @lines),
    'access log: a refused write');
 ok((grep { /^401 acme - - - unauthorized$/ } @lines),
    'access log: a wrong key');
-ok((grep { /^502 revoked list - 401 upstream_failed$/ } @lines),
+ok((grep { /^502 revoked templates.list - 401 upstream_failed$/ } @lines),
    "access log: Postmark's 401");
 
 my $log = $t->error_log;
-like($log, qr/\[warn\].*postmark templates of client "globex": refused POST: this client's templates are read-only/,
+like($log, qr/\[warn\].*postmark portal of client "globex": refused POST: this client's templates are read-only/,
      'a refused call is logged at warn with client and reason');
 my @ours = $t->module_log_lines;
 ok(!grep({ /\Q$token{acme}\E|\Q$token{globex}\E|\Q$key{acme}\E|\Q$key{globex}\E/ } @ours),

@@ -33,7 +33,7 @@ http {
 
         location /portal/ {
             postmark_api_url http://127.0.0.1:%%PORT_8080%%/postmark;
-            postmark_templates acme;
+            postmark_portal acme;
         }
 
         # the stand-in Postmark: checks the token, as Postmark does

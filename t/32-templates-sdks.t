@@ -50,8 +50,8 @@ http {
 
     server {
         listen 127.0.0.1:%%PORT_8080%%;
-        location /portal/acme/postmark/ { postmark_templates acme; }
-        location /portal/globex/postmark/ { postmark_templates globex; }
+        location /portal/acme/postmark/ { postmark_portal acme; }
+        location /portal/globex/postmark/ { postmark_portal globex; }
     }
 }
 EOF

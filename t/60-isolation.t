@@ -77,7 +77,7 @@ $forwards
     server {
         listen 127.0.0.1:%%PORT_8080%%;
         location = /webhook { postmark_webhook; }
-        location /portal/ { postmark_templates portal; }
+        location /portal/ { postmark_portal portal; }
     }
 }
 EOF

@@ -54,7 +54,7 @@ http {
     server {
         listen 127.0.0.1:%%PORT_8080%%;
         location = /webhook { postmark_webhook; }
-        location /portal/ { postmark_templates acme; }
+        location /portal/ { postmark_portal acme; }
     }
 }
 EOF

@@ -86,7 +86,7 @@ while ($conf =~ /postmark_client\s+(\S+)\s*\{(.*?)\n    \}/sg) {
 
 # where each client's portal calls the Templates API
 my %portal;
-while ($conf =~ /location\s+(\S+)\s*\{[^}]*?postmark_templates\s+(\S+);/sg) {
+while ($conf =~ /location\s+(\S+)\s*\{[^}]*?postmark_portal\s+(\S+);/sg) {
     my ($prefix, $name) = ($1, $2);
     $portal{$name} = $prefix =~ s{/$}{}r;
 }

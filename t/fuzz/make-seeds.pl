@@ -15,7 +15,7 @@ use File::Basename qw(dirname);
 
 my ($route, $json, $event, $trim, $record) = @ARGV;
 my $root = dirname(__FILE__) . '/../..';
-my %method = (GET => 1, POST => 2, PUT => 3, DELETE => 4);
+my %method = (GET => 1, POST => 2, PUT => 3, DELETE => 4, PATCH => 5);
 my $n = 0;
 
 sub seed {
@@ -26,16 +26,32 @@ sub seed {
     close $fh;
 }
 
-open my $h, '<', "$root/t/data/hostile-targets.txt" or die $!;
-my @lines = grep { /^\S+ \S/ && !/^#/ } <$h>;
+my @lines;
+for my $file (qw(hostile-targets.txt hostile-portal.txt)) {
+    open my $h, '<', "$root/t/data/$file" or die "$file: $!";
+    push @lines, grep { /^\S+ \S/ && !/^#/ } <$h>;
+}
+my $msg = '0ac29aee-e1cd-480d-b08d-4f48548ff48d';
 push @lines, "GET /templates?Count=10&Offset=0\n", "POST /templates\n",
              "PUT /templates/welcome\n", "DELETE /templates/42\n",
-             "POST /templates/validate\n", "GET /templates/welcome-v1\n";
+             "POST /templates/validate\n", "GET /templates/welcome-v1\n",
+             "GET /messages/outbound?count=50&offset=0&fromDate=2026-11-01"
+             . "&recipient=a%2Bb%40c.example&metadata_k=v\n",
+             "GET /messages/outbound/$msg/details\n",
+             "GET /messages/outbound/opens/$msg?count=50&offset=0\n",
+             "GET /messages/inbound?count=10&offset=0&status=processed\n",
+             "GET /bounces?count=5&offset=0&type=HardBounce&inactive=true\n",
+             "GET /bounces/4323372036854775807/dump\n",
+             "GET /stats/outbound/opens/emailClients?fromdate=2026-01-01\n",
+             "GET /message-streams?MessageStreamType=All\n",
+             "GET /message-streams/outbound/suppressions/dump?Origin=Admin\n";
 
+# methods in the first byte; the client's scope in the second: templates
+# full with activity and suppressions, or read-only with activity
 for my $line (@lines) {
     chomp $line;
     my ($m, $target) = split / /, $line, 2;
-    seed($route, chr($method{$m} // 0) . chr($_) . $target) for 0, 1;
+    seed($route, chr($method{$m} // 0) . chr($_) . $target) for 0x0e, 0x05;
 }
 
 my @ambiguous = (

@@ -5,11 +5,13 @@
 
 
 /*
- * The Templates API proxy: a location bound to one client.  The caller
+ * A client's portal API: a location bound to one client.  The caller
  * proves who it is with the client's portal key, sent as Postmark's SDKs
- * send a server token.  Only Templates API calls pass, and the request to
- * Postmark is built from what the route core recognised, with the
- * client's real server token: nothing of the caller's goes through as is.
+ * send a server token.  Only the calls the client's settings allow pass
+ * (its templates, and the read-only activity of its server), and the
+ * request to Postmark is built from what the route core recognised, with
+ * the client's real server token: nothing of the caller's goes through
+ * as is.
  */
 
 
@@ -21,19 +23,19 @@
 #define NGX_HTTP_POSTMARK_RESPONSE_MAX  (16 * 1024 * 1024)
 
 
-static ngx_int_t ngx_http_postmark_templates_check(ngx_http_request_t *r,
+static ngx_int_t ngx_http_postmark_portal_check(ngx_http_request_t *r,
     ngx_http_postmark_ctx_t *ctx, ngx_http_postmark_loc_conf_t *plcf);
-static ngx_int_t ngx_http_postmark_templates_key(ngx_http_request_t *r,
+static ngx_int_t ngx_http_postmark_portal_key(ngx_http_request_t *r,
     ngx_http_postmark_client_t *client, char **reason);
-static ngx_int_t ngx_http_postmark_templates_route(ngx_http_request_t *r,
+static ngx_int_t ngx_http_postmark_portal_route(ngx_http_request_t *r,
     ngx_http_postmark_ctx_t *ctx, ngx_http_postmark_loc_conf_t *plcf);
-static void ngx_http_postmark_templates_body(ngx_http_request_t *r);
-static ngx_int_t ngx_http_postmark_templates_call(ngx_http_request_t *r,
+static void ngx_http_postmark_portal_body(ngx_http_request_t *r);
+static ngx_int_t ngx_http_postmark_portal_call(ngx_http_request_t *r,
     ngx_http_postmark_route_t *rt, ngx_str_t *body);
-static void ngx_http_postmark_templates_done(ngx_http_postmark_fetch_t *fetch);
-static ngx_int_t ngx_http_postmark_templates_answer(ngx_http_request_t *r,
+static void ngx_http_postmark_portal_done(ngx_http_postmark_fetch_t *fetch);
+static ngx_int_t ngx_http_postmark_portal_answer(ngx_http_request_t *r,
     ngx_http_postmark_fetch_t *fetch);
-static ngx_int_t ngx_http_postmark_templates_refuse(ngx_http_request_t *r,
+static ngx_int_t ngx_http_postmark_portal_refuse(ngx_http_request_t *r,
     ngx_uint_t status, ngx_int_t code, char *message);
 
 
@@ -44,7 +46,7 @@ static ngx_str_t  ngx_http_postmark_account_token =
 
 
 ngx_int_t
-ngx_http_postmark_templates_handler(ngx_http_request_t *r)
+ngx_http_postmark_portal_handler(ngx_http_request_t *r)
 {
     ngx_int_t                      rc;
     ngx_http_postmark_ctx_t       *ctx;
@@ -57,18 +59,18 @@ ngx_http_postmark_templates_handler(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    ctx->client = plcf->templates_client;
+    ctx->client = plcf->portal_client;
     ctx->client_name = ctx->client->name;
 
     /* a refusal is answered at once, whatever the output filters return */
 
-    rc = ngx_http_postmark_templates_check(r, ctx, plcf);
+    rc = ngx_http_postmark_portal_check(r, ctx, plcf);
     if (rc != NGX_OK || r->header_sent) {
         return rc;
     }
 
     rc = ngx_http_read_client_request_body(r,
-                                           ngx_http_postmark_templates_body);
+                                           ngx_http_postmark_portal_body);
 
     if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
         return rc;
@@ -81,31 +83,31 @@ ngx_http_postmark_templates_handler(ngx_http_request_t *r)
 /* everything that can be refused before the body is read */
 
 static ngx_int_t
-ngx_http_postmark_templates_check(ngx_http_request_t *r,
+ngx_http_postmark_portal_check(ngx_http_request_t *r,
     ngx_http_postmark_ctx_t *ctx, ngx_http_postmark_loc_conf_t *plcf)
 {
     char       *reason;
     ngx_int_t   rc;
 
     if (r->schema.len) {
-        return ngx_http_postmark_templates_refuse(r, NGX_HTTP_BAD_REQUEST,
+        return ngx_http_postmark_portal_refuse(r, NGX_HTTP_BAD_REQUEST,
                    NGX_HTTP_POSTMARK_E_TARGET,
                    "absolute-form request targets are not accepted");
     }
 
-    rc = ngx_http_postmark_templates_key(r, ctx->client, &reason);
+    rc = ngx_http_postmark_portal_key(r, ctx->client, &reason);
     if (rc != NGX_OK) {
         if (rc == NGX_HTTP_UNAUTHORIZED) {
             ngx_http_postmark_set_outcome(r, "unauthorized");
         }
 
-        return ngx_http_postmark_templates_refuse(r, rc,
+        return ngx_http_postmark_portal_refuse(r, rc,
                    rc == NGX_HTTP_UNAUTHORIZED ? NGX_HTTP_POSTMARK_E_TOKEN
                                                : NGX_HTTP_POSTMARK_E_HEADER,
                    reason);
     }
 
-    rc = ngx_http_postmark_templates_route(r, ctx, plcf);
+    rc = ngx_http_postmark_portal_route(r, ctx, plcf);
     if (rc != NGX_OK || r->header_sent) {
         return rc;
     }
@@ -114,7 +116,7 @@ ngx_http_postmark_templates_check(ngx_http_request_t *r,
         && r->headers_in.content_length_n
            > (off_t) plcf->templates_max_body_size)
     {
-        return ngx_http_postmark_templates_refuse(r,
+        return ngx_http_postmark_portal_refuse(r,
                    NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
                    NGX_HTTP_POSTMARK_E_TOO_LARGE,
                    "the request body is larger than this proxy accepts");
@@ -127,7 +129,7 @@ ngx_http_postmark_templates_check(ngx_http_request_t *r,
 /* the portal key, compared as a digest in constant time */
 
 static ngx_int_t
-ngx_http_postmark_templates_key(ngx_http_request_t *r,
+ngx_http_postmark_portal_key(ngx_http_request_t *r,
     ngx_http_postmark_client_t *client, char **reason)
 {
     u_char            hash[NGX_HTTP_POSTMARK_HASH_LEN];
@@ -160,8 +162,8 @@ ngx_http_postmark_templates_key(ngx_http_request_t *r,
                                h[i].key.len)
                == 0)
         {
-            *reason = "X-Postmark-Account-Token is not accepted: this proxy "
-                      "serves one server's templates";
+            *reason = "X-Postmark-Account-Token is not accepted: this portal "
+                      "serves one server's templates and activity";
             return NGX_HTTP_BAD_REQUEST;
         }
 
@@ -210,10 +212,10 @@ ngx_http_postmark_templates_key(ngx_http_request_t *r,
  */
 
 static ngx_int_t
-ngx_http_postmark_templates_route(ngx_http_request_t *r,
+ngx_http_postmark_portal_route(ngx_http_request_t *r,
     ngx_http_postmark_ctx_t *ctx, ngx_http_postmark_loc_conf_t *plcf)
 {
-    int                         method, read_only;
+    int                         method;
     u_char                     *path, *query, *last;
     ngx_str_t                  *prefix;
     ngx_http_postmark_route_t  *rt;
@@ -223,7 +225,7 @@ ngx_http_postmark_templates_route(ngx_http_request_t *r,
     if (r->unparsed_uri.len < prefix->len
         || ngx_strncmp(r->unparsed_uri.data, prefix->data, prefix->len) != 0)
     {
-        return ngx_http_postmark_templates_refuse(r, NGX_HTTP_BAD_REQUEST,
+        return ngx_http_postmark_portal_refuse(r, NGX_HTTP_BAD_REQUEST,
                    NGX_HTTP_POSTMARK_E_TARGET,
                    "the request target is not in canonical form: no "
                    "encoded characters, dot segments or doubled slashes");
@@ -258,6 +260,10 @@ ngx_http_postmark_templates_route(ngx_http_request_t *r,
         method = NGX_HTTP_POSTMARK_M_DELETE;
         break;
 
+    case NGX_HTTP_PATCH:
+        method = NGX_HTTP_POSTMARK_M_PATCH;
+        break;
+
     default:
         method = NGX_HTTP_POSTMARK_M_OTHER;
     }
@@ -267,9 +273,7 @@ ngx_http_postmark_templates_route(ngx_http_request_t *r,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    read_only = (ctx->client->templates == NGX_HTTP_POSTMARK_READ_ONLY);
-
-    ngx_http_postmark_route(method, read_only, (char *) path,
+    ngx_http_postmark_route(method, &ctx->client->scope, (char *) path,
                             (query ? query : last) - path,
                             query ? (char *) query + 1 : NULL,
                             query ? (size_t) (last - query - 1) : 0, rt);
@@ -282,24 +286,26 @@ ngx_http_postmark_templates_route(ngx_http_request_t *r,
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
-        return ngx_http_postmark_templates_refuse(r, rt->status,
-                                                  rt->error_code,
-                                                  rt->message);
+        return ngx_http_postmark_portal_refuse(r, rt->status, rt->error_code,
+                                               rt->message);
     }
 
     ctx->route = rt;
 
-    ctx->operation.data = (u_char *) ngx_http_postmark_op_name(rt->op);
-    ctx->operation.len = ngx_strlen(ctx->operation.data);
-    ctx->template.data = (u_char *) rt->name;
-    ctx->template.len = ngx_strlen(rt->name);
+    ctx->operation.data = (u_char *) rt->op;
+    ctx->operation.len = ngx_strlen(rt->op);
+
+    if (rt->template) {
+        ctx->template.data = (u_char *) rt->name;
+        ctx->template.len = ngx_strlen(rt->name);
+    }
 
     return NGX_OK;
 }
 
 
 static void
-ngx_http_postmark_templates_body(ngx_http_request_t *r)
+ngx_http_postmark_portal_body(ngx_http_request_t *r)
 {
     size_t                         size;
     ngx_int_t                      rc;
@@ -318,13 +324,13 @@ ngx_http_postmark_templates_body(ngx_http_request_t *r)
     ngx_str_null(&body);
 
     if (!rt->body) {
-        rc = size ? ngx_http_postmark_templates_refuse(r,
+        rc = size ? ngx_http_postmark_portal_refuse(r,
                         NGX_HTTP_BAD_REQUEST, NGX_HTTP_POSTMARK_E_BODY,
                         "this call takes no request body")
-                  : ngx_http_postmark_templates_call(r, rt, &body);
+                  : ngx_http_postmark_portal_call(r, rt, &body);
 
     } else if (size > plcf->templates_max_body_size) {
-        rc = ngx_http_postmark_templates_refuse(r,
+        rc = ngx_http_postmark_portal_refuse(r,
                  NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
                  NGX_HTTP_POSTMARK_E_TOO_LARGE,
                  "the request body is larger than this proxy accepts");
@@ -338,7 +344,7 @@ ngx_http_postmark_templates_body(ngx_http_request_t *r)
         } else {
             body.data = shared->data;
             body.len = shared->len;
-            rc = ngx_http_postmark_templates_call(r, rt, &body);
+            rc = ngx_http_postmark_portal_call(r, rt, &body);
         }
     }
 
@@ -351,7 +357,7 @@ ngx_http_postmark_templates_body(ngx_http_request_t *r)
 /* returns NGX_DONE when the call to Postmark is under way */
 
 static ngx_int_t
-ngx_http_postmark_templates_call(ngx_http_request_t *r,
+ngx_http_postmark_portal_call(ngx_http_request_t *r,
     ngx_http_postmark_route_t *rt, ngx_str_t *body)
 {
     u_char                        *url, *msg;
@@ -375,7 +381,7 @@ ngx_http_postmark_templates_call(ngx_http_request_t *r,
                 return NGX_HTTP_INTERNAL_SERVER_ERROR;
             }
 
-            return ngx_http_postmark_templates_refuse(r,
+            return ngx_http_postmark_portal_refuse(r,
                        NGX_HTTP_BAD_REQUEST, NGX_HTTP_POSTMARK_E_JSON,
                        (char *) msg);
         }
@@ -394,16 +400,19 @@ ngx_http_postmark_templates_call(ngx_http_request_t *r,
 
     ngx_sprintf(url, "%V%s%Z", &plcf->api_url, rt->target);
 
+    /* a call without a body says nothing of a content type */
+
     ngx_http_postmark_setopt(fetch, CURLOPT_URL, url);
     ngx_http_postmark_setopt(fetch, CURLOPT_HTTPHEADER,
-                             ctx->client->api_headers);
+                             rt->body ? ctx->client->api_headers
+                                      : ctx->client->api_headers->next);
 
     fetch->timeout = plcf->api_timeout;
 
-    if (rt->op == NGX_HTTP_POSTMARK_OP_EDIT) {
+    if (rt->method == NGX_HTTP_POSTMARK_M_PUT) {
         ngx_http_postmark_setopt(fetch, CURLOPT_CUSTOMREQUEST, "PUT");
 
-    } else if (rt->op == NGX_HTTP_POSTMARK_OP_DELETE) {
+    } else if (rt->method == NGX_HTTP_POSTMARK_M_DELETE) {
         ngx_http_postmark_setopt(fetch, CURLOPT_CUSTOMREQUEST, "DELETE");
     }
 
@@ -416,15 +425,15 @@ ngx_http_postmark_templates_call(ngx_http_request_t *r,
     ngx_http_postmark_fetch_keep_response(fetch,
                                           NGX_HTTP_POSTMARK_RESPONSE_MAX, 0);
 
-    fetch->done = ngx_http_postmark_templates_done;
+    fetch->done = ngx_http_postmark_portal_done;
     fetch->data = r;
 
     if (ngx_http_postmark_fetch_start(fetch) != NGX_OK) {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "postmark templates of client \"%V\": cannot call "
+                      "postmark portal of client \"%V\": cannot call "
                       "Postmark: %s", &ctx->client->name, fetch->error);
 
-        return ngx_http_postmark_templates_refuse(r, NGX_HTTP_BAD_GATEWAY,
+        return ngx_http_postmark_portal_refuse(r, NGX_HTTP_BAD_GATEWAY,
                    NGX_HTTP_POSTMARK_E_UPSTREAM,
                    "the proxy could not call Postmark");
     }
@@ -436,7 +445,7 @@ ngx_http_postmark_templates_call(ngx_http_request_t *r,
 
 
 static void
-ngx_http_postmark_templates_done(ngx_http_postmark_fetch_t *fetch)
+ngx_http_postmark_portal_done(ngx_http_postmark_fetch_t *fetch)
 {
     ngx_int_t            rc;
     ngx_connection_t    *c;
@@ -445,7 +454,7 @@ ngx_http_postmark_templates_done(ngx_http_postmark_fetch_t *fetch)
     r = fetch->data;
     c = r->connection;
 
-    rc = ngx_http_postmark_templates_answer(r, fetch);
+    rc = ngx_http_postmark_portal_answer(r, fetch);
 
     ngx_http_finalize_request(r, rc);
     ngx_http_run_posted_requests(c);
@@ -459,7 +468,7 @@ ngx_http_postmark_templates_done(ngx_http_postmark_fetch_t *fetch)
  */
 
 static ngx_int_t
-ngx_http_postmark_templates_answer(ngx_http_request_t *r,
+ngx_http_postmark_portal_answer(ngx_http_request_t *r,
     ngx_http_postmark_fetch_t *fetch)
 {
     char                     *type;
@@ -480,7 +489,7 @@ ngx_http_postmark_templates_answer(ngx_http_request_t *r,
 
     if (fetch->result != CURLE_OK) {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "postmark templates of client \"%V\": %s call "
+                      "postmark portal of client \"%V\": %s call "
                       "failed: %s", &ctx->client->name, &ctx->operation,
                       fetch->too_large ? "Postmark's answer is too large"
                                        : fetch->error);
@@ -488,13 +497,13 @@ ngx_http_postmark_templates_answer(ngx_http_request_t *r,
         ngx_http_postmark_set_outcome(r, "upstream_failed");
 
         if (fetch->result == CURLE_OPERATION_TIMEDOUT) {
-            return ngx_http_postmark_templates_refuse(r,
+            return ngx_http_postmark_portal_refuse(r,
                        NGX_HTTP_GATEWAY_TIME_OUT,
                        NGX_HTTP_POSTMARK_E_UPSTREAM,
                        "Postmark did not answer in time");
         }
 
-        return ngx_http_postmark_templates_refuse(r, NGX_HTTP_BAD_GATEWAY,
+        return ngx_http_postmark_portal_refuse(r, NGX_HTTP_BAD_GATEWAY,
                    NGX_HTTP_POSTMARK_E_UPSTREAM,
                    fetch->too_large ? "Postmark's answer was too large"
                                     : "Postmark could not be reached");
@@ -502,13 +511,13 @@ ngx_http_postmark_templates_answer(ngx_http_request_t *r,
 
     if (fetch->status == NGX_HTTP_UNAUTHORIZED) {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "postmark templates of client \"%V\": Postmark "
+                      "postmark portal of client \"%V\": Postmark "
                       "refused the client's server_token (401); check it "
                       "in the configuration", &ctx->client->name);
 
         ngx_http_postmark_set_outcome(r, "upstream_failed");
 
-        return ngx_http_postmark_templates_refuse(r, NGX_HTTP_BAD_GATEWAY,
+        return ngx_http_postmark_portal_refuse(r, NGX_HTTP_BAD_GATEWAY,
                    NGX_HTTP_POSTMARK_E_UPSTREAM,
                    "Postmark refused this proxy's credentials for the "
                    "client; the agency must check its server token");
@@ -538,7 +547,7 @@ ngx_http_postmark_templates_answer(ngx_http_request_t *r,
 /* Postmark's error shape, so that SDKs report refusals sensibly */
 
 static ngx_int_t
-ngx_http_postmark_templates_refuse(ngx_http_request_t *r, ngx_uint_t status,
+ngx_http_postmark_portal_refuse(ngx_http_request_t *r, ngx_uint_t status,
     ngx_int_t code, char *message)
 {
     u_char                    buf[64];
@@ -553,7 +562,7 @@ ngx_http_postmark_templates_refuse(ngx_http_request_t *r, ngx_uint_t status,
 
     if (status < NGX_HTTP_INTERNAL_SERVER_ERROR) {
         ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
-                      "postmark templates of client \"%V\": refused %V: %s",
+                      "postmark portal of client \"%V\": refused %V: %s",
                       &ctx->client->name, &r->method_name, message);
     }
 
