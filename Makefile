@@ -6,6 +6,7 @@
 #   make test-asan   the same tests against nginx 1.22.1 built with ASan+UBSan
 #   make demo        install what is missing, build, and run the demo
 #   make fuzz        the fuzz targets of the pure cores, FUZZ_TIME seconds each
+#   make fuzz-corpus keep what long fuzz runs found, minimised, in t/fuzz
 #   make bench       receiver throughput next to proxy_pass (docs/benchmarks.md)
 #   make faults      crashes, reloads and outages at larger counts: nothing
 #                    acknowledged is lost (docs/reliability.md)
@@ -54,8 +55,8 @@ FUZZ_DIR   := $(BUILD)/fuzz
 FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined \
               -fno-sanitize-recover=undefined
 
-.PHONY: all module deps sdk unit test test-asan fuzz source demo bench \
-        faults clean
+.PHONY: all module deps sdk unit test test-asan fuzz fuzz-corpus source \
+        demo bench faults clean
 
 all: module
 
@@ -151,10 +152,26 @@ fuzz: deps $(FUZZ_TARGETS:%=$(FUZZ_DIR)/%_fuzz)
 	done
 	perl t/fuzz/make-seeds.pl $(FUZZ_TARGETS:%=$(FUZZ_DIR)/seeds/%)
 	for target in $(FUZZ_TARGETS); do \
+	    mkdir -p t/fuzz/corpus/$$target; \
 	    $(FUZZ_DIR)/$${target}_fuzz -max_total_time=$(FUZZ_TIME) \
 	        -artifact_prefix=$(FUZZ_DIR)/$${target}- -print_final_stats=1 \
-	        $(FUZZ_DIR)/corpus/$$target $(FUZZ_DIR)/seeds/$$target \
+	        $(FUZZ_DIR)/corpus/$$target t/fuzz/corpus/$$target \
+	        $(FUZZ_DIR)/seeds/$$target \
 	        || exit 1; \
+	done
+
+# after a long run (build/fuzz/long/TARGET, see docs/reliability.md): what
+# it found, minimised, into the corpus every "make fuzz" starts from
+fuzz-corpus: $(FUZZ_TARGETS:%=$(FUZZ_DIR)/%_fuzz)
+	for target in $(FUZZ_TARGETS); do \
+	    mkdir -p t/fuzz/corpus/$$target $(FUZZ_DIR)/corpus/$$target; \
+	    rm -rf $(FUZZ_DIR)/merged && mkdir -p $(FUZZ_DIR)/merged; \
+	    $(FUZZ_DIR)/$${target}_fuzz -merge=1 $(FUZZ_DIR)/merged \
+	        t/fuzz/corpus/$$target $(FUZZ_DIR)/corpus/$$target \
+	        $$(test -d $(FUZZ_DIR)/long/$$target \
+	           && echo $(FUZZ_DIR)/long/$$target) 2>/dev/null || exit 1; \
+	    rm -rf t/fuzz/corpus/$$target && \
+	    mv $(FUZZ_DIR)/merged t/fuzz/corpus/$$target; \
 	done
 
 test: deps module unit sdk
