@@ -1,0 +1,92 @@
+# Drives the official Postmark gem (Debian's ruby-postmark) against a
+# portal's base URL, as a client's portal would: every call of a "server
+# viewer", and the calls the proxy must refuse.  Prints one JSON line per
+# call: what the gem returned, or the error it raised.
+#
+#   ruby activity.rb HOST PORT PATH_PREFIX PORTAL_KEY
+
+require 'json'
+require 'postmark'
+
+host, port, prefix, key = ARGV
+
+client = Postmark::ApiClient.new(key, host: host, port: port.to_i,
+                                 secure: false, path_prefix: prefix,
+                                 http_read_timeout: 20)
+
+msg = '0ac29aee-e1cd-480d-b08d-4f48548ff48d'
+inbound = '73e6d360-66eb-11e1-8e72-a8904824019b'
+bounce = 4323372036854775807
+
+calls = [
+  ['get_messages', -> { client.get_messages }],
+  ['get_messages filtered', -> {
+    client.get_messages(count: 20, offset: 40, recipient: 'john@example.com',
+                        fromemail: 'hello@acme.example', tag: 'welcome-email',
+                        status: 'sent', fromdate: '2026-11-01',
+                        todate: '2026-11-30')
+  }],
+  ['get_messages_count', -> { client.get_messages_count }],
+  ['get_message', -> { client.get_message(msg) }],
+  ['dump_message', -> { client.dump_message(msg) }],
+  ['get_opens', -> { client.get_opens(count: 10, offset: 0) }],
+  ['get_opens_by_message_id', -> { client.get_opens_by_message_id(msg) }],
+  ['get_clicks', -> { client.get_clicks }],
+  ['get_clicks_by_message_id', -> { client.get_clicks_by_message_id(msg) }],
+  ['get_messages inbound', -> {
+    client.get_messages(inbound: true, mailboxhash: 'abc')
+  }],
+  ['get_message inbound', -> { client.get_message(inbound, inbound: true) }],
+  ['delivery_stats', -> { client.delivery_stats }],
+  ['get_bounces', -> {
+    client.get_bounces(type: 'HardBounce', inactive: false)
+  }],
+  ['get_bounce', -> { client.get_bounce(bounce) }],
+  ['dump_bounce', -> { client.dump_bounce(bounce) }],
+  ['get_stats_totals', -> {
+    client.get_stats_totals(tag: 'welcome-email', fromdate: '2026-11-01')
+  }],
+  ['get_stats_counts sends', -> { client.get_stats_counts(:sends) }],
+  ['get_stats_counts bounces', -> { client.get_stats_counts(:bounces) }],
+  ['get_stats_counts opens readtimes', -> {
+    client.get_stats_counts(:opens, type: :readtimes)
+  }],
+  ['get_stats_counts clicks location', -> {
+    client.get_stats_counts(:clicks, type: :location)
+  }],
+  ['get_message_streams', -> { client.get_message_streams }],
+  ['get_message_stream', -> { client.get_message_stream('outbound') }],
+  ['dump_suppressions', -> { client.dump_suppressions('outbound') }],
+  ['get_bounce of another server', -> { client.get_bounce(692560173) }],
+
+  # what the proxy never lets through
+  ['server_info', -> { client.server_info }],
+  ['get_webhooks', -> { client.get_webhooks }],
+  ['activate_bounce', -> { client.activate_bounce(bounce) }],
+  ['create_suppressions', -> {
+    client.create_suppressions('outbound', 'a@example.com')
+  }],
+  ['delete_suppressions', -> {
+    client.delete_suppressions('outbound', 'a@example.com')
+  }],
+  ['archive_message_stream', -> { client.archive_message_stream('outbound') }],
+  ['deliver', -> {
+    client.deliver(from: 'a@example.com', to: 'b@example.com', subject: 'x',
+                   text_body: 'x')
+  }],
+]
+
+calls.each do |name, call|
+  begin
+    result = call.call
+    puts JSON.generate(call: name, ok: true, result: result)
+  rescue Postmark::Error => e
+    # the gem keeps ErrorCode as error_code for 422s, in the body for others
+    body = e.respond_to?(:parsed_body) ? e.parsed_body : {}
+    code = e.respond_to?(:error_code) ? e.error_code : nil
+    code ||= body['ErrorCode'] if body.is_a?(Hash)
+    puts JSON.generate(call: name, ok: false, error: e.class.name,
+                       status: e.respond_to?(:status_code) ? e.status_code : nil,
+                       code: code, message: e.message)
+  end
+end
