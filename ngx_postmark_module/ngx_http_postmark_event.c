@@ -252,6 +252,13 @@ ngx_http_postmark_event_member(ngx_http_postmark_walk_t *w,
 
     m = ngx_http_postmark_key_is(&key);
 
+    if (m >= NGX_HTTP_POSTMARK_MEMBERS) {
+        ev->member = ngx_http_postmark_members[m - NGX_HTTP_POSTMARK_MEMBERS]
+                     .name;
+        ev->error_offset = at;
+        return NGX_HTTP_POSTMARK_EVENT_NUL;
+    }
+
     if (m < 0) {
         (void) ngx_http_postmark_json_value(j);
         return NGX_HTTP_POSTMARK_EVENT_OK;
@@ -495,18 +502,25 @@ nul:
 }
 
 
-/* the member a key names, however it is escaped, or -1 */
+/*
+ * The member a key names, however it is escaped, or -1.  A name with an
+ * escaped NUL is, to parsers keeping names as C strings, only what comes
+ * before it: when that is a member the filters read, the body means two
+ * things, and NGX_HTTP_POSTMARK_MEMBERS + the member is returned.
+ */
 
 static int
 ngx_http_postmark_key_is(const ngx_http_postmark_span_t *key)
 {
     int     i, nul;
     char    buf[NGX_HTTP_POSTMARK_NAME_MAX];
-    size_t  len;
+    size_t  len, cut;
 
     if (key->len > NGX_HTTP_POSTMARK_NAME_MAX) {
         return -1;
     }
+
+    nul = 0;
 
     if (key->escaped) {
         len = ngx_http_postmark_json_unescape(key->raw, key->len, buf, &nul);
@@ -514,6 +528,20 @@ ngx_http_postmark_key_is(const ngx_http_postmark_span_t *key)
     } else {
         memcpy(buf, key->raw, key->len);
         len = key->len;
+    }
+
+    if (nul) {
+        cut = (char *) memchr(buf, '\0', len) - buf;
+
+        for (i = 0; i < NGX_HTTP_POSTMARK_MEMBERS; i++) {
+            if (ngx_http_postmark_members[i].len == cut
+                && memcmp(ngx_http_postmark_members[i].name, buf, cut) == 0)
+            {
+                return NGX_HTTP_POSTMARK_MEMBERS + i;
+            }
+        }
+
+        return -1;
     }
 
     for (i = 0; i < NGX_HTTP_POSTMARK_MEMBERS; i++) {

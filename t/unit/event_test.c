@@ -234,6 +234,9 @@ test_ambiguous(void)
     refused_for("an escaped NUL in MessageStream",
                 "{\"MessageStream\":\"\\u0000\"}",
                 NGX_HTTP_POSTMARK_EVENT_NUL, "MessageStream", -1);
+    refused_for("a NUL after a member's name, which C parsers cut",
+                "{\"Tag\":\"x\",\"MessageStream\\u0000ype\":\"e\"}",
+                NGX_HTTP_POSTMARK_EVENT_NUL, "MessageStream", 11);
     refused_for("an escaped NUL in a Metadata key",
                 "{\"Metadata\":{\"a\\u0000b\":\"1\"}}",
                 NGX_HTTP_POSTMARK_EVENT_NUL, "Metadata", 1);
@@ -268,12 +271,13 @@ test_ambiguous(void)
 
     event(&ev, "{\"RecordType\":\"Open\",\"Tag\":\"\\ud800\","
                "\"MessageID\":\"a\",\"MessageID\":\"b\","
-               "\"Other\":1,\"Other\":2,"
+               "\"Other\":1,\"Other\":2,\"Other\\u0000Tag\":3,"
                "\"x\":{\"RecordType\":\"Bounce\"},"
                "\"Metadata\":{\"k\":{\"k\":1,\"k\":2}}}");
     ok(ev.type == NGX_HTTP_POSTMARK_OPEN && streq(ev.tag, "\xef\xbf\xbd")
        && streq(ev.message_id, "a") && ev.nmeta == 1,
-       "a lone surrogate, repeated members nobody routes on, nested names");
+       "a lone surrogate, members nobody routes on repeated or with a NUL, "
+       "nested names");
     ngx_http_postmark_event_free(&ev);
 
     event(&ev, "{\"Record\\u0054ype\":\"Cl\\u0069ck\",\"T\\u0061g\":"
