@@ -5,9 +5,9 @@
 
 
 /*
- * What the webhook receiver and the Templates API proxy share on the
- * request side: the request context behind the variables, reading the
- * body into one buffer, and JSON answers.
+ * What the webhook receiver and the portal API share on the request side:
+ * the request context behind the variables, reading the body into one
+ * buffer, and JSON answers.
  */
 
 
@@ -36,7 +36,7 @@ static ngx_http_variable_t  ngx_http_postmark_vars[] = {
     ngx_http_postmark_var("postmark_message_id", message_id),
     ngx_http_postmark_var("postmark_webhook_id", webhook_id),
 
-    /* the Templates API proxy */
+    /* a client's portal API */
     ngx_http_postmark_var("postmark_operation", operation),
     ngx_http_postmark_var("postmark_template", template),
     ngx_http_postmark_var("postmark_status", upstream_status),

@@ -42,7 +42,7 @@ like($out, qr/^  umbrella +bounce +200 spooled: on disk, nginx delivers it$/m,
 like($out, qr/^  7 of 7 spooled event\(s\) arrived, each with the webhook-id Postmark was answered with$/m,
      'and delivered once it is back');
 
-# the Templates API proxy
+# the portals
 like($out, qr{^  acme +GET /templates\?count=50&offset=0 +200 2 templates$}m,
      "acme's portal lists its templates");
 like($out, qr{^  acme +POST /templates +200 template 1234}m,
@@ -53,7 +53,17 @@ like($out, qr{^  acme +POST /email/withTemplate +404 ErrorCode 9001}m,
      'sending email is refused');
 like($out, qr{^  GET /templates\?Count=50&Offset=0 +with acme's server token}m,
      'Postmark received the canonical call with the real token');
-like($out, qr/refused by nginx never reached Postmark: 4 of 9/,
+like($out, qr{^  acme +GET /bounces\?count=10&offset=0 +200 1 bounces$}m,
+     "acme's portal reads its bounces");
+like($out, qr{^  acme +GET /deliveryStats +200 192 inactive addresses$}m,
+     "and its delivery statistics");
+like($out, qr{^  globex +GET /bounces\?count=10&offset=0 +403 ErrorCode 9011}m,
+     "globex's portal was not given its activity");
+like($out, qr{^  acme +GET /server +403 ErrorCode 9010}m,
+     "the server's settings are never shown");
+like($out, qr{^  GET /deliverystats +with acme's server token}m,
+     'Postmark received the canonical path');
+like($out, qr/refused by nginx never reached Postmark: 6 of 14/,
      'refused calls never reached Postmark');
 
 done_testing;

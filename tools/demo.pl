@@ -84,7 +84,7 @@ while ($conf =~ /postmark_client\s+(\S+)\s*\{(.*?)\n    \}/sg) {
                      dests => \@dests };
 }
 
-# where each client's portal calls the Templates API
+# where each client's portal calls Postmark's API
 my %portal;
 while ($conf =~ /location\s+(\S+)\s*\{[^}]*?postmark_portal\s+(\S+);/sg) {
     my ($prefix, $name) = ($1, $2);
@@ -231,9 +231,9 @@ for my $d (grep { $_->{later} } map { @{ $_->{dests} } } @clients) {
            scalar keys %spooled;
 }
 
-# --- the Templates API proxy -------------------------------------------
+# --- the portals ---------------------------------------------------------
 
-print "\n  2. Each client's portal calls Postmark's Templates API through nginx\n\n";
+print "\n  2. Each client's portal calls Postmark's API through nginx\n\n";
 printf "  %-8s %-44s %s\n", 'portal', 'call', 'answer';
 
 my %client = map { $_->{name} => $_ } @clients;
@@ -244,8 +244,13 @@ my @calls = (
     ['acme', 'POST', '/templates', $create],
     ['acme', 'GET', '/templates/welcome-v1', undef],
     ['acme', 'GET', '/templates/not-acmes', undef],
+    ['acme', 'GET', '/bounces?count=10&offset=0', undef],
+    ['acme', 'GET', '/deliveryStats', undef],
+    ['acme', 'GET', '/stats/outbound?fromdate=2026-11-01', undef],
     ['globex', 'GET', '/templates?Count=10&Offset=0', undef],
     ['globex', 'POST', '/templates', $create],
+    ['globex', 'GET', '/bounces?count=10&offset=0', undef],
+    ['acme', 'GET', '/server', undef],
     ['acme', 'POST', '/email/withTemplate', '{}'],
     ['acme', 'GET', '/templates/..%2Fserver', undef],
     ['acme', 'GET', '/templates', undef, 'a guessed key'],
@@ -256,12 +261,17 @@ for my $call (@calls) {
     my $r = $t->post($portal{$name} . $path, $body, method => $method,
                      headers => { 'X-Postmark-Server-Token'
                                       => $key // $client{$name}{key},
-                                  'Content-Type' => 'application/json' });
+                                  defined $body
+                                  ? ('Content-Type' => 'application/json')
+                                  : () });
     my $j = eval { decode_json($r->{body}) } || {};
+    my ($list) = grep { ref $j->{$_} eq 'ARRAY' } sort keys %$j;
     my $what = exists $j->{ErrorCode} && $j->{ErrorCode}
         ? "ErrorCode $j->{ErrorCode}: $j->{Message}"
-        : exists $j->{TotalCount} ? "$j->{TotalCount} templates"
+        : exists $j->{TotalCount} ? "$j->{TotalCount} " . lc $list
         : exists $j->{TemplateId} ? "template $j->{TemplateId} \"$j->{Name}\""
+        : exists $j->{InactiveMails} ? "$j->{InactiveMails} inactive addresses"
+        : exists $j->{Sent} ? "$j->{Sent} sent, $j->{Bounced} bounced"
         : 'ok';
     printf "  %-8s %-44s %s %s\n", $name,
            "$method $path" . ($key ? " ($key)" : ''), $r->{status}, $what;
@@ -300,7 +310,7 @@ print <<"EOF";
          http://127.0.0.1:$port$portal{acme}/server
     curl -H 'Authorization: Bearer umbrella demo admin key' \\
          http://127.0.0.1:$port/postmark-admin/
-    tail -f $run/logs/postmark.log $run/logs/templates.log $run/logs/error.log
+    tail -f $run/logs/postmark.log $run/logs/portal.log $run/logs/error.log
 
   nginx and the stand-ins keep running; Ctrl-C stops them.
 EOF
