@@ -177,6 +177,16 @@ ngx_http_postmark_trim_object(ngx_http_postmark_scan_t *s,
             klen = ngx_http_postmark_json_unescape(member + 1, klen, key,
                                                    &nul);
 
+            /*
+             * parsers that keep names as C strings read a name only up
+             * to an escaped NUL: what they would read as a removed
+             * member is removed
+             */
+
+            if (nul) {
+                klen = (char *) memchr(key, '\0', klen) - key;
+            }
+
         } else {
             memcpy(key, member + 1, klen);
         }

@@ -98,6 +98,14 @@ main(void)
     trim("\xf0\x9f\x98\x80", "{\"\\ud83d\\ude00\":1,\"x\":2}", "{\"x\":2}");
     trim("Geo", "{\"geo\":1}", "{\"geo\":1}");
 
+    /* what C parsers read as the member, cut at an escaped NUL */
+
+    trim("Content", "{\"Content\\u0000x\":\"secret\",\"ok\":1}",
+         "{\"ok\":1}");
+    trim("Geo.IP", "{\"Geo\\u0000\":{\"IP\\u0000y\":1,\"City\":2}}",
+         "{\"Geo\\u0000\":{\"City\":2}}");
+    trim("Content", "{\"Conten\\u0000t\":1}", "{\"Conten\\u0000t\":1}");
+
     /* values of every kind, kept byte for byte or skipped whole */
 
     trim("r", "{\"ID\":4323372036854775807,"
