@@ -514,41 +514,28 @@ ngx_http_postmark_key_is(const ngx_http_postmark_span_t *key)
 {
     int     i, nul;
     char    buf[NGX_HTTP_POSTMARK_NAME_MAX];
-    size_t  len, cut;
+    size_t  len, raw;
 
-    if (key->len > NGX_HTTP_POSTMARK_NAME_MAX) {
+    raw = key->escaped ? ngx_http_postmark_json_cut(key->raw, key->len)
+                       : key->len;
+
+    if (raw > NGX_HTTP_POSTMARK_NAME_MAX) {
         return -1;
     }
-
-    nul = 0;
 
     if (key->escaped) {
-        len = ngx_http_postmark_json_unescape(key->raw, key->len, buf, &nul);
+        len = ngx_http_postmark_json_unescape(key->raw, raw, buf, &nul);
 
     } else {
-        memcpy(buf, key->raw, key->len);
-        len = key->len;
-    }
-
-    if (nul) {
-        cut = (char *) memchr(buf, '\0', len) - buf;
-
-        for (i = 0; i < NGX_HTTP_POSTMARK_MEMBERS; i++) {
-            if (ngx_http_postmark_members[i].len == cut
-                && memcmp(ngx_http_postmark_members[i].name, buf, cut) == 0)
-            {
-                return NGX_HTTP_POSTMARK_MEMBERS + i;
-            }
-        }
-
-        return -1;
+        memcpy(buf, key->raw, raw);
+        len = raw;
     }
 
     for (i = 0; i < NGX_HTTP_POSTMARK_MEMBERS; i++) {
         if (ngx_http_postmark_members[i].len == len
             && memcmp(ngx_http_postmark_members[i].name, buf, len) == 0)
         {
-            return i;
+            return (raw < key->len) ? NGX_HTTP_POSTMARK_MEMBERS + i : i;
         }
     }
 

@@ -564,6 +564,33 @@ ngx_http_postmark_json_unescape(const char *raw, size_t len, char *out,
 }
 
 
+/*
+ * Where parsers that keep strings as C strings cut the text of an
+ * accepted string: at its first "\u0000".  Returns that offset in "raw",
+ * or "len" when there is none.
+ */
+
+size_t
+ngx_http_postmark_json_cut(const char *raw, size_t len)
+{
+    size_t  i;
+
+    for (i = 0; i < len; i++) {
+        if (raw[i] != '\\') {
+            continue;
+        }
+
+        if (raw[i + 1] == 'u' && memcmp(raw + i + 2, "0000", 4) == 0) {
+            return i;
+        }
+
+        i += (raw[i + 1] == 'u') ? 5 : 1;
+    }
+
+    return len;
+}
+
+
 static char *
 ngx_http_postmark_json_utf8_write(char *out, unsigned int cp)
 {

@@ -44,6 +44,7 @@ int ngx_http_postmark_json_string(ngx_http_postmark_json_t *j, int *escaped);
 int ngx_http_postmark_json_value(ngx_http_postmark_json_t *j);
 size_t ngx_http_postmark_json_unescape(const char *raw, size_t len, char *out,
     int *nul);
+size_t ngx_http_postmark_json_cut(const char *raw, size_t len);
 
 
 /* where the scan stands, or stopped */

@@ -166,9 +166,18 @@ ngx_http_postmark_trim_object(ngx_http_postmark_scan_t *s,
             return -1;
         }
 
-        /* a name longer than any path's is kept without decoding it */
+        /*
+         * a name longer than any path's is kept without decoding it;
+         * parsers that keep names as C strings read a name only up to an
+         * escaped NUL, and what they would read as a removed member is
+         * removed
+         */
 
         klen = (const char *) j->p - member - 2;
+
+        if (escaped) {
+            klen = ngx_http_postmark_json_cut(member + 1, klen);
+        }
 
         if (klen > NGX_HTTP_POSTMARK_RAW_KEY_MAX) {
             klen = NGX_HTTP_POSTMARK_KEY_MAX + 1;
@@ -176,16 +185,6 @@ ngx_http_postmark_trim_object(ngx_http_postmark_scan_t *s,
         } else if (escaped) {
             klen = ngx_http_postmark_json_unescape(member + 1, klen, key,
                                                    &nul);
-
-            /*
-             * parsers that keep names as C strings read a name only up
-             * to an escaped NUL: what they would read as a removed
-             * member is removed
-             */
-
-            if (nul) {
-                klen = (char *) memchr(key, '\0', klen) - key;
-            }
 
         } else {
             memcpy(key, member + 1, klen);

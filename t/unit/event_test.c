@@ -237,6 +237,12 @@ test_ambiguous(void)
     refused_for("a NUL after a member's name, which C parsers cut",
                 "{\"Tag\":\"x\",\"MessageStream\\u0000ype\":\"e\"}",
                 NGX_HTTP_POSTMARK_EVENT_NUL, "MessageStream", 11);
+    refused_for("a long name that C parsers cut to a member's",
+                "{\"MessageStream\\u0000"
+                "ddddddddddddddddddddddddddddddddddddddddddddddddddddddddddd"
+                "ddddddddddddddddddddddddddddddddddddddddddddddddddddddddddd"
+                "\":\"0y\"}",
+                NGX_HTTP_POSTMARK_EVENT_NUL, "MessageStream", 1);
     refused_for("an escaped NUL in a Metadata key",
                 "{\"Metadata\":{\"a\\u0000b\":\"1\"}}",
                 NGX_HTTP_POSTMARK_EVENT_NUL, "Metadata", 1);
@@ -272,6 +278,7 @@ test_ambiguous(void)
     event(&ev, "{\"RecordType\":\"Open\",\"Tag\":\"\\ud800\","
                "\"MessageID\":\"a\",\"MessageID\":\"b\","
                "\"Other\":1,\"Other\":2,\"Other\\u0000Tag\":3,"
+               "\"Tag\\\\u0000\":4,"
                "\"x\":{\"RecordType\":\"Bounce\"},"
                "\"Metadata\":{\"k\":{\"k\":1,\"k\":2}}}");
     ok(ev.type == NGX_HTTP_POSTMARK_OPEN && streq(ev.tag, "\xef\xbf\xbd")

@@ -105,6 +105,15 @@ main(void)
     trim("Geo.IP", "{\"Geo\\u0000\":{\"IP\\u0000y\":1,\"City\":2}}",
          "{\"Geo\\u0000\":{\"City\":2}}");
     trim("Content", "{\"Conten\\u0000t\":1}", "{\"Conten\\u0000t\":1}");
+    trim("Content", "{\"Content\\u0000"
+         "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+         "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+         "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+         "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+         "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+         "\":1,\"ok\":2}", "{\"ok\":2}");
+    trim("Content", "{\"Content\\\\u0000\":1}",
+         "{\"Content\\\\u0000\":1}");
 
     /* values of every kind, kept byte for byte or skipped whole */
 
