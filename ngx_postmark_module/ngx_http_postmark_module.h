@@ -356,6 +356,7 @@ typedef struct {
     unsigned                          ready:1;
     unsigned                          busy:1;
     unsigned                          reserved:1; /* room in its lane */
+    unsigned                          reading:1;  /* its record, in a thread */
 } ngx_http_postmark_pending_t;
 
 

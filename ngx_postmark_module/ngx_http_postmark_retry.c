@@ -150,6 +150,17 @@ ngx_http_postmark_retry_exit(ngx_cycle_t *cycle)
 
         ngx_queue_remove(q);
         ngx_http_postmark_timer_stop(&p->timer);
+
+        /*
+         * an attempt whose record was being read will never hear of it:
+         * the thread pool is stopped; one in a transfer is ended by the
+         * engine, after this
+         */
+
+        if (p->reading) {
+            ngx_http_postmark_job_destroy(p->job);
+        }
+
         ngx_free(p->last);
         ngx_free(p);
     }
@@ -553,10 +564,13 @@ ngx_http_postmark_attempt(ngx_http_postmark_pending_t *p)
         return;
     }
 
+    p->reading = 1;
+
     if (ngx_http_postmark_spool_read(p, body->data,
                                      ngx_http_postmark_attempt_read)
         != NGX_OK)
     {
+        p->reading = 0;
         ngx_http_postmark_job_destroy(job);
         p->job = NULL;
         ngx_http_postmark_attempt_failed(p, NULL);
@@ -573,6 +587,8 @@ ngx_http_postmark_attempt_read(ngx_http_postmark_pending_t *p,
 
     job = p->job;
     ob = p->outbox;
+
+    p->reading = 0;
 
     if (ngx_http_postmark_retry.exiting) {
         return;
