@@ -89,7 +89,12 @@ ngx_http_postmark_portal_check(ngx_http_request_t *r,
     char       *reason;
     ngx_int_t   rc;
 
-    if (r->schema.len) {
+    /*
+     * only HTTP/1's parser sets schema_end, for "GET http://host/path";
+     * HTTP/2 and HTTP/3 always have a scheme, from ":scheme"
+     */
+
+    if (r->schema_end) {
         return ngx_http_postmark_portal_refuse(r, NGX_HTTP_BAD_REQUEST,
                    NGX_HTTP_POSTMARK_E_TARGET,
                    "absolute-form request targets are not accepted");
