@@ -117,6 +117,14 @@ ngx_http_postmark_portal_check(ngx_http_request_t *r,
         return rc;
     }
 
+    /* a declared body is refused before nginx reads it */
+
+    if (!ctx->route->body && r->headers_in.content_length_n > 0) {
+        return ngx_http_postmark_portal_refuse(r, NGX_HTTP_BAD_REQUEST,
+                   NGX_HTTP_POSTMARK_E_BODY,
+                   "this call takes no request body");
+    }
+
     if (ctx->route->body
         && r->headers_in.content_length_n
            > (off_t) plcf->templates_max_body_size)

@@ -261,6 +261,20 @@ for my $case (['globex', 'GET', '/bounces?count=10&offset=0', 200],
     is($api->count, 0, "$name: Postmark not called");
 }
 
+# a body declared on a call that takes none is refused before it is read
+{
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1:' . $t->port(8080))
+        or die "connect: $!";
+    print $s "GET /portal/acme/bounces?count=10&offset=0 HTTP/1.1\r\n"
+        . "Host: localhost\r\nX-Postmark-Server-Token: $key{acme}\r\n"
+        . "Content-Length: 500000\r\n\r\n0123456789";
+    $api->clear;
+    my $r = PostmarkTest::read_response($s, 5);
+    is($r && $r->{status}, 400, 'a GET declaring a body: 400 at once');
+    is($r && error_of($r)->{ErrorCode}, 9009, 'with ErrorCode 9009');
+    is($api->count, 0, 'a GET declaring a body: Postmark not called');
+}
+
 # --- the portal key, and other clients' keys ----------------------------
 
 for my $case (['no key', 'acme', undef], ['wrong key', 'acme', 'guess'],
