@@ -14,7 +14,8 @@
 
 #define NGX_HTTP_POSTMARK_SEGMENTS   6
 #define NGX_HTTP_POSTMARK_PARAMS     20      /* in any table, at most */
-#define NGX_HTTP_POSTMARK_VALUE_MAX  256
+#define NGX_HTTP_POSTMARK_VALUE_MAX  512     /* bytes, decoded */
+#define NGX_HTTP_POSTMARK_ESCAPED    (3 * NGX_HTTP_POSTMARK_VALUE_MAX + 1)
 #define NGX_HTTP_POSTMARK_NAME_MAX   64
 #define NGX_HTTP_POSTMARK_WINDOW     10000     /* count + offset, at most */
 
@@ -127,7 +128,7 @@ static int ngx_http_postmark_is_item(ngx_http_postmark_item_e item,
 static int ngx_http_postmark_is_alias(const char *s, size_t len);
 static int ngx_http_postmark_is_uuid(const char *s, size_t len);
 static int ngx_http_postmark_is_stream(const char *s, size_t len);
-static int ngx_http_postmark_is_date(const char *s, size_t len);
+static int ngx_http_postmark_date(const char *s, size_t len, char *out);
 static int ngx_http_postmark_number(const char *s, size_t len, size_t max,
     long *value);
 static int ngx_http_postmark_append(ngx_http_postmark_route_t *rt,
@@ -212,6 +213,9 @@ static const ngx_http_postmark_param_t  ngx_http_postmark_outbound[] = {
     { NULL, 0, NULL }
 };
 
+static const ngx_http_postmark_param_t  ngx_http_postmark_metadata =
+    ngx_http_postmark_p("metadata_<key>", TEXT);
+
 static const ngx_http_postmark_param_t  ngx_http_postmark_tracking[] = {
     ngx_http_postmark_p("count", COUNT),
     ngx_http_postmark_p("offset", OFFSET),
@@ -228,8 +232,8 @@ static const ngx_http_postmark_param_t  ngx_http_postmark_tracking[] = {
     ngx_http_postmark_p("region", TEXT),
     ngx_http_postmark_p("city", TEXT),
     ngx_http_postmark_p("messagestream", STREAM),
-    ngx_http_postmark_p("fromdate", DROP),      /* postmark-python */
-    ngx_http_postmark_p("todate", DROP),
+    ngx_http_postmark_p("fromdate", DATE),      /* postmark-python's */
+    ngx_http_postmark_p("todate", DATE),
     { NULL, 0, NULL }
 };
 
@@ -290,8 +294,8 @@ static const ngx_http_postmark_param_t  ngx_http_postmark_suppressions[] = {
     ngx_http_postmark_p("todate", DATE),
     ngx_http_postmark_p("fromdate", DATE),
     ngx_http_postmark_p("EmailAddress", TEXT),
-    ngx_http_postmark_p("count", DROP),         /* postmark.js, the gem */
-    ngx_http_postmark_p("offset", DROP),
+    ngx_http_postmark_p("count", COUNT),        /* postmark.js, the gem */
+    ngx_http_postmark_p("offset", OFFSET),
     { NULL, 0, NULL }
 };
 
@@ -868,8 +872,8 @@ ngx_http_postmark_route_query(const ngx_http_postmark_endpoint_t *e,
     char                              canon[NGX_HTTP_POSTMARK_NAME_MAX + 1];
     char                              meta_key[NGX_HTTP_POSTMARK_NAME_MAX + 1];
     char                              value[NGX_HTTP_POSTMARK_PARAMS]
-                                           [NGX_HTTP_POSTMARK_VALUE_MAX * 3 + 1];
-    char                              meta[NGX_HTTP_POSTMARK_VALUE_MAX * 3 + 1];
+                                           [NGX_HTTP_POSTMARK_ESCAPED];
+    char                              meta[NGX_HTTP_POSTMARK_ESCAPED];
     int                               by_id;
     long                              count, offset, number;
     size_t                            i, end, eq, n, k, nmeta;
@@ -924,7 +928,7 @@ ngx_http_postmark_route_query(const ngx_http_postmark_endpoint_t *e,
             snprintf(meta_key, sizeof(meta_key), "%.*s", (int) (eq - 9),
                      p + 9);
 
-            param = &ngx_http_postmark_outbound[2];   /* text, as recipient */
+            param = &ngx_http_postmark_metadata;
 
             if (ngx_http_postmark_query_value(param, p + eq + 1, n - eq - 1,
                                               meta, &number, rt, e->code)
@@ -1043,11 +1047,13 @@ static int
 ngx_http_postmark_query_name(const char *raw, size_t len, char *name)
 {
     char    c;
-    size_t  i, n;
+    size_t  i, n, key;
 
     if (len == 0 || len > NGX_HTTP_POSTMARK_NAME_MAX) {
         return -1;
     }
+
+    key = (len > 9 && strncasecmp(raw, "metadata_", 9) == 0) ? 9 : len;
 
     for (i = 0, n = 0; i < len; i++) {
         c = raw[i];
@@ -1058,7 +1064,7 @@ ngx_http_postmark_query_name(const char *raw, size_t len, char *name)
         } else if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')) {
             name[n++] = c;
 
-        } else if (c != '_' && !(i > 9 && (c == '-' || c == '.'))) {
+        } else if (c != '_' && !(i >= key && (c == '-' || c == '.'))) {
             return -1;
         }
     }
@@ -1076,6 +1082,7 @@ ngx_http_postmark_query_value(const ngx_http_postmark_param_t *p,
     const char *raw, size_t len, char *out, long *number,
     ngx_http_postmark_route_t *rt, int code)
 {
+    int             status;
     char            text[NGX_HTTP_POSTMARK_VALUE_MAX + 1];
     size_t          n, i;
     unsigned char   c;
@@ -1091,12 +1098,13 @@ ngx_http_postmark_query_value(const ngx_http_postmark_param_t *p,
     }
 
     code = code ? code : NGX_HTTP_POSTMARK_E_QUERY;
+    status = ngx_http_postmark_bad(code);
 
     switch (p->kind) {
 
     case NGX_HTTP_POSTMARK_Q_COUNT:
         if (!ngx_http_postmark_number(text, n, 3, number) || *number > 500) {
-            ngx_http_postmark_refuse(rt, ngx_http_postmark_bad(code), code,
+            ngx_http_postmark_refuse(rt, status, code,
                                      "%s must be a number from 1 to 500",
                                      p->name);
             return -1;
@@ -1113,7 +1121,7 @@ ngx_http_postmark_query_value(const ngx_http_postmark_param_t *p,
                 || (p->kind == NGX_HTTP_POSTMARK_Q_OFFSET
                     && *number > NGX_HTTP_POSTMARK_WINDOW)))
         {
-            ngx_http_postmark_refuse(rt, ngx_http_postmark_bad(code), code,
+            ngx_http_postmark_refuse(rt, status, code,
                                      "%s must be a number from 0 to %d",
                                      p->name,
                                      p->kind == NGX_HTTP_POSTMARK_Q_OFFSET
@@ -1124,14 +1132,15 @@ ngx_http_postmark_query_value(const ngx_http_postmark_param_t *p,
         break;
 
     case NGX_HTTP_POSTMARK_Q_DATE:
-        if (!ngx_http_postmark_is_date(text, n)) {
-            ngx_http_postmark_refuse(rt, ngx_http_postmark_bad(code), code, "%s must be a date, such "
-                                     "as 2026-11-30, or a date and time, "
-                                     "such as 2026-11-30T12:00:00", p->name);
+        if (ngx_http_postmark_date(text, n, out) != 0) {
+            ngx_http_postmark_refuse(rt, status, code, "%s must be a date, "
+                                     "such as 2026-11-30, or a date and "
+                                     "time, such as 2026-11-30T12:00:00",
+                                     p->name);
             return -1;
         }
 
-        break;
+        return 0;
 
     case NGX_HTTP_POSTMARK_Q_BOOL:
         if ((n == 4 && strncasecmp(text, "true", 4) == 0)
@@ -1148,7 +1157,7 @@ ngx_http_postmark_query_value(const ngx_http_postmark_param_t *p,
             return 0;
         }
 
-        ngx_http_postmark_refuse(rt, ngx_http_postmark_bad(code), code, "%s must be true or false",
+        ngx_http_postmark_refuse(rt, status, code, "%s must be true or false",
                                  p->name);
         return -1;
 
@@ -1162,14 +1171,14 @@ ngx_http_postmark_query_value(const ngx_http_postmark_param_t *p,
             }
         }
 
-        ngx_http_postmark_refuse(rt, ngx_http_postmark_bad(code), code, "%s has an invalid value",
+        ngx_http_postmark_refuse(rt, status, code, "%s has an invalid value",
                                  p->name);
         return -1;
 
     case NGX_HTTP_POSTMARK_Q_STREAM:
         if (!ngx_http_postmark_is_stream(text, n)) {
-            ngx_http_postmark_refuse(rt, ngx_http_postmark_bad(code), code, "%s must be a message "
-                                     "stream's id", p->name);
+            ngx_http_postmark_refuse(rt, status, code, "%s must be a "
+                                     "message stream's id", p->name);
             return -1;
         }
 
@@ -1177,8 +1186,8 @@ ngx_http_postmark_query_value(const ngx_http_postmark_param_t *p,
 
     case NGX_HTTP_POSTMARK_Q_UUID:
         if (!ngx_http_postmark_is_uuid(text, n)) {
-            ngx_http_postmark_refuse(rt, ngx_http_postmark_bad(code), code, "%s must be a message's "
-                                     "id", p->name);
+            ngx_http_postmark_refuse(rt, status, code, "%s must be a "
+                                     "message's id", p->name);
             return -1;
         }
 
@@ -1443,71 +1452,102 @@ ngx_http_postmark_is_stream(const char *s, size_t len)
 
 
 /*
- * YYYY-MM-DD, optionally followed by "T" (or a space) and HH:MM, :SS,
- * a fraction, and "Z" or an offset: the forms SDKs send.
+ * A date as Postmark reads one: YYYY-M-D, or with a time after "T" or a
+ * space, h:mm, h:mm:ss or h:mm:ss.fraction, and a zone ("Z", "+01:00";
+ * a "+" decoded as a space too).  It is written to "out" canonical,
+ * zero-padded, "T" between date and time, and encoded for the query.
  */
 
 static int
-ngx_http_postmark_is_date(const char *s, size_t len)
+ngx_http_postmark_date(const char *s, size_t len, char *out)
 {
-    size_t       i, k;
-    const char  *form;
+    int          f[6];
+    size_t       i, k, digits;
+    const char  *end;
 
-    static const char  *forms[] = {
-        "dddd-dd-dd", "dddd-dd-ddTdd:dd", "dddd-dd-ddTdd:dd:dd", NULL
-    };
+    /* year, month, day, hours, minutes, seconds */
 
-    for (i = 0; forms[i]; i++) {
-        form = forms[i];
+    static const int     max[] = { 9999, 12, 31, 23, 59, 60 };
+    static const size_t  least[] = { 4, 1, 1, 1, 2, 2 };
+    static const size_t  most[] = { 4, 2, 2, 2, 2, 2 };
+    static const char    sep[] = "--T::";
 
-        if (len < strlen(form)) {
-            continue;
-        }
+    end = s + len;
 
-        for (k = 0; form[k]; k++) {
-            if (form[k] == 'd' ? (s[k] < '0' || s[k] > '9')
-                : form[k] == 'T' ? (s[k] != 'T' && s[k] != ' ')
-                : s[k] != form[k])
-            {
+    for (i = 0; i < 6 && s < end; i++) {
+        if (i > 0) {
+            if (*s != sep[i - 1] && !(i == 3 && *s == ' ')) {
                 break;
             }
+
+            s++;
         }
 
-        if (form[k] != '\0') {
-            continue;
-        }
-
-        if (k == len) {
-            return 1;
-        }
-
-        if (i < 2) {
-            continue;       /* only a full time takes a fraction or a zone */
-        }
-
-        if (s[k] == '.') {
-            for (k++; k < len && s[k] >= '0' && s[k] <= '9'; k++) {
-                /* void */
-            }
-        }
-
-        if (k + 1 == len && s[k] == 'Z') {
-            return 1;
-        }
-
-        if (k + 6 == len && (s[k] == '+' || s[k] == '-' || s[k] == ' ')
-            && s[k + 1] >= '0' && s[k + 1] <= '9'
-            && s[k + 2] >= '0' && s[k + 2] <= '9' && s[k + 3] == ':'
-            && s[k + 4] >= '0' && s[k + 4] <= '9'
-            && s[k + 5] >= '0' && s[k + 5] <= '9')
+        for (f[i] = 0, digits = 0; s < end && *s >= '0' && *s <= '9';
+             s++, digits++)
         {
-            return 1;
+            if (digits == most[i]) {
+                return -1;
+            }
+
+            f[i] = f[i] * 10 + (*s - '0');
         }
 
-        return k == len;
+        if (digits < least[i] || f[i] > max[i]
+            || ((i == 1 || i == 2) && f[i] == 0))
+        {
+            return -1;
+        }
     }
 
-    return 0;
+    /* a date, or a date with at least hours and minutes */
+
+    if (i < 3 || i == 4) {
+        return -1;
+    }
+
+    out += sprintf(out, "%04d-%02d-%02d", f[0], f[1], f[2]);
+
+    if (i == 3) {
+        return s == end ? 0 : -1;
+    }
+
+    out += sprintf(out, "T%02d%%3A%02d", f[3], f[4]);
+
+    if (i == 6) {
+        out += sprintf(out, "%%3A%02d", f[5]);
+
+        if (s < end && *s == '.') {
+            *out++ = '.';
+
+            for (s++, k = 0; s < end && *s >= '0' && *s <= '9'; s++, k++) {
+                *out++ = *s;
+            }
+
+            if (k == 0 || k > 9) {
+                return -1;
+            }
+        }
+    }
+
+    if (s + 1 == end && *s == 'Z') {
+        strcpy(out, "Z");
+        return 0;
+    }
+
+    if (s + 6 == end && (*s == '+' || *s == '-' || *s == ' ')
+        && s[1] >= '0' && s[1] <= '9' && s[2] >= '0' && s[2] <= '9'
+        && s[3] == ':' && s[4] >= '0' && s[4] <= '9'
+        && s[5] >= '0' && s[5] <= '9')
+    {
+        sprintf(out, "%s%c%c%%3A%c%c", (*s == '-') ? "-" : "%2B",
+                s[1], s[2], s[4], s[5]);
+        return 0;
+    }
+
+    *out = '\0';
+
+    return s == end ? 0 : -1;
 }
 
 

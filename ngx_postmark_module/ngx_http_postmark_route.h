@@ -30,7 +30,7 @@
 #define NGX_HTTP_POSTMARK_M_PATCH        5
 
 #define NGX_HTTP_POSTMARK_ALIAS_MAX      100
-#define NGX_HTTP_POSTMARK_TARGET_MAX     2048
+#define NGX_HTTP_POSTMARK_TARGET_MAX     8192    /* nginx's request line */
 
 /* what a client's portal may reach */
 

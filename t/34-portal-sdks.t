@@ -169,7 +169,8 @@ my %rb_wire = (
     'get_stats_counts clicks location' => '/stats/outbound/clicks/location',
     'get_message_streams' => '/message-streams',
     'get_message_stream' => '/message-streams/outbound',
-    'dump_suppressions' => '/message-streams/outbound/suppressions/dump',
+    'dump_suppressions'
+        => '/message-streams/outbound/suppressions/dump?count=30&offset=0',
     'get_bounce of another server' => '/bounces/692560173',
 );
 

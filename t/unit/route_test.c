@@ -311,7 +311,7 @@ test_activity(void)
     sent("/messages/outbound/opens?count=5&offset=0&clientName=Gmail"
          "&os_family=iOS&fromdate=2026-11-01",
          "/messages/outbound/opens?count=5&offset=0&client_name=Gmail"
-         "&os_family=iOS");
+         "&os_family=iOS&fromdate=2026-11-01");
     sent("/messages/inbound?count=5&offset=0&mailboxHash=abc&status=",
          "/messages/inbound?count=5&offset=0&mailboxhash=abc");
     sent("/bounces?count=5&offset=0&type=hardbounce&inactive=True"
@@ -331,9 +331,46 @@ test_activity(void)
          "&fromDate=2020-02-01T00%3A00%3A00.0000000&count=100&offset=0",
          "/message-streams/outbound/suppressions/dump?SuppressionReason="
          "HardBounce&Origin=Recipient&fromdate=2020-02-01T00%3A00%3A00."
-         "0000000&EmailAddress=a%40b.example");
+         "0000000&EmailAddress=a%40b.example&count=100&offset=0");
     sent("/messages/outbound?count=5&offset=0&todate=2026-11-30T12%3A00%3A00Z",
          "/messages/outbound?count=5&offset=0&todate=2026-11-30T12%3A00%3A00Z");
+
+    /* dates as code writes them, sent zero-padded */
+
+    sent("/bounces?count=5&offset=0&fromdate=2026-1-5&todate=2026-12-1+9:05",
+         "/bounces?count=5&offset=0&fromdate=2026-01-05"
+         "&todate=2026-12-01T09%3A05");
+    sent("/bounces?count=5&offset=0&fromdate=2026-01-05T00:00Z"
+         "&todate=2026-01-05T10:00:00.5+01:00",
+         "/bounces?count=5&offset=0&fromdate=2026-01-05T00%3A00Z"
+         "&todate=2026-01-05T10%3A00%3A00.5%2B01%3A00");
+    sent("/bounces?count=5&offset=0&fromdate=2026-01-05T10:00:00%2B01:00"
+         "&todate=2026-01-05T10:00:00-05:00",
+         "/bounces?count=5&offset=0&fromdate=2026-01-05T10%3A00%3A00%2B01%3A00"
+         "&todate=2026-01-05T10%3A00%3A00-05%3A00");
+
+    /* text of up to 512 bytes: 256 Cyrillic letters */
+
+    {
+        char  in[4096], out[4096];
+        int   i, n, m;
+
+        n = snprintf(in, sizeof(in), "/messages/outbound?count=5&offset=0"
+                     "&subject=");
+        m = snprintf(out, sizeof(out), "/messages/outbound?count=5&offset=0"
+                     "&subject=");
+
+        for (i = 0; i < 256; i++) {
+            n += snprintf(in + n, sizeof(in) - n, "%%D0%%96");
+            m += snprintf(out + m, sizeof(out) - m, "%%D0%%96");
+        }
+
+        sent(in, out);
+
+        snprintf(in + n, sizeof(in) - n, "x");
+        refused(GET, &activity, in, 400, NGX_HTTP_POSTMARK_E_QUERY,
+                "\"subject\" is not valid text of up to 512 bytes");
+    }
 }
 
 
@@ -356,6 +393,37 @@ test_activity_refused(void)
             "&metadata_a=1&metadata_b=2", 422, 700, "only one metadata_");
     refused(GET, &activity, "/messages/outbound?count=1&offset=0"
             "&fromdate=yesterday", 422, 700, "must be a date");
+
+    {
+        static const char  *dates[] = {
+            "2026-13-01", "2026-00-10", "2026-01-32", "26-01-01",
+            "20261-01-01", "2026-001-01", "2026-01-01T", "2026-01-01T10",
+            "2026-01-01T24:00", "2026-01-01T10:60", "2026-01-01T10:5",
+            "2026-01-01T10:00:00.", "2026-01-01T10:00.5",
+            "2026-01-01T10:00:00.1234567890", "2026-01-01T10:00:00+1:00",
+            "2026-01-01T10:00:00Zx", "2026-01-01-05:00", "2026/01/01",
+            "2026-01-01T10:00:00+01:00:00", NULL
+        };
+
+        char  target[200];
+        int   i;
+
+        for (i = 0; dates[i]; i++) {
+            snprintf(target, sizeof(target), "/bounces?count=1&offset=0"
+                     "&todate=%s", dates[i]);
+            refused(GET, &activity, target, 422, 1000, "must be a date");
+        }
+    }
+
+    refused(GET, &activity, "/messages/outbound?count=1&offset=0"
+            "&metadata_a=%00", 400, NGX_HTTP_POSTMARK_E_QUERY,
+            "\"metadata_<key>\" is not valid text");
+    refused(GET, &activity, "/messages/outbound?count=1&offset=0"
+            "&messagestream.=outbound", 400, NGX_HTTP_POSTMARK_E_QUERY,
+            "invalid parameter name");
+    refused(GET, &activity, "/messages/outbound/opens?count=1&offset=0"
+            "&client_compan-y=x", 400, NGX_HTTP_POSTMARK_E_QUERY,
+            "invalid parameter name");
     refused(GET, &activity, "/messages/outbound?count=1&offset=0&status=x",
             422, 700, "status has an invalid value");
     refused(GET, &activity, "/bounces?count=1&offset=0&type=Nope", 422, 1000,
