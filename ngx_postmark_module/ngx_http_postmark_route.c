@@ -125,6 +125,7 @@ static int ngx_http_postmark_unescape(const char *raw, size_t len, char *out,
     size_t *out_len);
 static int ngx_http_postmark_is_item(ngx_http_postmark_item_e item,
     const char *s, size_t len);
+static int ngx_http_postmark_is_id(const char *s, size_t len);
 static int ngx_http_postmark_is_alias(const char *s, size_t len);
 static int ngx_http_postmark_is_uuid(const char *s, size_t len);
 static int ngx_http_postmark_is_stream(const char *s, size_t len);
@@ -1322,35 +1323,17 @@ static int
 ngx_http_postmark_is_item(ngx_http_postmark_item_e item, const char *s,
     size_t len)
 {
-    long    id;
-    size_t  i;
-
     switch (item) {
 
     case NGX_HTTP_POSTMARK_I_TEMPLATE:
-        return ngx_http_postmark_number(s, len, 18, &id)
+        return ngx_http_postmark_is_id(s, len)
                || ngx_http_postmark_is_alias(s, len);
 
     case NGX_HTTP_POSTMARK_I_MESSAGE:
         return ngx_http_postmark_is_uuid(s, len);
 
     case NGX_HTTP_POSTMARK_I_BOUNCE:
-
-        /* 64 bits: up to 9223372036854775807, no leading zero */
-
-        if (len == 0 || len > 19 || s[0] == '0'
-            || (len == 19 && strncmp(s, "9223372036854775807", 19) > 0))
-        {
-            return 0;
-        }
-
-        for (i = 0; i < len; i++) {
-            if (s[i] < '0' || s[i] > '9') {
-                return 0;
-            }
-        }
-
-        return 1;
+        return ngx_http_postmark_is_id(s, len);
 
     case NGX_HTTP_POSTMARK_I_STREAM:
         return ngx_http_postmark_is_stream(s, len);
@@ -1358,6 +1341,27 @@ ngx_http_postmark_is_item(ngx_http_postmark_item_e item, const char *s,
     default:
         return 1;
     }
+}
+
+
+/* a 64-bit id: up to 9223372036854775807, without a leading zero */
+
+static int
+ngx_http_postmark_is_id(const char *s, size_t len)
+{
+    size_t  i;
+
+    if (len == 0 || len > 19 || s[0] == '0') {
+        return 0;
+    }
+
+    for (i = 0; i < len; i++) {
+        if (s[i] < '0' || s[i] > '9') {
+            return 0;
+        }
+    }
+
+    return len < 19 || strncmp(s, "9223372036854775807", 19) <= 0;
 }
 
 

@@ -566,7 +566,7 @@ test_targets(void)
             "not a template id");
     refused(GET, &all, "/templates/-x", 400, NGX_HTTP_POSTMARK_E_TARGET,
             "not a template id");
-    refused(GET, &all, "/templates/1234567890123456789", 400,
+    refused(GET, &all, "/templates/9223372036854775808", 400,
             NGX_HTTP_POSTMARK_E_TARGET, "not a template id");
     refused(GET, &all, "", 404, NGX_HTTP_POSTMARK_E_PATH, "not part");
     refused(GET, &all, "templates", 404, NGX_HTTP_POSTMARK_E_PATH,
