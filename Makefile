@@ -133,7 +133,8 @@ UNIT_TESTS := json event route sign trim record
 unit: $(UNIT_TESTS:%=$(BUILD)/unit/%_test)
 
 # libFuzzer targets, built with clang and seeded with the tests' cases
-$(FUZZ_DIR)/%_fuzz: t/fuzz/%_fuzz.c ngx_postmark_module/ngx_http_postmark_%.c \
+$(FUZZ_DIR)/%_fuzz: t/fuzz/%_fuzz.c t/fuzz/fuzz.h \
+                    ngx_postmark_module/ngx_http_postmark_%.c \
                     ngx_postmark_module/ngx_http_postmark_%.h $(JSON_CORE)
 	@command -v clang >/dev/null && \
 	    test -n "$$(clang -print-file-name=libclang_rt.fuzzer-x86_64.a)" || \

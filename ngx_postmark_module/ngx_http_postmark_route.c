@@ -126,9 +126,15 @@ static int ngx_http_postmark_unescape(const char *raw, size_t len, char *out,
 static int ngx_http_postmark_is_item(ngx_http_postmark_item_e item,
     const char *s, size_t len);
 static int ngx_http_postmark_is_id(const char *s, size_t len);
-static int ngx_http_postmark_is_alias(const char *s, size_t len);
+static int ngx_http_postmark_is_name(const char *s, size_t len, size_t max,
+    const char *punct);
+
+#define ngx_http_postmark_is_alias(s, len)                                  \
+    ngx_http_postmark_is_name(s, len, NGX_HTTP_POSTMARK_ALIAS_MAX, ".-_")
+#define ngx_http_postmark_is_stream(s, len)                                 \
+    ngx_http_postmark_is_name(s, len, 30, "-_")
+
 static int ngx_http_postmark_is_uuid(const char *s, size_t len);
-static int ngx_http_postmark_is_stream(const char *s, size_t len);
 static int ngx_http_postmark_date(const char *s, size_t len, char *out);
 static int ngx_http_postmark_number(const char *s, size_t len, size_t max,
     long *value);
@@ -1365,25 +1371,28 @@ ngx_http_postmark_is_id(const char *s, size_t len)
 }
 
 
-/* Postmark: letters, digits, ".", "-" and "_", starting with a letter */
+/*
+ * Postmark's names: a letter, then letters, digits and the punctuation
+ * given; an alias may have ".", "-" and "_", a stream's id "-" and "_".
+ */
 
 static int
-ngx_http_postmark_is_alias(const char *s, size_t len)
+ngx_http_postmark_is_name(const char *s, size_t len, size_t max,
+    const char *punct)
 {
     char    c;
     size_t  i;
 
-    if (len == 0 || len > NGX_HTTP_POSTMARK_ALIAS_MAX
-        || !((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= 'A' && s[0] <= 'Z')))
-    {
+    if (len == 0 || len > max) {
         return 0;
     }
 
-    for (i = 1; i < len; i++) {
-        c = s[i];
+    for (i = 0; i < len; i++) {
+        c = (char) (s[i] | 0x20);
 
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
-              || (c >= '0' && c <= '9') || c == '.' || c == '-' || c == '_'))
+        if (!((c >= 'a' && c <= 'z')
+              || (i > 0 && ((s[i] >= '0' && s[i] <= '9')
+                            || (s[i] != '\0' && strchr(punct, s[i]))))))
         {
             return 0;
         }
@@ -1418,34 +1427,6 @@ ngx_http_postmark_is_uuid(const char *s, size_t len)
 
         if (!((c >= '0' && c <= '9') || ((c | 0x20) >= 'a'
                                          && (c | 0x20) <= 'f')))
-        {
-            return 0;
-        }
-    }
-
-    return 1;
-}
-
-
-/* a stream's id: a letter, then letters, digits, "-" and "_", up to 30 */
-
-static int
-ngx_http_postmark_is_stream(const char *s, size_t len)
-{
-    char    c;
-    size_t  i;
-
-    if (len == 0 || len > 30
-        || !((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= 'A' && s[0] <= 'Z')))
-    {
-        return 0;
-    }
-
-    for (i = 1; i < len; i++) {
-        c = s[i];
-
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
-              || (c >= '0' && c <= '9') || c == '-' || c == '_'))
         {
             return 0;
         }

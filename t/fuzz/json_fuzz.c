@@ -13,37 +13,8 @@
 
 #include <cjson/cJSON.h>
 
+#include "fuzz.h"
 #include "ngx_http_postmark_json.h"
-
-
-static void
-check(int cond)
-{
-    if (!cond) {
-        abort();
-    }
-}
-
-
-/* "\uD800" to "\uDFFF", in any case */
-
-static int
-has_surrogate_escape(const uint8_t *data, size_t size)
-{
-    size_t  i;
-
-    for (i = 0; i + 3 < size; i++) {
-        if (data[i] == '\\' && data[i + 1] == 'u'
-            && (data[i + 2] | 0x20) == 'd'
-            && strchr("89abcdefABCDEF", data[i + 3]) != NULL
-            && data[i + 3] != '\0')
-        {
-            return 1;
-        }
-    }
-
-    return 0;
-}
 
 
 int

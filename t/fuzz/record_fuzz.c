@@ -11,16 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz.h"
 #include "ngx_http_postmark_record.h"
-
-
-static void
-check(int cond)
-{
-    if (!cond) {
-        abort();
-    }
-}
 
 
 int

@@ -4,9 +4,9 @@
  * input lists paths, the rest is JSON.  What the JSON scanner refuses the
  * trimmer refuses.  What it accepts the trimmer trims into JSON the
  * scanner accepts, made only by deleting bytes of the input; and when
- * cJSON reads it the same way (no escaped NUL, which cJSON cuts names
- * at, no lone surrogate, which it refuses), the output equals the input
- * with exactly those members removed.
+ * cJSON reads it (without a lone surrogate, which it refuses), the output
+ * equals the input with exactly those members removed, names cut at an
+ * escaped NUL as cJSON cuts them.
  */
 
 
@@ -16,17 +16,9 @@
 
 #include <cjson/cJSON.h>
 
+#include "fuzz.h"
 #include "ngx_http_postmark_json.h"
 #include "ngx_http_postmark_trim.h"
-
-
-static void
-check(int cond)
-{
-    if (!cond) {
-        abort();
-    }
-}
 
 
 /* what removing a path means, done on cJSON's tree */
@@ -179,8 +171,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     in_tree = cJSON_ParseWithLengthOpts(json, len, &end, 0);
 
-    if (in_tree == NULL || memmem(json, len, "\\u0000", 6) != NULL) {
-        cJSON_Delete(in_tree);
+    if (in_tree == NULL) {
         free(out);
         return 0;
     }
