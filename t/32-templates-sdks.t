@@ -13,12 +13,10 @@ use warnings;
 use Test::More;
 use JSON::PP;
 
-use PostmarkTest qw(repo_root);
+use PostmarkTest;
 use PostmarkTest::PostmarkApi;
+use PostmarkTest::Sdk;
 
-my $sdk = $ENV{TEST_SDK_DIR} || repo_root() . '/build/sdk';
-BAIL_OUT("no postmark.js in $sdk; run \"make sdk\"")
-    unless -f "$sdk/node_modules/postmark/package.json";
 
 my %token = (acme => 'acme-real-server-token',
              globex => 'globex-real-server-token');
@@ -59,21 +57,17 @@ EOF
 $t->run;
 
 my $port = $t->port(8080);
-my $root = repo_root();
 
 sub node {
     my ($client, $key) = @_;
-    local $ENV{NODE_PATH} = "$sdk/node_modules";
-    return map { decode_json($_) }
-           grep { /^\{/ }
-           `node $root/t/sdk/templates.js 127.0.0.1:$port/portal/$client/postmark $key 2>&1`;
+    return PostmarkTest::Sdk::node('templates.js', $port,
+                                   "/portal/$client/postmark", $key);
 }
 
 sub ruby {
     my ($client, $key) = @_;
-    return map { decode_json($_) }
-           grep { /^\{/ }
-           `ruby $root/t/sdk/templates.rb 127.0.0.1 $port /portal/$client/postmark/ $key 2>&1`;
+    return PostmarkTest::Sdk::ruby('templates.rb', $port,
+                                   "/portal/$client/postmark/", $key);
 }
 
 # what each SDK call must become at Postmark, or that it never gets there

@@ -9,15 +9,10 @@
 
 "use strict";
 
-const postmark = require("postmark");
+const { client: portal, run } = require("./run");
 
 const [host, key] = process.argv.slice(2);
-
-const client = new postmark.ServerClient(key, {
-    requestHost: host,
-    useHttps: false,
-    timeout: 20,
-});
+const client = portal(host, key);
 
 const MSG = "0ac29aee-e1cd-480d-b08d-4f48548ff48d";
 const INBOUND = "73e6d360-66eb-11e1-8e72-a8904824019b";
@@ -101,16 +96,4 @@ const calls = [
         () => client.getOutboundMessages({ count: 500, offset: 9600 })],
 ];
 
-(async () => {
-    for (const [name, call] of calls) {
-        try {
-            const result = await call();
-            console.log(JSON.stringify({ call: name, ok: true, result }));
-        } catch (e) {
-            console.log(JSON.stringify({
-                call: name, ok: false, error: e.name,
-                status: e.statusCode, code: e.code, message: e.message,
-            }));
-        }
-    }
-})();
+run(calls);

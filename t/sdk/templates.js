@@ -7,15 +7,10 @@
 
 "use strict";
 
-const postmark = require("postmark");
+const { client: portal, run } = require("./run");
 
 const [host, key] = process.argv.slice(2);
-
-const client = new postmark.ServerClient(key, {
-    requestHost: host,
-    useHttps: false,
-    timeout: 20,
-});
+const client = portal(host, key);
 
 const template = {
     Name: "Onboarding",
@@ -53,16 +48,4 @@ const calls = [
     ["getTemplate with a path", () => client.getTemplate("../server")],
 ];
 
-(async () => {
-    for (const [name, call] of calls) {
-        try {
-            const result = await call();
-            console.log(JSON.stringify({ call: name, ok: true, result }));
-        } catch (e) {
-            console.log(JSON.stringify({
-                call: name, ok: false, error: e.name,
-                status: e.statusCode, code: e.code, message: e.message,
-            }));
-        }
-    }
-})();
+run(calls);

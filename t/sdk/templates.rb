@@ -5,14 +5,9 @@
 #
 #   ruby templates.rb HOST PORT PATH_PREFIX PORTAL_KEY
 
-require 'json'
-require 'postmark'
+require_relative 'run'
 
-host, port, prefix, key = ARGV
-
-client = Postmark::ApiClient.new(key, host: host, port: port.to_i,
-                                 secure: false, path_prefix: prefix,
-                                 http_read_timeout: 20)
+client = portal_client(*ARGV)
 
 calls = [
   ['get_templates', -> { client.get_templates }],
@@ -44,17 +39,4 @@ calls = [
   }],
 ]
 
-calls.each do |name, call|
-  begin
-    result = call.call
-    puts JSON.generate(call: name, ok: true, result: result)
-  rescue Postmark::Error => e
-    # the gem keeps ErrorCode as error_code for 422s, in the body for others
-    body = e.respond_to?(:parsed_body) ? e.parsed_body : {}
-    code = e.respond_to?(:error_code) ? e.error_code : nil
-    code ||= body['ErrorCode'] if body.is_a?(Hash)
-    puts JSON.generate(call: name, ok: false, error: e.class.name,
-                       status: e.respond_to?(:status_code) ? e.status_code : nil,
-                       code: code, message: e.message)
-  end
-end
+run(calls)
