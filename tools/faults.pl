@@ -141,19 +141,25 @@ sub answered {
     $t->stop;
 }
 
+# what a burst does meanwhile: reload, up to "max" times, "pause" apart
+sub reloads {
+    my ($t, $count, $max, $pause) = @_;
+    return sub {
+        my ($b) = @_;
+        while (answered($b) < $N * 0.9 && $$count < $max) {
+            $t->reload;
+            $$count++;
+            sleep $pause;
+        }
+    };
+}
+
 # --- reloads, one after another ------------------------------------------
 
 {
     my ($t, $hook) = nginx();
     my $reloads = 0;
-    my $sent = during_burst($t, sub {
-        my ($b) = @_;
-        while (answered($b) < $N * 0.9 && $reloads < 20) {
-            $t->reload;
-            $reloads++;
-            sleep 0.3;
-        }
-    });
+    my $sent = during_burst($t, reloads($t, \$reloads, 20, 0.3));
     account("$reloads reloads during the burst", $hook, $sent);
     $t->stop;
 }
@@ -164,14 +170,7 @@ sub answered {
     my ($t, $hook) = nginx(extra => 'worker_shutdown_timeout 1s;');
     $hook->set_mode(action => 'hang');
     my $reloads = 0;
-    my $sent = during_burst($t, sub {
-        my ($b) = @_;
-        while (answered($b) < $N * 0.9 && $reloads < 10) {
-            $t->reload;
-            $reloads++;
-            sleep 0.5;
-        }
-    });
+    my $sent = during_burst($t, reloads($t, \$reloads, 10, 0.5));
     $hook->set_mode;
     $hook->stop;
     $hook->start;
