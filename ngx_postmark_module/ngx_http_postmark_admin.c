@@ -360,7 +360,7 @@ ngx_http_postmark_admin_letters(ngx_http_request_t *r, ngx_uint_t replay)
     ctx->replay = replay;
     ctx->lock = -1;
     ctx->limit = n;
-    ctx->spooled = &pmcf->spooled;
+    ctx->spooled = &pmcf->spooled_by_name;
     ctx->client = values[0];
     ctx->dest = values[1];
 

@@ -149,6 +149,14 @@ static ngx_int_t ngx_http_postmark_secret(ngx_conf_t *cf, ngx_str_t *value,
 static ngx_int_t ngx_http_postmark_credential(ngx_conf_t *cf,
     ngx_http_postmark_client_t *client, ngx_uint_t kind, ngx_str_t *value,
     u_char *hash);
+static char *ngx_http_postmark_index_users(ngx_conf_t *cf,
+    ngx_http_postmark_main_conf_t *pmcf);
+static int ngx_libc_cdecl ngx_http_postmark_user_cmp(const void *one,
+    const void *two);
+static char *ngx_http_postmark_index_spooled(ngx_conf_t *cf,
+    ngx_http_postmark_main_conf_t *pmcf);
+static int ngx_libc_cdecl ngx_http_postmark_spooled_cmp(const void *one,
+    const void *two);
 static char *ngx_http_postmark_check_credentials(ngx_conf_t *cf,
     ngx_http_postmark_main_conf_t *pmcf);
 static char *ngx_http_postmark_credential_clash(ngx_conf_t *cf,
@@ -629,6 +637,9 @@ ngx_http_postmark_create_main_conf(ngx_conf_t *cf)
         return NULL;
     }
 
+    ngx_rbtree_init(&pmcf->names, &pmcf->names_sentinel,
+                    ngx_str_rbtree_insert_value);
+
     if (ngx_array_init(&pmcf->refs, cf->pool, 4,
                        sizeof(ngx_http_postmark_ref_t))
         != NGX_OK)
@@ -692,18 +703,7 @@ ngx_http_postmark_init_main_conf(ngx_conf_t *cf, void *conf)
             continue;
         }
 
-        client = NULL;
-
-        for (j = 0; j < pmcf->clients.nelts; j++) {
-            if (clients[j]->name.len == ref[i].name.len
-                && ngx_strncmp(clients[j]->name.data, ref[i].name.data,
-                               ref[i].name.len)
-                   == 0)
-            {
-                client = clients[j];
-                break;
-            }
-        }
+        client = ngx_http_postmark_client_find(pmcf, &ref[i].name);
 
         if (client == NULL) {
             ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
@@ -731,11 +731,129 @@ ngx_http_postmark_init_main_conf(ngx_conf_t *cf, void *conf)
         *ref[i].client = client;
     }
 
-    if (ngx_http_postmark_check_credentials(cf, pmcf) != NGX_CONF_OK) {
+    if (ngx_http_postmark_check_credentials(cf, pmcf) != NGX_CONF_OK
+        || ngx_http_postmark_index_users(cf, pmcf) != NGX_CONF_OK
+        || ngx_http_postmark_check_spooled(cf, pmcf) != NGX_CONF_OK)
+    {
         return NGX_CONF_ERROR;
     }
 
-    return ngx_http_postmark_check_spooled(cf, pmcf);
+    return ngx_http_postmark_index_spooled(cf, pmcf);
+}
+
+
+ngx_http_postmark_client_t *
+ngx_http_postmark_client_find(ngx_http_postmark_main_conf_t *pmcf,
+    ngx_str_t *name)
+{
+    ngx_str_node_t  *node;
+
+    node = ngx_str_rbtree_lookup(&pmcf->names, name,
+                                 ngx_crc32_short(name->data, name->len));
+
+    return node ? (ngx_http_postmark_client_t *)
+                  ((u_char *) node - offsetof(ngx_http_postmark_client_t,
+                                              node))
+                : NULL;
+}
+
+
+/*
+ * The clients with webhook credentials, sorted by their user's digest:
+ * a request finds its client in log2(n) steps, whatever n is.
+ */
+
+static char *
+ngx_http_postmark_index_users(ngx_conf_t *cf,
+    ngx_http_postmark_main_conf_t *pmcf)
+{
+    ngx_uint_t                    i;
+    ngx_http_postmark_client_t  **clients, **slot;
+
+    if (ngx_array_init(&pmcf->users, cf->pool, pmcf->clients.nelts + 1,
+                       sizeof(ngx_http_postmark_client_t *))
+        != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    clients = pmcf->clients.elts;
+
+    for (i = 0; i < pmcf->clients.nelts; i++) {
+        if (clients[i]->has_password) {
+            slot = ngx_array_push(&pmcf->users);
+            if (slot == NULL) {
+                return NGX_CONF_ERROR;
+            }
+
+            *slot = clients[i];
+        }
+    }
+
+    ngx_qsort(pmcf->users.elts, pmcf->users.nelts,
+              sizeof(ngx_http_postmark_client_t *),
+              ngx_http_postmark_user_cmp);
+
+    return NGX_CONF_OK;
+}
+
+
+static int ngx_libc_cdecl
+ngx_http_postmark_user_cmp(const void *one, const void *two)
+{
+    ngx_http_postmark_client_t *const  *a = one;
+    ngx_http_postmark_client_t *const  *b = two;
+
+    return ngx_memcmp((*a)->user_hash, (*b)->user_hash,
+                      NGX_HTTP_POSTMARK_HASH_LEN);
+}
+
+
+/* spooled destinations sorted by client and URL, as records name them */
+
+static char *
+ngx_http_postmark_index_spooled(ngx_conf_t *cf,
+    ngx_http_postmark_main_conf_t *pmcf)
+{
+    ngx_http_postmark_dest_t  **slot;
+
+    if (ngx_array_init(&pmcf->spooled_by_name, cf->pool,
+                       pmcf->spooled.nelts + 1,
+                       sizeof(ngx_http_postmark_dest_t *))
+        != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    slot = ngx_array_push_n(&pmcf->spooled_by_name, pmcf->spooled.nelts);
+    if (slot == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_memcpy(slot, pmcf->spooled.elts,
+               pmcf->spooled.nelts * sizeof(ngx_http_postmark_dest_t *));
+
+    ngx_qsort(slot, pmcf->spooled.nelts, sizeof(ngx_http_postmark_dest_t *),
+              ngx_http_postmark_spooled_cmp);
+
+    return NGX_CONF_OK;
+}
+
+
+static int ngx_libc_cdecl
+ngx_http_postmark_spooled_cmp(const void *one, const void *two)
+{
+    ngx_http_postmark_dest_t *const  *a = one;
+    ngx_http_postmark_dest_t *const  *b = two;
+
+    ngx_int_t  rc;
+
+    rc = ngx_memn2cmp((*a)->client->name.data, (*b)->client->name.data,
+                      (*a)->client->name.len, (*b)->client->name.len);
+
+    return rc ? (int) rc
+              : (int) ngx_memn2cmp((*a)->display.data, (*b)->display.data,
+                                   (*a)->display.len, (*b)->display.len);
 }
 
 
@@ -1051,8 +1169,7 @@ ngx_http_postmark_client_block(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     char                         *rv;
     ngx_str_t                    *value;
-    ngx_uint_t                    i;
-    ngx_http_postmark_client_t   *client, **clients, **slot;
+    ngx_http_postmark_client_t   *client, *first, **slot;
 
     value = cf->args->elts;
 
@@ -1064,21 +1181,14 @@ ngx_http_postmark_client_block(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_ERROR;
     }
 
-    clients = pmcf->clients.elts;
+    first = ngx_http_postmark_client_find(pmcf, &value[1]);
 
-    for (i = 0; i < pmcf->clients.nelts; i++) {
-        if (clients[i]->name.len == value[1].len
-            && ngx_strncmp(clients[i]->name.data, value[1].data,
-                           value[1].len)
-               == 0)
-        {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "duplicate postmark client \"%V\", first "
-                               "defined in %s:%ui; give each client its "
-                               "own name", &value[1], clients[i]->file,
-                               clients[i]->line);
-            return NGX_CONF_ERROR;
-        }
+    if (first) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "duplicate postmark client \"%V\", first "
+                           "defined in %s:%ui; give each client its own "
+                           "name", &value[1], first->file, first->line);
+        return NGX_CONF_ERROR;
     }
 
     client = ngx_pcalloc(cf->pool, sizeof(ngx_http_postmark_client_t));
@@ -1087,6 +1197,11 @@ ngx_http_postmark_client_block(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     client->name = value[1];
+    client->node.str = client->name;
+    client->node.node.key = ngx_crc32_short(client->name.data,
+                                            client->name.len);
+    ngx_rbtree_insert(&pmcf->names, &client->node.node);
+
     client->file = cf->conf_file->file.name.data;
     client->line = cf->conf_file->line;
     client->scope.templates = NGX_CONF_UNSET;

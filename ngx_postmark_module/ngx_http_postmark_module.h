@@ -125,6 +125,7 @@ typedef struct {
 
 
 struct ngx_http_postmark_client_s {
+    ngx_str_node_t                node;         /* by name, in the tree */
     ngx_str_t                     name;
     u_char                       *file;
     ngx_uint_t                    line;
@@ -152,6 +153,9 @@ struct ngx_http_postmark_client_s {
 
 typedef struct {
     ngx_array_t                   clients;   /* ngx_http_postmark_client_t * */
+    ngx_rbtree_t                  names;     /* the clients, by name */
+    ngx_rbtree_node_t             names_sentinel;
+    ngx_array_t                   users;     /* by webhook user's digest */
     ngx_array_t                   refs;      /* client names in locations */
     ngx_array_t                  *credentials;   /* while reading, only */
     ngx_uint_t                    used;      /* a location needs the engine */
@@ -162,6 +166,7 @@ typedef struct {
     off_t                         spool_max_size;
     ngx_thread_pool_t            *thread_pool;
     ngx_array_t                   spooled;   /* ngx_http_postmark_dest_t * */
+    ngx_array_t                   spooled_by_name;   /* client, then URL */
     u_char                       *admin_file;   /* a location needs it */
     ngx_uint_t                    admin_line;
 } ngx_http_postmark_main_conf_t;
@@ -449,8 +454,8 @@ void ngx_http_postmark_spool_stats(off_t *bytes, ngx_uint_t *segments,
 
 ngx_int_t ngx_http_postmark_retry_init(ngx_cycle_t *cycle);
 void ngx_http_postmark_retry_exit(ngx_cycle_t *cycle);
-ngx_http_postmark_dest_t *ngx_http_postmark_spooled_dest(ngx_array_t *spooled,
-    ngx_http_postmark_record_t *rec);
+ngx_http_postmark_dest_t *ngx_http_postmark_spooled_dest(
+    ngx_array_t *by_name, ngx_http_postmark_record_t *rec);
 ngx_http_postmark_outbox_t *ngx_http_postmark_retry_outbox(
     ngx_http_postmark_record_t *rec);
 ngx_http_postmark_outbox_t *ngx_http_postmark_retry_outbox_of(
@@ -466,6 +471,8 @@ void ngx_http_postmark_retry_free(ngx_http_postmark_pending_t *p);
 ngx_http_postmark_outbox_t *ngx_http_postmark_retry_outboxes(ngx_uint_t *n);
 
 ngx_int_t ngx_http_postmark_hash(u_char *out, ngx_str_t *parts, ngx_uint_t n);
+ngx_http_postmark_client_t *ngx_http_postmark_client_find(
+    ngx_http_postmark_main_conf_t *pmcf, ngx_str_t *name);
 
 ngx_http_postmark_ctx_t *ngx_http_postmark_create_ctx(ngx_http_request_t *r);
 void ngx_http_postmark_set_outcome(ngx_http_request_t *r, char *outcome);

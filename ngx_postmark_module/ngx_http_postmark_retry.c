@@ -35,7 +35,7 @@
 typedef struct {
     ngx_http_postmark_outbox_t     *outboxes;
     ngx_uint_t                      n;
-    ngx_array_t                    *spooled;    /* of the configuration */
+    ngx_array_t                    *spooled;    /* by client, then URL */
     ngx_queue_t                     all;        /* every pending delivery */
     ngx_uint_t                      exiting;
 } ngx_http_postmark_retry_t;
@@ -93,7 +93,7 @@ ngx_http_postmark_retry_init(ngx_cycle_t *cycle)
     }
 
     retry->n = pmcf->spooled.nelts;
-    retry->spooled = &pmcf->spooled;
+    retry->spooled = &pmcf->spooled_by_name;
     retry->outboxes = ngx_calloc(retry->n * sizeof(ngx_http_postmark_outbox_t),
                                  cycle->log);
     if (retry->outboxes == NULL) {
@@ -211,29 +211,42 @@ ngx_http_postmark_retry_outbox(ngx_http_postmark_record_t *rec)
 
 /*
  * The spooled destination of a record's client and destination names, in
- * the configuration: read only, so threads may look too.
+ * the configuration's sorted index: read only, so threads may look too.
  */
 
 ngx_http_postmark_dest_t *
-ngx_http_postmark_spooled_dest(ngx_array_t *spooled,
+ngx_http_postmark_spooled_dest(ngx_array_t *by_name,
     ngx_http_postmark_record_t *rec)
 {
-    ngx_uint_t                  i;
+    ngx_int_t                   rc;
+    ngx_uint_t                  lo, hi, mid;
     ngx_http_postmark_dest_t  **dests, *dest;
 
-    dests = spooled->elts;
+    dests = by_name->elts;
+    lo = 0;
+    hi = by_name->nelts;
 
-    for (i = 0; i < spooled->nelts; i++) {
-        dest = dests[i];
+    while (lo < hi) {
+        mid = lo + (hi - lo) / 2;
+        dest = dests[mid];
 
-        if (dest->display.len == rec->dest_len
-            && dest->client->name.len == rec->client_len
-            && ngx_memcmp(dest->display.data, rec->dest, rec->dest_len) == 0
-            && ngx_memcmp(dest->client->name.data, rec->client,
-                          rec->client_len)
-               == 0)
-        {
+        rc = ngx_memn2cmp(dest->client->name.data, (u_char *) rec->client,
+                          dest->client->name.len, rec->client_len);
+
+        if (rc == 0) {
+            rc = ngx_memn2cmp(dest->display.data, (u_char *) rec->dest,
+                              dest->display.len, rec->dest_len);
+        }
+
+        if (rc == 0) {
             return dest;
+        }
+
+        if (rc < 0) {
+            lo = mid + 1;
+
+        } else {
+            hi = mid;
         }
     }
 

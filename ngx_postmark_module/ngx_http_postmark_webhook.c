@@ -18,6 +18,8 @@
 #include <openssl/crypto.h>
 
 
+static ngx_http_postmark_client_t *ngx_http_postmark_webhook_user(
+    ngx_array_t *users, u_char *user);
 static ngx_http_postmark_client_t *ngx_http_postmark_webhook_auth(
     ngx_http_request_t *r, ngx_http_postmark_loc_conf_t *plcf);
 static void ngx_http_postmark_webhook_body(ngx_http_request_t *r);
@@ -97,21 +99,23 @@ ngx_http_postmark_webhook_handler(ngx_http_request_t *r)
 
 
 /*
- * Every client's credentials are compared, as digests and in constant
- * time, so neither timing nor the order of clients tells which user
- * exists.
+ * The user's digest finds the one client it can be (users are unique),
+ * in about log2(n) steps whatever the user; the password's digest is then compared in constant
+ * time, against a dummy for a user nobody has, so an unknown user costs
+ * what a known one does and the answer's timing tells nothing.
  */
 
 static ngx_http_postmark_client_t *
 ngx_http_postmark_webhook_auth(ngx_http_request_t *r,
     ngx_http_postmark_loc_conf_t *plcf)
 {
-    u_char                           user[NGX_HTTP_POSTMARK_HASH_LEN];
-    u_char                           pass[NGX_HTTP_POSTMARK_HASH_LEN];
-    ngx_int_t                        rc;
-    ngx_uint_t                       i, n, user_ok, pass_ok;
-    ngx_http_postmark_client_t      *found, *known, **clients;
-    ngx_http_postmark_main_conf_t   *pmcf;
+    u_char                          user[NGX_HTTP_POSTMARK_HASH_LEN];
+    u_char                          pass[NGX_HTTP_POSTMARK_HASH_LEN];
+    ngx_int_t                       rc;
+    ngx_http_postmark_client_t     *client;
+    ngx_http_postmark_main_conf_t  *pmcf;
+
+    static u_char  nobody[NGX_HTTP_POSTMARK_HASH_LEN];
 
     rc = ngx_http_auth_basic_user(r);
 
@@ -128,51 +132,81 @@ ngx_http_postmark_webhook_auth(ngx_http_request_t *r,
     }
 
     if (plcf->webhook_client) {
-        clients = &plcf->webhook_client;
-        n = 1;
+        client = plcf->webhook_client;
+
+        if (CRYPTO_memcmp(user, client->user_hash,
+                          NGX_HTTP_POSTMARK_HASH_LEN)
+            != 0)
+        {
+            client = NULL;
+        }
 
     } else {
         pmcf = ngx_http_get_module_main_conf(r, ngx_http_postmark_module);
-        clients = pmcf->clients.elts;
-        n = pmcf->clients.nelts;
+        client = ngx_http_postmark_webhook_user(&pmcf->users, user);
     }
 
-    found = NULL;
-    known = NULL;
-
-    for (i = 0; i < n; i++) {
-        if (!clients[i]->has_password) {
-            continue;
-        }
-
-        user_ok = (CRYPTO_memcmp(user, clients[i]->user_hash,
-                                 NGX_HTTP_POSTMARK_HASH_LEN) == 0);
-        pass_ok = (CRYPTO_memcmp(pass, clients[i]->password_hash,
-                                 NGX_HTTP_POSTMARK_HASH_LEN) == 0);
-
-        if (user_ok && known == NULL) {
-            known = clients[i];
-        }
-
-        if (user_ok && pass_ok && found == NULL) {
-            found = clients[i];
-        }
+    if (CRYPTO_memcmp(pass, client ? client->password_hash : nobody,
+                      NGX_HTTP_POSTMARK_HASH_LEN)
+        == 0
+        && client)
+    {
+        return client;
     }
 
-    if (found == NULL) {
-        if (known) {
-            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                          "postmark webhook: wrong password for the webhook "
-                          "user of client \"%V\"", &known->name);
+    if (client) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "postmark webhook: wrong password for the webhook "
+                      "user of client \"%V\"", &client->name);
+
+    } else {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "postmark webhook: unknown webhook user%s",
+                      plcf->webhook_client ? " for this location" : "");
+    }
+
+    return NULL;
+}
+
+
+/*
+ * A lower bound in the clients sorted by their user's digest: about
+ * log2(n) steps for any digest, the last comparison in constant time.
+ */
+
+static ngx_http_postmark_client_t *
+ngx_http_postmark_webhook_user(ngx_array_t *users, u_char *user)
+{
+    ngx_uint_t                    lo, n, half;
+    ngx_http_postmark_client_t  **c;
+
+    c = users->elts;
+    lo = 0;
+    n = users->nelts;
+
+    while (n > 0) {
+        half = n / 2;
+
+        if (ngx_memcmp(c[lo + half]->user_hash, user,
+                       NGX_HTTP_POSTMARK_HASH_LEN)
+            < 0)
+        {
+            lo += half + 1;
+            n -= half + 1;
 
         } else {
-            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                          "postmark webhook: unknown webhook user%s",
-                          plcf->webhook_client ? " for this location" : "");
+            n = half;
         }
     }
 
-    return found;
+    if (lo < users->nelts
+        && CRYPTO_memcmp(c[lo]->user_hash, user, NGX_HTTP_POSTMARK_HASH_LEN)
+           == 0)
+    {
+        return c[lo];
+    }
+
+    return NULL;
 }
 
 
