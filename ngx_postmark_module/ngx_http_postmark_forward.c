@@ -213,17 +213,33 @@ failed:
  */
 
 ngx_int_t
-ngx_http_postmark_job_set_id(ngx_http_postmark_job_t *job)
+ngx_http_postmark_job_digest(ngx_http_postmark_job_t *job, u_char *md,
+    ngx_uint_t thread)
 {
-    u_char     *p, md[NGX_HTTP_POSTMARK_HASH_LEN];
-    ngx_str_t   parts[3];
+    ngx_str_t  parts[3];
 
     parts[0] = job->client->name;
     ngx_str_set(&parts[1], "\0");
     parts[2] = job->body;
 
-    if (ngx_http_postmark_hash(md, parts, 3) != NGX_OK) {
-        return NGX_ERROR;
+    return thread ? ngx_http_postmark_hash_r(md, parts, 3)
+                  : ngx_http_postmark_hash(md, parts, 3);
+}
+
+
+/* the webhook-id, from the digest (NULL: computed here) */
+
+ngx_int_t
+ngx_http_postmark_job_set_id(ngx_http_postmark_job_t *job, u_char *md)
+{
+    u_char  *p, buf[NGX_HTTP_POSTMARK_HASH_LEN];
+
+    if (md == NULL) {
+        md = buf;
+
+        if (ngx_http_postmark_job_digest(job, md, 0) != NGX_OK) {
+            return NGX_ERROR;
+        }
     }
 
     p = ngx_pnalloc(job->pool, sizeof(NGX_HTTP_POSTMARK_ID_PREFIX)

@@ -149,6 +149,8 @@ static ngx_int_t ngx_http_postmark_secret(ngx_conf_t *cf, ngx_str_t *value,
 static ngx_int_t ngx_http_postmark_credential(ngx_conf_t *cf,
     ngx_http_postmark_client_t *client, ngx_uint_t kind, ngx_str_t *value,
     u_char *hash);
+static ngx_int_t ngx_http_postmark_digest(EVP_MD_CTX *ctx, const EVP_MD *md,
+    u_char *out, ngx_str_t *parts, ngx_uint_t n);
 static char *ngx_http_postmark_index_users(ngx_conf_t *cf,
     ngx_http_postmark_main_conf_t *pmcf);
 static int ngx_libc_cdecl ngx_http_postmark_user_cmp(const void *one,
@@ -729,6 +731,17 @@ ngx_http_postmark_init_main_conf(ngx_conf_t *cf, void *conf)
         }
 
         *ref[i].client = client;
+    }
+
+    /* large events are read in threads: the spool's pool, or "default" */
+
+    for (i = 0; i < pmcf->refs.nelts; i++) {
+        if (!ref[i].portal && pmcf->thread_pool == NULL) {
+            pmcf->thread_pool = ngx_thread_pool_add(cf, NULL);
+            if (pmcf->thread_pool == NULL) {
+                return NGX_CONF_ERROR;
+            }
+        }
     }
 
     if (ngx_http_postmark_check_credentials(cf, pmcf) != NGX_CONF_OK
@@ -3350,8 +3363,6 @@ ngx_http_postmark_is_name(ngx_str_t *s)
 ngx_int_t
 ngx_http_postmark_hash(u_char *out, ngx_str_t *parts, ngx_uint_t n)
 {
-    ngx_uint_t           i;
-    unsigned int         len;
     static EVP_MD_CTX   *ctx;
     static const EVP_MD *md;
 
@@ -3368,6 +3379,38 @@ ngx_http_postmark_hash(u_char *out, ngx_str_t *parts, ngx_uint_t n)
             return NGX_ERROR;
         }
     }
+
+    return ngx_http_postmark_digest(ctx, md, out, parts, n);
+}
+
+
+/* the same, for a thread: with a context of its own */
+
+ngx_int_t
+ngx_http_postmark_hash_r(u_char *out, ngx_str_t *parts, ngx_uint_t n)
+{
+    ngx_int_t    rc;
+    EVP_MD_CTX  *ctx;
+
+    ctx = EVP_MD_CTX_new();
+    if (ctx == NULL) {
+        return NGX_ERROR;
+    }
+
+    rc = ngx_http_postmark_digest(ctx, EVP_sha256(), out, parts, n);
+
+    EVP_MD_CTX_free(ctx);
+
+    return rc;
+}
+
+
+static ngx_int_t
+ngx_http_postmark_digest(EVP_MD_CTX *ctx, const EVP_MD *md, u_char *out,
+    ngx_str_t *parts, ngx_uint_t n)
+{
+    ngx_uint_t    i;
+    unsigned int  len;
 
     if (EVP_DigestInit_ex(ctx, md, NULL) != 1) {
         return NGX_ERROR;

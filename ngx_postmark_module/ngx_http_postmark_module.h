@@ -417,7 +417,10 @@ ngx_int_t ngx_http_postmark_body_hold(ngx_pool_t *pool,
 ngx_http_postmark_job_t *ngx_http_postmark_job_create(
     ngx_http_postmark_client_t *client, ngx_http_postmark_body_t *body,
     ngx_log_t *log);
-ngx_int_t ngx_http_postmark_job_set_id(ngx_http_postmark_job_t *job);
+ngx_int_t ngx_http_postmark_job_digest(ngx_http_postmark_job_t *job,
+    u_char *md, ngx_uint_t thread);
+ngx_int_t ngx_http_postmark_job_set_id(ngx_http_postmark_job_t *job,
+    u_char *md);
 ngx_int_t ngx_http_postmark_job_add(ngx_http_postmark_job_t *job,
     ngx_http_postmark_dest_t *dest);
 ngx_int_t ngx_http_postmark_job_start(ngx_http_postmark_job_t *job);
@@ -471,6 +474,7 @@ void ngx_http_postmark_retry_free(ngx_http_postmark_pending_t *p);
 ngx_http_postmark_outbox_t *ngx_http_postmark_retry_outboxes(ngx_uint_t *n);
 
 ngx_int_t ngx_http_postmark_hash(u_char *out, ngx_str_t *parts, ngx_uint_t n);
+ngx_int_t ngx_http_postmark_hash_r(u_char *out, ngx_str_t *parts, ngx_uint_t n);
 ngx_http_postmark_client_t *ngx_http_postmark_client_find(
     ngx_http_postmark_main_conf_t *pmcf, ngx_str_t *name);
 

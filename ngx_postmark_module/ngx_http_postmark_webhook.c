@@ -18,6 +18,21 @@
 #include <openssl/crypto.h>
 
 
+/* events this large are read in a thread */
+
+#define NGX_HTTP_POSTMARK_THREAD_BODY  (256 * 1024)
+
+
+typedef struct {
+    ngx_http_request_t             *request;
+    ngx_http_postmark_job_t        *job;
+    ngx_http_postmark_event_t       ev;
+    ngx_http_postmark_event_rc_e    rc;
+    ngx_int_t                       digest;     /* NGX_OK: "md" is set */
+    u_char                          md[NGX_HTTP_POSTMARK_HASH_LEN];
+} ngx_http_postmark_reading_t;
+
+
 static ngx_http_postmark_client_t *ngx_http_postmark_webhook_user(
     ngx_array_t *users, u_char *user);
 static ngx_http_postmark_client_t *ngx_http_postmark_webhook_auth(
@@ -25,9 +40,17 @@ static ngx_http_postmark_client_t *ngx_http_postmark_webhook_auth(
 static void ngx_http_postmark_webhook_body(ngx_http_request_t *r);
 static ngx_http_postmark_job_t *ngx_http_postmark_webhook_job(
     ngx_http_request_t *r, ngx_http_postmark_ctx_t *ctx);
+static ngx_int_t ngx_http_postmark_webhook_thread(ngx_http_request_t *r,
+    ngx_http_postmark_job_t *job);
+static void ngx_http_postmark_webhook_read(void *data, ngx_log_t *log);
+static void ngx_http_postmark_webhook_read_done(ngx_event_t *ev);
+static void ngx_http_postmark_webhook_event(ngx_http_request_t *r,
+    ngx_http_postmark_job_t *job, ngx_http_postmark_event_rc_e erc,
+    ngx_http_postmark_event_t *ev, u_char *md);
 static ngx_int_t ngx_http_postmark_webhook_route(ngx_http_request_t *r,
     ngx_http_postmark_ctx_t *ctx, ngx_http_postmark_job_t *job,
-    char **reason);
+    ngx_http_postmark_event_rc_e erc, ngx_http_postmark_event_t *ev,
+    u_char *md, char **reason);
 static ngx_int_t ngx_http_postmark_webhook_spool(
     ngx_http_postmark_job_t *job);
 static void ngx_http_postmark_webhook_spooled(void *data, ngx_int_t rc);
@@ -213,11 +236,10 @@ ngx_http_postmark_webhook_user(ngx_array_t *users, u_char *user)
 static void
 ngx_http_postmark_webhook_body(ngx_http_request_t *r)
 {
-    char                     *reason;
-    ngx_int_t                 rc;
-    ngx_pool_cleanup_t       *cln;
-    ngx_http_postmark_ctx_t  *ctx;
-    ngx_http_postmark_job_t  *job;
+    ngx_http_postmark_ctx_t       *ctx;
+    ngx_http_postmark_job_t       *job;
+    ngx_http_postmark_event_t      ev;
+    ngx_http_postmark_event_rc_e   erc;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_postmark_module);
 
@@ -227,7 +249,144 @@ ngx_http_postmark_webhook_body(ngx_http_request_t *r)
         return;
     }
 
-    rc = ngx_http_postmark_webhook_route(r, ctx, job, &reason);
+    if (job->body.len >= NGX_HTTP_POSTMARK_THREAD_BODY
+        && ngx_http_postmark_webhook_thread(r, job) == NGX_OK)
+    {
+        return;
+    }
+
+    erc = ngx_http_postmark_event_parse((char *) job->body.data,
+                                        job->body.len, &ev);
+
+    ngx_http_postmark_webhook_event(r, job, erc, &ev, NULL);
+}
+
+
+/*
+ * A large event (an Inbound message with its attachments) is read and
+ * its digest taken in nginx's thread pool: tens of megabytes would hold
+ * the worker for tens of milliseconds.  The request waits, blocked as for
+ * nginx's own threaded reads, and the worker stays up for it.
+ */
+
+static ngx_int_t
+ngx_http_postmark_webhook_thread(ngx_http_request_t *r,
+    ngx_http_postmark_job_t *job)
+{
+    ngx_thread_task_t               *task;
+    ngx_http_postmark_reading_t     *rd;
+    ngx_http_postmark_main_conf_t   *pmcf;
+
+    pmcf = ngx_http_get_module_main_conf(r, ngx_http_postmark_module);
+
+    if (pmcf->thread_pool == NULL) {
+        return NGX_DECLINED;
+    }
+
+    task = ngx_http_postmark_task_create(sizeof(ngx_http_postmark_reading_t),
+                                         ngx_http_postmark_webhook_read,
+                                         ngx_http_postmark_webhook_read_done);
+    if (task == NULL) {
+        return NGX_ERROR;
+    }
+
+    rd = task->ctx;
+    rd->request = r;
+    rd->job = job;
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "postmark webhook: reading the %uz byte event in a "
+                   "thread", job->body.len);
+
+    if (ngx_thread_task_post(pmcf->thread_pool, task) != NGX_OK) {
+        ngx_free(task);
+        return NGX_ERROR;
+    }
+
+    r->main->blocked++;
+    r->aio = 1;
+
+    ngx_http_postmark_hold();
+
+    return NGX_OK;
+}
+
+
+/* in a thread: only the body, the client's name and memory of its own */
+
+static void
+ngx_http_postmark_webhook_read(void *data, ngx_log_t *log)
+{
+    ngx_http_postmark_reading_t  *rd = data;
+
+    rd->rc = ngx_http_postmark_event_parse((char *) rd->job->body.data,
+                                           rd->job->body.len, &rd->ev);
+
+    rd->digest = (rd->rc == NGX_HTTP_POSTMARK_EVENT_OK)
+                 ? ngx_http_postmark_job_digest(rd->job, rd->md, 1)
+                 : NGX_ERROR;
+}
+
+
+static void
+ngx_http_postmark_webhook_read_done(ngx_event_t *ev)
+{
+    ngx_thread_task_t            *task;
+    ngx_connection_t             *c;
+    ngx_http_request_t           *r;
+    ngx_http_postmark_reading_t  *rd;
+
+    task = ev->data;
+    rd = task->ctx;
+    r = rd->request;
+    c = r->connection;
+
+    ngx_http_postmark_release();
+    ngx_http_set_log_request(c->log, r);
+
+    r->main->blocked--;
+    r->aio = 0;
+
+    if (c->error) {
+
+        /* the request was ended meanwhile: nginx finalizes it now */
+
+        ngx_http_postmark_event_free(&rd->ev);
+        ngx_http_postmark_job_destroy(rd->job);
+        ngx_free(task);
+
+        r->write_event_handler(r);
+        ngx_http_run_posted_requests(c);
+        return;
+    }
+
+    ngx_http_postmark_webhook_event(r, rd->job, rd->rc, &rd->ev,
+                                    rd->digest == NGX_OK ? rd->md : NULL);
+    ngx_free(task);
+
+    ngx_http_run_posted_requests(c);
+}
+
+
+/*
+ * What a read event becomes: a refusal, an "unmatched" 200, or deliveries
+ * (spooled first, when any destination is spooled).  "md" is the digest
+ * behind the webhook-id when a thread took it already.
+ */
+
+static void
+ngx_http_postmark_webhook_event(ngx_http_request_t *r,
+    ngx_http_postmark_job_t *job, ngx_http_postmark_event_rc_e erc,
+    ngx_http_postmark_event_t *ev, u_char *md)
+{
+    char                     *reason;
+    ngx_int_t                 rc;
+    ngx_pool_cleanup_t       *cln;
+    ngx_http_postmark_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_postmark_module);
+
+    rc = ngx_http_postmark_webhook_route(r, ctx, job, erc, ev, md, &reason);
 
     if (rc != NGX_OK) {
         ngx_http_postmark_job_destroy(job);
@@ -340,21 +499,17 @@ ngx_http_postmark_webhook_job(ngx_http_request_t *r,
 static ngx_int_t
 ngx_http_postmark_webhook_route(ngx_http_request_t *r,
     ngx_http_postmark_ctx_t *ctx, ngx_http_postmark_job_t *job,
-    char **reason)
+    ngx_http_postmark_event_rc_e erc, ngx_http_postmark_event_t *ev,
+    u_char *md, char **reason)
 {
-    u_char                         *msg;
-    ngx_int_t                       rc;
-    ngx_uint_t                      i;
-    ngx_http_postmark_dest_t       *dest, **slot;
-    ngx_http_postmark_event_t       ev;
-    ngx_http_postmark_event_rc_e    erc;
-
-    erc = ngx_http_postmark_event_parse((char *) job->body.data,
-                                        job->body.len, &ev);
+    u_char                     *msg;
+    ngx_int_t                   rc;
+    ngx_uint_t                  i;
+    ngx_http_postmark_dest_t   *dest, **slot;
 
     if (erc != NGX_HTTP_POSTMARK_EVENT_OK) {
         msg = ngx_http_postmark_body_error(r->pool, "", erc,
-                                           ev.error_offset, ev.member);
+                                           ev->error_offset, ev->member);
         if (msg == NULL) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
@@ -368,24 +523,24 @@ ngx_http_postmark_webhook_route(ngx_http_request_t *r,
         return NGX_HTTP_BAD_REQUEST;
     }
 
-    if (ngx_http_postmark_job_set_id(job) != NGX_OK) {
-        ngx_http_postmark_event_free(&ev);
+    if (ngx_http_postmark_job_set_id(job, md) != NGX_OK) {
+        ngx_http_postmark_event_free(ev);
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     /* the event's memory goes away here: keep copies of what logs need */
 
-    if (ngx_http_postmark_copy(r->pool, &ctx->event, ev.record_type)
+    if (ngx_http_postmark_copy(r->pool, &ctx->event, ev->record_type)
         != NGX_OK
-        || ngx_http_postmark_copy(r->pool, &ctx->message_id, ev.message_id)
+        || ngx_http_postmark_copy(r->pool, &ctx->message_id, ev->message_id)
            != NGX_OK
-        || ngx_http_postmark_copy(job->pool, &job->event, ev.record_type)
+        || ngx_http_postmark_copy(job->pool, &job->event, ev->record_type)
            != NGX_OK
         || ngx_http_postmark_copy(r->pool, &ctx->webhook_id,
                                   (char *) job->id.data)
            != NGX_OK)
     {
-        ngx_http_postmark_event_free(&ev);
+        ngx_http_postmark_event_free(ev);
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
@@ -393,7 +548,7 @@ ngx_http_postmark_webhook_route(ngx_http_request_t *r,
     rc = NGX_OK;
 
     for (i = 0; i < ctx->client->dests.nelts; i++) {
-        if (!ngx_http_postmark_filter_match(&dest[i].filter, &ev)) {
+        if (!ngx_http_postmark_filter_match(&dest[i].filter, ev)) {
             continue;
         }
 
@@ -414,7 +569,7 @@ ngx_http_postmark_webhook_route(ngx_http_request_t *r,
         }
     }
 
-    ngx_http_postmark_event_free(&ev);
+    ngx_http_postmark_event_free(ev);
 
     if (rc != NGX_OK) {
         return rc;

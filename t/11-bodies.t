@@ -10,7 +10,7 @@ use warnings;
 use Test::More;
 use JSON::PP;
 
-use PostmarkTest qw(payload);
+use PostmarkTest qw(payload wait_for);
 
 my $t = PostmarkTest->new;
 my $sink = $t->standin('sink');
@@ -126,6 +126,34 @@ cmp_ok(length $inbound, '>', 20_000_000, 'the Inbound message is over 20 MB');
 like(forwarded_ok('20 MB Inbound', '/big', $inbound, timeout => 60),
      qr/ bytes in 1 buffers, file:1 mapped:1/,
      '20 MB Inbound: spooled by nginx, mapped');
+
+# an event that large is read in a thread, not in the event loop
+ok((grep { /reading the \d+ byte event in a thread/ } $t->log_lines(qr/postmark/)),
+   '20 MB Inbound: read in a thread');
+
+# in a thread too: a refusal says where, and a caller who leaves is no harm
+{
+    my $broken = $inbound;
+    substr($broken, 15_000_000, 1) = "\x01";
+    $sink->clear;
+    my $r = $t->post('/big', $broken, %auth, timeout => 60);
+    is($r && $r->{status}, 400, 'a 20 MB event with a control byte: 400');
+    like($r && $r->{body}, qr/at byte 15000000\b/,
+         'at the byte where it is') or diag $r->{body};
+    is($sink->count, 0, 'and nothing forwarded');
+
+    for (1 .. 3) {
+        my $s = $t->send_request('/big', $inbound, %auth);
+        close $s;
+    }
+
+    my $ok = $t->post('/memory', $bounce, %auth);
+    is($ok && $ok->{status}, 200, 'callers who leave during the thread\'s '
+       . 'read: nginx goes on serving');
+
+    # theirs may still be forwarded: Postmark would send them again anyway
+    wait_for(sub { $sink->count >= 4 }, 10);
+}
 
 # nginx refuses what is over client_max_body_size before the module runs
 $sink->clear;
