@@ -128,7 +128,7 @@ $(BUILD)/unit/%_test: t/unit/%_test.c t/unit/tap.h \
 	$(CC) $(CFLAGS_UNIT) -Ingx_postmark_module -It/unit -o $@ $< \
 	    $(call core_srcs,$*) -lcjson -lcrypto -lz
 
-UNIT_TESTS := json event route sign trim record
+UNIT_TESTS := json event route sign trim record answer
 
 unit: $(UNIT_TESTS:%=$(BUILD)/unit/%_test)
 
@@ -144,7 +144,7 @@ $(FUZZ_DIR)/%_fuzz: t/fuzz/%_fuzz.c t/fuzz/fuzz.h \
 	clang $(FUZZ_FLAGS) -Ingx_postmark_module -o $@ $< \
 	    $(call core_srcs,$*) -lcjson -lcrypto -lz
 
-FUZZ_TARGETS := route json event trim record
+FUZZ_TARGETS := route json event trim record answer
 
 fuzz: deps $(FUZZ_TARGETS:%=$(FUZZ_DIR)/%_fuzz)
 	rm -rf $(FUZZ_DIR)/seeds

@@ -4,8 +4,10 @@
 # calls that are allowed, for the route core; the sample payloads and JSON
 # that parsers read differently, for the JSON scanner and the event core,
 # and with paths to remove, for the field-removal core; spool segments for
-# the record core.
+# the record core; destinations' answers, whole and broken, for the answer
+# core.
 # Usage: make-seeds.pl ROUTE_DIR JSON_DIR EVENT_DIR TRIM_DIR RECORD_DIR
+#                      ANSWER_DIR
 
 use strict;
 use warnings;
@@ -13,7 +15,7 @@ use warnings;
 use Compress::Zlib qw(crc32);
 use File::Basename qw(dirname);
 
-my ($route, $json, $event, $trim, $record) = @ARGV;
+my ($route, $json, $event, $trim, $record, $answer) = @ARGV;
 my $root = dirname(__FILE__) . '/../..';
 my %method = (GET => 1, POST => 2, PUT => 3, DELETE => 4, PATCH => 5);
 my $n = 0;
@@ -111,3 +113,22 @@ seed($record, $segment . done($offsets[1]) . done($offsets[3]));
 seed($record, substr($segment, 0, $offsets[2] + 57) . delivery('{}', 'x'));
 (my $damaged = $segment) =~ s/Bounce/Bounc\x00/;
 seed($record, $damaged);
+
+# answers: the first byte sets the size of the pieces they arrive in
+for my $text (
+    "HTTP/1.1 204 No Content\r\n\r\n",
+    "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello",
+    "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5;x=1\r\nhello"
+        . "\r\n0\r\nX-T: 1\r\n\r\n",
+    "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 503 Busy\r\nRetry-After: 5\r\n"
+        . "Connection: close\r\nContent-Length: 4\r\n\r\nbusy",
+    "HTTP/1.0 200 OK\nConnection: keep-alive\nContent-Length: 2\n\nokEXTRA",
+    "HTTP/1.1 200 OK\r\n\r\nuntil close",
+    "HTTP/1.1 200 OK\r\nContent-Le",
+    "HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nx",
+    "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 5"
+        . "\r\n\r\n",
+    "HTTP/2 200\r\n\r\n")
+{
+    seed($answer, chr($_) . $text) for 0, 3, 15;
+}
