@@ -485,7 +485,8 @@ ngx_http_postmark_answer_eof(ngx_http_postmark_answer_t *a)
     default:
         return ngx_http_postmark_answer_fail(a, a->head
                    ? "the answer ended inside its head"
-                   : "the connection closed without an answer");
+                   : "Empty reply from server: the connection closed "
+                     "without an answer");
     }
 }
 

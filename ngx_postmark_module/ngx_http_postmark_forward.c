@@ -21,7 +21,7 @@
 #define NGX_HTTP_POSTMARK_ID_BYTES   16
 
 
-static ngx_int_t ngx_http_postmark_delivery_headers(
+static ngx_int_t ngx_http_postmark_delivery_head(
     ngx_http_postmark_delivery_t *d);
 static void ngx_http_postmark_delivery_done(ngx_http_postmark_fetch_t *fetch);
 static void ngx_http_postmark_delivery_error(
@@ -304,7 +304,7 @@ ngx_http_postmark_job_add(ngx_http_postmark_job_t *job,
         d->body.len = n;
     }
 
-    fetch = ngx_http_postmark_fetch_create(job->pool);
+    fetch = ngx_http_postmark_forward_create(job->pool, dest);
     if (fetch == NULL) {
         return NGX_ERROR;
     }
@@ -312,126 +312,68 @@ ngx_http_postmark_job_add(ngx_http_postmark_job_t *job,
     d->fetch = fetch;
     fetch->done = ngx_http_postmark_delivery_done;
     fetch->data = d;
-    fetch->lane = &dest->lane;
-    fetch->timeout = dest->timeout;
+    fetch->body = d->body;
 
-    ngx_http_postmark_setopt(fetch, CURLOPT_URL, dest->url.data);
-    ngx_http_postmark_setopt(fetch, CURLOPT_POSTFIELDSIZE_LARGE,
-                             (curl_off_t) d->body.len);
-    ngx_http_postmark_setopt(fetch, CURLOPT_POSTFIELDS, d->body.data);
-
-    if (ngx_http_postmark_delivery_headers(d) != NGX_OK) {
-        return NGX_ERROR;
-    }
-
-    /* a trusted certificate replaces the system's authorities */
-
-    if (dest->ca.data) {
-        ngx_http_postmark_setopt(fetch, CURLOPT_CAINFO_BLOB, &dest->ca);
-        ngx_http_postmark_setopt(fetch, CURLOPT_CAINFO, NULL);
-        ngx_http_postmark_setopt(fetch, CURLOPT_CAPATH, NULL);
-    }
-
-    if (dest->cert.data) {
-        ngx_http_postmark_setopt(fetch, CURLOPT_SSLCERT_BLOB, &dest->cert);
-        ngx_http_postmark_setopt(fetch, CURLOPT_SSLCERTTYPE, "PEM");
-        ngx_http_postmark_setopt(fetch, CURLOPT_SSLKEY_BLOB, &dest->cert_key);
-        ngx_http_postmark_setopt(fetch, CURLOPT_SSLKEYTYPE, "PEM");
-    }
-
-    if (dest->tls_version) {
-        ngx_http_postmark_setopt(fetch, CURLOPT_SSLVERSION, dest->tls_version);
-    }
-
-    if (dest->proxy.len) {
-        ngx_http_postmark_setopt(fetch, CURLOPT_PROXY, dest->proxy.data);
-    }
-
-    return NGX_OK;
+    return ngx_http_postmark_delivery_head(d);
 }
 
 
 /*
- * The destination's list with this delivery's own headers in front: the
- * event's id, and when the destination has signing secrets, the time of
- * this attempt and one signature per secret over what is sent.
+ * The destination's head with this delivery's own lines: the event's id,
+ * and when the destination has signing secrets, the time of this attempt
+ * and one signature per secret over what is sent; then the length.
  */
 
 static ngx_int_t
-ngx_http_postmark_delivery_headers(ngx_http_postmark_delivery_t *d)
+ngx_http_postmark_delivery_head(ngx_http_postmark_delivery_t *d)
 {
-    u_char                    *line;
+    u_char                    *p;
     long                       n;
     time_t                     now;
-    ngx_pool_t                *pool;
-    struct curl_slist         *headers;
+    ngx_str_t                 *head;
     ngx_http_postmark_job_t   *job;
     ngx_http_postmark_dest_t  *dest;
 
     job = d->job;
     dest = d->dest;
-    pool = job->pool;
-    headers = dest->headers;
+    head = &d->fetch->head;
+
+    head->data = ngx_pnalloc(job->pool,
+                             dest->head.len
+                             + sizeof("webhook-id: \r\n") - 1 + job->id.len
+                             + sizeof("webhook-timestamp: \r\n") - 1
+                             + NGX_TIME_T_LEN
+                             + sizeof("webhook-signature: \r\n") - 1
+                             + dest->nkeys * NGX_HTTP_POSTMARK_SIGNATURE_LEN
+                             + sizeof("Content-Length: \r\n\r\n") - 1
+                             + NGX_SIZE_T_LEN);
+    if (head->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = ngx_cpymem(head->data, dest->head.data, dest->head.len);
+    p = ngx_sprintf(p, "webhook-id: %V\r\n", &job->id);
 
     if (dest->nkeys) {
         now = ngx_time();
 
-        line = ngx_pnalloc(pool, sizeof("webhook-signature: ")
-                                 + dest->nkeys
-                                   * NGX_HTTP_POSTMARK_SIGNATURE_LEN);
-        if (line == NULL) {
-            return NGX_ERROR;
-        }
+        p = ngx_sprintf(p, "webhook-timestamp: %T\r\nwebhook-signature: ",
+                        now);
 
         n = ngx_http_postmark_sign(dest->keys, dest->nkeys,
                                    (char *) job->id.data, job->id.len,
                                    (long long) now, (char *) d->body.data,
-                                   d->body.len,
-                                   (char *) line
-                                   + sizeof("webhook-signature: ") - 1);
+                                   d->body.len, (char *) p);
         if (n < 0) {
             return NGX_ERROR;
         }
 
-        ngx_memcpy(line, "webhook-signature: ",
-                   sizeof("webhook-signature: ") - 1);
-        line[sizeof("webhook-signature: ") - 1 + n] = '\0';
-
-        if (ngx_http_postmark_header_list(pool, &headers, (char *) line)
-            != NGX_OK)
-        {
-            return NGX_ERROR;
-        }
-
-        line = ngx_pnalloc(pool, sizeof("webhook-timestamp: ")
-                                 + NGX_TIME_T_LEN);
-        if (line == NULL) {
-            return NGX_ERROR;
-        }
-
-        ngx_sprintf(line, "webhook-timestamp: %T%Z", now);
-
-        if (ngx_http_postmark_header_list(pool, &headers, (char *) line)
-            != NGX_OK)
-        {
-            return NGX_ERROR;
-        }
+        p = ngx_sprintf(p + n, "\r\n");
     }
 
-    line = ngx_pnalloc(pool, sizeof("webhook-id: ") + job->id.len);
-    if (line == NULL) {
-        return NGX_ERROR;
-    }
+    p = ngx_sprintf(p, "Content-Length: %uz\r\n\r\n", d->body.len);
 
-    ngx_sprintf(line, "webhook-id: %V%Z", &job->id);
-
-    if (ngx_http_postmark_header_list(pool, &headers, (char *) line)
-        != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
-
-    ngx_http_postmark_setopt(d->fetch, CURLOPT_HTTPHEADER, headers);
+    head->len = p - head->data;
 
     return NGX_OK;
 }

@@ -151,6 +151,10 @@ static ngx_int_t ngx_http_postmark_credential(ngx_conf_t *cf,
     u_char *hash);
 static ngx_int_t ngx_http_postmark_digest(EVP_MD_CTX *ctx, const EVP_MD *md,
     u_char *out, ngx_str_t *parts, ngx_uint_t n);
+static char *ngx_http_postmark_forward_head(ngx_conf_t *cf,
+    ngx_http_postmark_dest_t *dest);
+static ngx_int_t ngx_http_postmark_url_creds(ngx_conf_t *cf, CURLU *u,
+    ngx_str_t *creds);
 static char *ngx_http_postmark_index_users(ngx_conf_t *cf,
     ngx_http_postmark_main_conf_t *pmcf);
 static int ngx_libc_cdecl ngx_http_postmark_user_cmp(const void *one,
@@ -1325,6 +1329,10 @@ ngx_http_postmark_client_check(ngx_conf_t *cf,
             dest[i].proxy_display = client->proxy_display;
         }
 
+        if (ngx_http_postmark_forward_head(cf, &dest[i]) != NGX_CONF_OK) {
+            return NGX_CONF_ERROR;
+        }
+
         own = dest[i].policy;
 
         ngx_http_postmark_policy_merge(&dest[i].policy, &client->policy);
@@ -1789,6 +1797,182 @@ done:
     curl_url_cleanup(u);
 
     return rv;
+}
+
+
+/*
+ * What every forward to a destination starts with, built once: the request
+ * line (in absolute form to an http:// destination through a proxy, which
+ * is then spoken to directly), Host, the credentials of the URL and of the
+ * proxy as Basic authorization, and the destination's headers.  A forward
+ * adds its own lines and the blank line.
+ */
+
+static char *
+ngx_http_postmark_forward_head(ngx_conf_t *cf, ngx_http_postmark_dest_t *dest)
+{
+    char                *rv, *part[6];
+    u_char              *p;
+    CURLU               *u;
+    size_t               len;
+    ngx_str_t            creds[2], b64[2];
+    ngx_uint_t           i, absolute, n;
+    struct curl_slist   *h;
+
+    enum { scheme = 0, host, port, path, query, user };
+
+    rv = NGX_CONF_ERROR;
+    ngx_memzero(part, sizeof(part));
+    ngx_memzero(b64, sizeof(b64));
+    creds[0].len = 0;
+    creds[1].len = 0;
+
+    u = curl_url();
+    if (u == NULL
+        || curl_url_set(u, CURLUPART_URL, (char *) dest->url.data, 0)
+           != CURLUE_OK)
+    {
+        goto done;
+    }
+
+    curl_url_get(u, CURLUPART_SCHEME, &part[scheme], 0);
+    curl_url_get(u, CURLUPART_HOST, &part[host], 0);
+    curl_url_get(u, CURLUPART_PORT, &part[port], 0);
+    curl_url_get(u, CURLUPART_PATH, &part[path], 0);
+    curl_url_get(u, CURLUPART_QUERY, &part[query], 0);
+
+    absolute = (dest->proxy.len && ngx_strcmp(part[scheme], "http") == 0);
+
+    /* userinfo, of the URL and of an http:// proxy, as curl sends it */
+
+    for (n = 0; n < (absolute ? 2 : 1); n++) {
+        if (n == 1
+            && curl_url_set(u, CURLUPART_URL, (char *) dest->proxy.data, 0)
+               != CURLUE_OK)
+        {
+            goto done;
+        }
+
+        if (ngx_http_postmark_url_creds(cf, u, &creds[n]) != NGX_OK) {
+            goto done;
+        }
+
+        if (creds[n].len) {
+            b64[n].len = ngx_base64_encoded_length(creds[n].len);
+            b64[n].data = ngx_pnalloc(cf->pool, b64[n].len);
+            if (b64[n].data == NULL) {
+                goto done;
+            }
+
+            ngx_encode_base64(&b64[n], &creds[n]);
+        }
+    }
+
+    len = sizeof("POST http:// HTTP/1.1\r\nHost: :\r\n") - 1
+          + 2 * (ngx_strlen(part[host]) + (part[port] ? 6 : 0))
+          + ngx_strlen(part[path]) + 1
+          + (part[query] ? ngx_strlen(part[query]) : 0)
+          + sizeof("Authorization: Basic \r\n") - 1 + b64[0].len
+          + sizeof("Proxy-Authorization: Basic \r\n") - 1 + b64[1].len;
+
+    for (h = dest->headers; h; h = h->next) {
+        len += ngx_strlen(h->data) + 2;
+    }
+
+    p = ngx_pnalloc(cf->pool, len);
+    if (p == NULL) {
+        goto done;
+    }
+
+    dest->head.data = p;
+
+    p = ngx_sprintf(p, "POST ");
+
+    if (absolute) {
+        p = ngx_sprintf(p, "http://%s%s%s", part[host],
+                        part[port] ? ":" : "", part[port] ? part[port] : "");
+    }
+
+    p = ngx_sprintf(p, "%s%s%s HTTP/1.1\r\nHost: %s%s%s\r\n", part[path],
+                    part[query] ? "?" : "", part[query] ? part[query] : "",
+                    part[host], part[port] ? ":" : "",
+                    part[port] ? part[port] : "");
+
+    if (b64[0].len) {
+        p = ngx_sprintf(p, "Authorization: Basic %V\r\n", &b64[0]);
+    }
+
+    if (b64[1].len) {
+        p = ngx_sprintf(p, "Proxy-Authorization: Basic %V\r\n", &b64[1]);
+    }
+
+    /* the headers curl was given, but the empty "Expect:" it drops */
+
+    for (h = dest->headers; h; h = h->next) {
+        if (ngx_strcmp(h->data, "Expect:") != 0) {
+            p = ngx_sprintf(p, "%s\r\n", h->data);
+        }
+    }
+
+    dest->head.len = p - dest->head.data;
+
+    rv = NGX_CONF_OK;
+
+done:
+
+    for (i = 0; i < 5; i++) {
+        curl_free(part[i]);
+    }
+
+    if (u) {
+        curl_url_cleanup(u);
+    }
+
+    if (rv != NGX_CONF_OK) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "the request to forward \"%V\" cannot be "
+                           "built", &dest->display);
+    }
+
+    return rv;
+}
+
+
+/* "user:password" of a URL, decoded, or an empty string */
+
+static ngx_int_t
+ngx_http_postmark_url_creds(ngx_conf_t *cf, CURLU *u, ngx_str_t *creds)
+{
+    char       *user, *password;
+    ngx_int_t   rc;
+
+    user = NULL;
+    password = NULL;
+    rc = NGX_OK;
+
+    curl_url_get(u, CURLUPART_USER, &user, CURLU_URLDECODE);
+    curl_url_get(u, CURLUPART_PASSWORD, &password, CURLU_URLDECODE);
+
+    creds->len = 0;
+
+    if (user) {
+        creds->len = ngx_strlen(user) + 1
+                     + (password ? ngx_strlen(password) : 0);
+        creds->data = ngx_pnalloc(cf->pool, creds->len + 1);
+
+        if (creds->data == NULL) {
+            rc = NGX_ERROR;
+
+        } else {
+            ngx_sprintf(creds->data, "%s:%s%Z", user,
+                        password ? password : "");
+        }
+    }
+
+    curl_free(user);
+    curl_free(password);
+
+    return rc;
 }
 
 

@@ -14,6 +14,7 @@
 
 #include <curl/curl.h>
 
+#include "ngx_http_postmark_answer.h"
 #include "ngx_http_postmark_event.h"
 #include "ngx_http_postmark_json.h"
 #include "ngx_http_postmark_record.h"
@@ -43,6 +44,7 @@ typedef struct ngx_http_postmark_fetch_s   ngx_http_postmark_fetch_t;
 typedef struct ngx_http_postmark_job_s     ngx_http_postmark_job_t;
 typedef struct ngx_http_postmark_segment_s ngx_http_postmark_segment_t;
 typedef struct ngx_http_postmark_outbox_s  ngx_http_postmark_outbox_t;
+typedef struct ngx_http_postmark_conn_s    ngx_http_postmark_conn_t;
 
 
 #define NGX_HTTP_POSTMARK_KEYS_MAX    8
@@ -94,6 +96,7 @@ typedef struct {
     ngx_str_t                     display;      /* no credentials, no query */
     ngx_http_postmark_filter_t    filter;
     struct curl_slist            *headers;      /* in the configuration pool */
+    ngx_str_t                     head;         /* a forward's, to send */
     ngx_msec_t                    timeout;
     ngx_http_postmark_client_t   *client;
 
@@ -116,6 +119,8 @@ typedef struct {
 
     ngx_http_postmark_policy_t    policy;
     ngx_http_postmark_lane_t      lane;         /* of this worker */
+    ngx_queue_t                   idle;         /* its kept connections */
+    ngx_uint_t                    nidle;
     ngx_uint_t                    index;        /* among spooled ones */
     u_char                       *file;
     ngx_uint_t                    line;
@@ -232,6 +237,20 @@ struct ngx_http_postmark_fetch_s {
     size_t                            response_size;
     size_t                            response_max;
 
+    /*
+     * A forward: curl connects (name, TCP, TLS, proxy), and the request
+     * and its answer are the module's own, on a connection kept per
+     * destination.
+     */
+    ngx_http_postmark_dest_t         *dest;       /* NULL: curl's HTTP */
+    ngx_http_postmark_conn_t         *conn;
+    ngx_str_t                         head;
+    ngx_str_t                         body;
+    size_t                            sent;
+    off_t                             received;
+    ngx_msec_t                        started;
+    ngx_http_postmark_answer_t        answer;
+
     unsigned                          active:1;
     unsigned                          waiting:1;
     unsigned                          reserved:1; /* room taken in its lane */
@@ -239,6 +258,10 @@ struct ngx_http_postmark_fetch_s {
     unsigned                          head_done:1;
     unsigned                          too_large:1;
     unsigned                          cut:1;
+    unsigned                          connecting:1;
+    unsigned                          reused:1;   /* a kept connection */
+    unsigned                          retried:1;
+    unsigned                          extra:1;    /* bytes after the answer */
 };
 
 
@@ -401,9 +424,12 @@ void ngx_http_postmark_lane_init(ngx_http_postmark_lane_t *lane,
 ngx_int_t ngx_http_postmark_lane_reserve(ngx_http_postmark_lane_t *lane);
 void ngx_http_postmark_lane_unreserve(ngx_http_postmark_lane_t *lane);
 ngx_http_postmark_fetch_t *ngx_http_postmark_fetch_create(ngx_pool_t *pool);
+ngx_http_postmark_fetch_t *ngx_http_postmark_forward_create(ngx_pool_t *pool,
+    ngx_http_postmark_dest_t *dest);
 void ngx_http_postmark_fetch_keep_response(ngx_http_postmark_fetch_t *fetch,
     size_t max, ngx_uint_t cut);
 ngx_int_t ngx_http_postmark_fetch_start(ngx_http_postmark_fetch_t *fetch);
+time_t ngx_http_postmark_fetch_retry_after(ngx_http_postmark_fetch_t *fetch);
 ngx_int_t ngx_http_postmark_header_list(ngx_pool_t *pool,
     struct curl_slist **list, char *line);
 

@@ -678,7 +678,7 @@ static void
 ngx_http_postmark_attempt_done(ngx_http_postmark_job_t *job)
 {
     u_char                         then[128];
-    curl_off_t                     after;
+    time_t                         after;
     ngx_msec_t                     pause;
     ngx_http_postmark_outbox_t    *ob;
     ngx_http_postmark_pending_t   *p;
@@ -749,8 +749,7 @@ ngx_http_postmark_attempt_done(ngx_http_postmark_job_t *job)
     after = 0;
 
     if (d->status == 429 || d->status == 503) {
-        (void) curl_easy_getinfo(d->fetch->easy, CURLINFO_RETRY_AFTER,
-                                 &after);
+        after = ngx_http_postmark_fetch_retry_after(d->fetch);
     }
 
     if (d->status == 410) {
@@ -766,7 +765,7 @@ ngx_http_postmark_attempt_done(ngx_http_postmark_job_t *job)
     }
 
     if (after > 0) {
-        pause = (ngx_msec_t) ngx_min(after, (curl_off_t) 86400) * 1000;
+        pause = (ngx_msec_t) ngx_min(after, (time_t) 86400) * 1000;
         pause = ngx_min(pause, ob->dest->policy.max_age);
 
         *ngx_snprintf(then, sizeof(then) - 1, "; Retry-After: deliveries to "

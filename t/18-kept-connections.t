@@ -1,0 +1,157 @@
+#!/usr/bin/perl
+
+# Forwards go over connections kept per destination, as the module's own
+# HTTP/1.1 exchange: against a stock nginx that answers at once, many
+# webhooks at a time are each forwarded once and answered 200, on a few
+# connections; a destination that closes its idle connections, or closes
+# after a number of requests, loses no event (a forward on a connection
+# it closed goes once more on a fresh one, with the same webhook-id).
+
+use strict;
+use warnings;
+
+use Test::More;
+use POSIX qw(WNOHANG);
+
+use PostmarkTest qw(wait_for read_file);
+use PostmarkTest::Spool qw(event);
+
+# a destination as fast as they come: nginx itself
+my $dest = PostmarkTest->new(module => '', log_level => 'warn');
+$dest->write_config(<<'EOF');
+%%TEST_GLOBALS%%
+worker_processes 1;
+events { }
+http {
+    %%TEST_GLOBALS_HTTP%%
+
+    log_format hook '$connection $connection_requests $request_uri '
+                    '$http_webhook_id $request_length';
+
+    server {
+        listen 127.0.0.1:%%PORT_8081%%;
+        keepalive_requests 1000;
+        access_log %%TESTDIR%%/logs/hook.log hook;
+
+        location = /hook { return 204; }
+        location = /short { keepalive_timeout 1s; return 204; }
+        location = /few {
+            keepalive_requests 5;
+            access_log %%TESTDIR%%/logs/few.log hook;
+            return 204;
+        }
+    }
+}
+EOF
+$dest->run;
+my $dport = $dest->port(8081);
+
+my $t = PostmarkTest->new(log_level => 'info');
+$t->write_config(<<"EOF");
+%%TEST_GLOBALS%%
+worker_processes 1;
+events { }
+http {
+    %%TEST_GLOBALS_HTTP%%
+
+    postmark_client acme {
+        webhook_user      acme;
+        webhook_password  secret;
+        forward http://127.0.0.1:$dport/hook { }
+    }
+
+    postmark_client brief {
+        webhook_user      brief;
+        webhook_password  secret;
+        forward http://127.0.0.1:$dport/short { }
+    }
+
+    postmark_client few {
+        webhook_user      few;
+        webhook_password  secret;
+        forward http://127.0.0.1:$dport/few { }
+    }
+
+    server {
+        listen 127.0.0.1:%%PORT_8080%%;
+        location = /webhook { postmark_webhook; }
+    }
+}
+EOF
+$t->run;
+
+# "procs" processes, each posting "n" events on one kept-alive connection
+sub burst {
+    my ($user, $procs, $n, $from) = @_;
+    my @pids;
+
+    for my $p (1 .. $procs) {
+        my $pid = fork // die "fork: $!";
+
+        if ($pid == 0) {
+            my @r = $t->keepalive(map {
+                ['/webhook', event($from + $p * 10000 + $_), user => $user,
+                 password => 'secret']
+            } 1 .. $n);
+            POSIX::_exit(scalar(grep { $_->{status} == 200 } @r) == $n
+                         ? 0 : 1);
+        }
+
+        push @pids, $pid;
+    }
+
+    my $ok = 0;
+    for (@pids) {
+        waitpid $_, 0;
+        $ok++ if $? == 0;
+    }
+
+    return $ok;
+}
+
+sub lines {
+    my ($file, $re) = @_;
+    return grep { /$re/ } split /\n/, read_file($dest->dir . "/logs/$file");
+}
+
+# --- many at once, on kept connections -------------------------------------
+
+is(burst('acme', 8, 100, 0), 8, '8 connections of 100 webhooks each: every '
+   . 'one answered 200');
+
+my @got;
+ok(wait_for(sub { (@got = lines('hook.log', qr{ /hook })) >= 800 }, 10),
+   'the destination got 800 forwards');
+my %ids = map { (split / /)[3] => 1 } @got;
+is(scalar keys %ids, 800, 'each event once');
+
+my %conns = map { (split / /)[0] => 1 } @got;
+cmp_ok(scalar keys %conns, '<=', 16, 'over ' . scalar(keys %conns)
+       . ' connections: they are kept and reused');
+ok((grep { (split / /)[1] > 50 } @got), 'a connection carried over 50');
+
+# --- a destination that closes idle connections ----------------------------
+
+is(burst('brief', 4, 10, 100_000), 4, 'to a destination with a 1 s '
+   . 'keepalive_timeout: 200s');
+sleep 2;        # it closes them all meanwhile
+is(burst('brief', 4, 10, 200_000), 4, 'and again after it closed them: '
+   . 'every webhook 200');
+
+my @brief = lines('hook.log', qr{ /short });
+is(scalar(@brief), 80, 'the destination got each of the 80 events');
+my %brief = map { (split / /)[3] => 1 } @brief;
+is(scalar keys %brief, 80, 'once each');
+
+# --- a destination that closes after five requests -------------------------
+
+is(burst('few', 2, 30, 300_000), 2, 'to a destination closing after 5 '
+   . 'requests: every webhook 200');
+my @few = lines('few.log', qr{ /few });
+is(scalar(@few), 60, 'it got all 60, once each');
+ok(!grep({ (split / /)[1] > 5 } @few), 'never more than 5 on a connection');
+
+ok(!$t->log_lines(qr/\[error\].*forward/), 'no forward failed');
+
+$dest->stop;
+$t->finish;
