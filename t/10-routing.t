@@ -8,6 +8,7 @@ use warnings;
 
 use Test::More;
 use JSON::PP;
+use MIME::Base64 ();
 
 use PostmarkTest qw(payload read_file);
 
@@ -16,6 +17,9 @@ my $a = $t->standin('a');
 my $b = $t->standin('b');
 
 $t->write_file('secrets/acme.password', "acme-pass\n");
+
+# a destination whose URL carries credentials, percent-encoded
+(my $creds = $b->url('/b/creds')) =~ s{^http://}{http://hook:p%40ss%20w\@};
 
 $t->write_config(<<"EOF");
 %%TEST_GLOBALS%%
@@ -61,6 +65,7 @@ http {
         webhook_password  "globex pass";
 
         forward ${\ $b->url('/b/all') } { }
+        forward ${\ $creds } { tags with-creds; }
         forward ${\ $b->url('/b/subs') } {
             events  SubscriptionChange;
             streams outbound other;
@@ -133,6 +138,18 @@ for my $name (sort keys %acme) {
 my ($all) = grep { $_->{path} eq '/a/all?token=q' } $a->requests;
 is($all->{headers}{'x-api-key'}, 'k1 with spaces', 'static header sent');
 is($all->{headers}{'x-client'}, 'acme', 'second static header sent');
+
+# the URL's credentials, decoded, as Basic authorization
+$b->clear;
+(my $tagged = payload('delivery')) =~ s/"Tag": "[^"]*"/"Tag": "with-creds"/
+    or die 'no Tag in the delivery sample';
+my $cr = $t->post('/globex/webhook', $tagged, user => 'globex',
+                  password => 'globex pass');
+my ($with) = grep { $_->{path} eq '/b/creds' } $b->requests;
+is($with && $with->{headers}{authorization},
+   'Basic ' . MIME::Base64::encode_base64('hook:p@ss w', ''),
+   "a URL's credentials arrive as Basic authorization");
+unlike($t->error_log, qr/p%40ss|p\@ss/, 'and are never logged');
 
 my %unique = reverse %ids;
 is(scalar keys %unique, scalar keys %ids, 'different events, different ids');
