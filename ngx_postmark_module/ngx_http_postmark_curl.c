@@ -1484,6 +1484,11 @@ ngx_http_postmark_exchange_connect(ngx_http_postmark_fetch_t *fetch)
     ngx_http_postmark_setopt(fetch, CURLOPT_CONNECT_ONLY, 1L);
     ngx_http_postmark_setopt(fetch, CURLOPT_TIMEOUT_MS, (long) left);
 
+    /* the exchange is HTTP/1.1: TLS must not agree on h2 (ALPN) */
+
+    ngx_http_postmark_setopt(fetch, CURLOPT_HTTP_VERSION,
+                             (long) CURL_HTTP_VERSION_1_1);
+
     /* a trusted certificate replaces the system's authorities */
 
     if (dest->ca.data) {

@@ -3,9 +3,10 @@
 # Forwards go over connections kept per destination, as the module's own
 # HTTP/1.1 exchange: against a stock nginx that answers at once, many
 # webhooks at a time are each forwarded once and answered 200, on a few
-# connections; a destination that closes its idle connections, or closes
-# after a number of requests, loses no event (a forward on a connection
-# it closed goes once more on a fresh one, with the same webhook-id).
+# connections, over TLS too, where the destination also offers HTTP/2; a
+# destination that closes its idle connections, or closes after a number
+# of requests, loses no event (a forward on a connection it closed goes
+# once more on a fresh one, with the same webhook-id).
 
 use strict;
 use warnings;
@@ -16,8 +17,14 @@ use POSIX qw(WNOHANG);
 use PostmarkTest qw(wait_for read_file);
 use PostmarkTest::Spool qw(event);
 
-# a destination as fast as they come: nginx itself
+# a destination as fast as they come: nginx itself, over TLS too
 my $dest = PostmarkTest->new(module => '', log_level => 'warn');
+my $ddir = $dest->dir;
+system("openssl req -x509 -newkey rsa:2048 -nodes -keyout $ddir/d.key "
+       . "-out $ddir/d.crt -days 2 -subj /CN=localhost "
+       . "-addext subjectAltName=IP:127.0.0.1 2>/dev/null") == 0
+    or BAIL_OUT('openssl cannot make a certificate');
+
 $dest->write_config(<<'EOF');
 %%TEST_GLOBALS%%
 worker_processes 1;
@@ -41,10 +48,21 @@ http {
             return 204;
         }
     }
+
+    server {
+        listen 127.0.0.1:%%PORT_8443%% ssl http2;
+        ssl_certificate     %%TESTDIR%%/d.crt;
+        ssl_certificate_key %%TESTDIR%%/d.key;
+        keepalive_requests 1000;
+        access_log %%TESTDIR%%/logs/tls.log hook;
+
+        location = /tls { return 204; }
+    }
 }
 EOF
 $dest->run;
 my $dport = $dest->port(8081);
+my $tport = $dest->port(8443);
 
 my $t = PostmarkTest->new(log_level => 'info');
 $t->write_config(<<"EOF");
@@ -64,6 +82,14 @@ http {
         webhook_user      brief;
         webhook_password  secret;
         forward http://127.0.0.1:$dport/short { }
+    }
+
+    postmark_client secure {
+        webhook_user      secure;
+        webhook_password  secret;
+        forward https://127.0.0.1:$tport/tls {
+            tls_trusted_certificate $ddir/d.crt;
+        }
     }
 
     postmark_client few {
@@ -129,6 +155,16 @@ my %conns = map { (split / /)[0] => 1 } @got;
 cmp_ok(scalar keys %conns, '<=', 16, 'over ' . scalar(keys %conns)
        . ' connections: they are kept and reused');
 ok((grep { (split / /)[1] > 50 } @got), 'a connection carried over 50');
+
+# --- over TLS, to a destination that also speaks HTTP/2 -------------------
+
+is(burst('secure', 4, 50, 50_000), 4, 'over TLS, where the destination '
+   . 'offers h2: every webhook 200');
+my @tls = lines('tls.log', qr{ /tls });
+is(scalar(@tls), 200, 'it got all 200 events');
+my %tconns = map { (split / /)[0] => 1 } @tls;
+cmp_ok(scalar keys %tconns, '<=', 8, 'on ' . scalar(keys %tconns)
+       . ' kept TLS connections');
 
 # --- a destination that closes idle connections ----------------------------
 
