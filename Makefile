@@ -221,9 +221,12 @@ faults: deps module
 	TEST_NGINX_BINARY=$(NGINX_BIN) TEST_NGINX_MODULE=$(MODULE_SO) \
 	    perl -I t/lib tools/faults.pl $(FAULT_EVENTS)
 
+# the peers too: njs (Debian's module for its nginx) and Node.js
 bench: deps module
-	@command -v wrk >/dev/null || { apt-get update && \
-	    DEBIAN_FRONTEND=noninteractive apt-get install -y wrk; }
+	@command -v wrk >/dev/null && command -v node >/dev/null && \
+	    test -f /usr/lib/nginx/modules/ngx_http_js_module.so || \
+	    { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install \
+	        -y wrk nodejs libnginx-mod-http-js; }
 	NGINX_BIN=$(NGINX_BIN) MODULE_SO=$(MODULE_SO) bench/run
 
 clean:
