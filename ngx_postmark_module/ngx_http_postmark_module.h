@@ -365,26 +365,41 @@ typedef struct {
 #define NGX_HTTP_POSTMARK_DEAD_RETRY  60000
 
 
-/* a delivery in the spool, not yet done */
+/*
+ * The last answer of a destination, shared by the deliveries it was the
+ * last answer of: a destination that is down answers all of them alike.
+ */
 
 typedef struct {
-    ngx_event_t                       timer;
-    ngx_queue_t                       queue;      /* in the ready queue */
-    ngx_queue_t                       link;       /* among all of the worker */
+    ngx_uint_t                        refs;
+    u_char                            text[1];
+} ngx_http_postmark_note_t;
+
+
+/*
+ * A delivery in the spool, not yet done: the worker keeps one per event
+ * and spooled destination, so it is small (120 bytes, in blocks), and
+ * its timer is a node of the retry layer's own tree.
+ */
+
+typedef struct {
+    ngx_rbtree_node_t                 due;        /* when looked at next */
+    ngx_queue_t                       queue;      /* ready, or waiting */
     ngx_http_postmark_segment_t      *segment;
     ngx_http_postmark_outbox_t       *outbox;     /* NULL: destination gone */
     off_t                             offset;
-    size_t                            length;
     uint64_t                          created;    /* ms since the epoch */
-    ngx_uint_t                        attempts;
-    u_char                           *last;       /* the last answer, or NULL */
+    ngx_http_postmark_note_t         *last;       /* the last answer, or NULL */
     const char                       *dead;       /* why, when it failed */
     ngx_http_postmark_job_t          *job;        /* the attempt under way */
-    ngx_http_postmark_job_t          *fresh;      /* has the body in memory */
-    unsigned                          ready:1;
-    unsigned                          busy:1;
-    unsigned                          reserved:1; /* room in its lane */
-    unsigned                          reading:1;  /* its record, in a thread */
+    uint32_t                          length;
+    uint32_t                          attempts:24;
+    uint32_t                          used:1;     /* its block slot */
+    uint32_t                          timed:1;    /* "due" is in the tree */
+    uint32_t                          ready:1;
+    uint32_t                          busy:1;
+    uint32_t                          reserved:1; /* room in its lane */
+    uint32_t                          reading:1;  /* its record, in a thread */
 } ngx_http_postmark_pending_t;
 
 
@@ -405,6 +420,9 @@ struct ngx_http_postmark_outbox_s {
     ngx_event_t                       resume;
     ngx_uint_t                        delivered;
     ngx_uint_t                        dead;
+    ngx_http_postmark_note_t         *note;       /* its last answer */
+    ngx_http_postmark_job_t          *fresh;      /* a first attempt's body */
+    ngx_http_postmark_pending_t      *fresh_for;
     unsigned                          paused:1;   /* Retry-After */
     unsigned                          gone:1;     /* 410 Gone */
     unsigned                          dispatching:1;

@@ -32,16 +32,56 @@
 #define NGX_HTTP_POSTMARK_TIMER_MAX   (24 * 60 * 60 * 1000)
 
 
+/*
+ * Pending deliveries live in blocks of 64 KB, a free list in each: a
+ * backlog of a million events costs about 120 MB of the worker's memory,
+ * and a block goes back once it is empty.
+ */
+
+#define NGX_HTTP_POSTMARK_BLOCK       65536
+
+typedef struct {
+    ngx_queue_t                     all;        /* every block */
+    ngx_queue_t                     room;       /* among blocks with room */
+    ngx_http_postmark_pending_t    *free;       /* chained through "job" */
+    ngx_uint_t                      used;
+    unsigned                        has_room:1;
+} ngx_http_postmark_block_t;
+
+#define ngx_http_postmark_block_slots                                       \
+    ((NGX_HTTP_POSTMARK_BLOCK - sizeof(ngx_http_postmark_block_t))          \
+     / sizeof(ngx_http_postmark_pending_t))
+
+#define ngx_http_postmark_block_of(p)                                       \
+    ((ngx_http_postmark_block_t *)                                          \
+     ((uintptr_t) (p) & ~((uintptr_t) NGX_HTTP_POSTMARK_BLOCK - 1)))
+
+
 typedef struct {
     ngx_http_postmark_outbox_t     *outboxes;
     ngx_uint_t                      n;
     ngx_array_t                    *spooled;    /* by client, then URL */
-    ngx_queue_t                     all;        /* every pending delivery */
     ngx_uint_t                      exiting;
+
+    ngx_queue_t                     blocks;
+    ngx_queue_t                     room;
+    ngx_uint_t                      nblocks;
+
+    /* when each pending delivery is looked at next: one nginx timer */
+    ngx_rbtree_t                    dues;
+    ngx_rbtree_node_t               sentinel;
+    ngx_event_t                     timer;
 } ngx_http_postmark_retry_t;
 
 
-static void ngx_http_postmark_retry_timer(ngx_event_t *ev);
+static ngx_http_postmark_pending_t *ngx_http_postmark_pending_alloc(void);
+static void ngx_http_postmark_pending_free(ngx_http_postmark_pending_t *p);
+static void ngx_http_postmark_due_add(ngx_http_postmark_pending_t *p,
+    ngx_msec_t after);
+static void ngx_http_postmark_due_del(ngx_http_postmark_pending_t *p);
+static void ngx_http_postmark_due_arm(void);
+static void ngx_http_postmark_dues(ngx_event_t *ev);
+static void ngx_http_postmark_retry_due(ngx_http_postmark_pending_t *p);
 static void ngx_http_postmark_retry_ready(ngx_http_postmark_pending_t *p,
     ngx_uint_t head);
 static ngx_int_t ngx_http_postmark_retry_deadline(
@@ -68,6 +108,7 @@ static void ngx_http_postmark_breaker(ngx_http_postmark_outbox_t *ob);
 static ngx_msec_t ngx_http_postmark_backoff(ngx_http_postmark_pending_t *p);
 static void ngx_http_postmark_remember(ngx_http_postmark_pending_t *p,
     ngx_http_postmark_delivery_t *d);
+static void ngx_http_postmark_note_release(ngx_http_postmark_note_t *note);
 
 
 /* process-wide: the outboxes of this worker */
@@ -86,7 +127,13 @@ ngx_http_postmark_retry_init(ngx_cycle_t *cycle)
     pmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_postmark_module);
 
     retry = &ngx_http_postmark_retry;
-    ngx_queue_init(&retry->all);
+
+    ngx_queue_init(&retry->blocks);
+    ngx_queue_init(&retry->room);
+    ngx_rbtree_init(&retry->dues, &retry->sentinel,
+                    ngx_rbtree_insert_timer_value);
+    ngx_http_postmark_timer_init(&retry->timer, ngx_http_postmark_dues,
+                                 cycle->log);
 
     if (pmcf->spooled.nelts == 0) {
         return NGX_OK;
@@ -133,40 +180,52 @@ ngx_http_postmark_retry_exit(ngx_cycle_t *cycle)
 {
     ngx_uint_t                    i;
     ngx_queue_t                  *q;
+    ngx_http_postmark_block_t    *b;
     ngx_http_postmark_retry_t    *retry;
-    ngx_http_postmark_pending_t  *p;
+    ngx_http_postmark_pending_t  *p, *slots;
 
     retry = &ngx_http_postmark_retry;
 
     retry->exiting = 1;
 
-    if (retry->all.next == NULL) {
+    if (retry->blocks.next == NULL) {
         return;     /* not started: the module has nothing to do here */
     }
 
-    while (!ngx_queue_empty(&retry->all)) {
-        q = ngx_queue_head(&retry->all);
-        p = ngx_queue_data(q, ngx_http_postmark_pending_t, link);
+    ngx_http_postmark_timer_stop(&retry->timer);
 
-        ngx_queue_remove(q);
-        ngx_http_postmark_timer_stop(&p->timer);
+    while (!ngx_queue_empty(&retry->blocks)) {
+        q = ngx_queue_head(&retry->blocks);
+        b = ngx_queue_data(q, ngx_http_postmark_block_t, all);
+        slots = (ngx_http_postmark_pending_t *) (b + 1);
 
-        /*
-         * an attempt whose record was being read will never hear of it:
-         * the thread pool is stopped; one in a transfer is ended by the
-         * engine, after this
-         */
+        for (i = 0; i < ngx_http_postmark_block_slots; i++) {
+            p = &slots[i];
 
-        if (p->reading) {
-            ngx_http_postmark_job_destroy(p->job);
+            if (!p->used) {
+                continue;
+            }
+
+            /*
+             * an attempt whose record was being read will never hear of
+             * it: the thread pool is stopped; one in a transfer is ended
+             * by the engine, after this
+             */
+
+            if (p->reading) {
+                ngx_http_postmark_job_destroy(p->job);
+            }
+
+            ngx_http_postmark_note_release(p->last);
         }
 
-        ngx_free(p->last);
-        ngx_free(p);
+        ngx_queue_remove(q);
+        ngx_free(b);
     }
 
     for (i = 0; i < retry->n; i++) {
         ngx_http_postmark_timer_stop(&retry->outboxes[i].resume);
+        ngx_http_postmark_note_release(retry->outboxes[i].note);
     }
 
     ngx_free(retry->outboxes);
@@ -258,12 +317,9 @@ ngx_http_postmark_pending_t *
 ngx_http_postmark_retry_add(ngx_http_postmark_segment_t *segment,
     ngx_http_postmark_outbox_t *outbox, ngx_http_postmark_record_t *rec)
 {
-    ngx_http_postmark_retry_t    *retry;
     ngx_http_postmark_pending_t  *p;
 
-    retry = &ngx_http_postmark_retry;
-
-    p = ngx_calloc(sizeof(ngx_http_postmark_pending_t), ngx_cycle->log);
+    p = ngx_http_postmark_pending_alloc();
     if (p == NULL) {
         return NULL;
     }
@@ -271,13 +327,8 @@ ngx_http_postmark_retry_add(ngx_http_postmark_segment_t *segment,
     p->segment = segment;
     p->outbox = outbox;
     p->offset = rec->offset;
-    p->length = rec->length;
+    p->length = (uint32_t) rec->length;
     p->created = rec->created;
-
-    ngx_http_postmark_timer_init(&p->timer, ngx_http_postmark_retry_timer,
-                                 ngx_cycle->log);
-
-    ngx_queue_insert_tail(&retry->all, &p->link);
 
     if (outbox) {
         outbox->pending++;
@@ -293,20 +344,24 @@ void
 ngx_http_postmark_retry_start(ngx_http_postmark_pending_t *p,
     ngx_http_postmark_job_t *fresh)
 {
-    p->fresh = fresh;
+    ngx_http_postmark_outbox_t  *ob;
+
+    ob = p->outbox;
+
+    ob->fresh = fresh;
+    ob->fresh_for = p;
 
     ngx_http_postmark_retry_ready(p, 0);
 
-    p->fresh = NULL;
+    ob->fresh = NULL;
+    ob->fresh_for = NULL;
 }
 
 
 void
 ngx_http_postmark_retry_free(ngx_http_postmark_pending_t *p)
 {
-    if (p->timer.timer_set) {
-        ngx_del_timer(&p->timer);
-    }
+    ngx_http_postmark_due_del(p);
 
     if (p->ready) {
         ngx_queue_remove(&p->queue);
@@ -316,9 +371,185 @@ ngx_http_postmark_retry_free(ngx_http_postmark_pending_t *p)
         p->outbox->pending--;
     }
 
-    ngx_queue_remove(&p->link);
-    ngx_free(p->last);
-    ngx_free(p);
+    ngx_http_postmark_note_release(p->last);
+    ngx_http_postmark_pending_free(p);
+}
+
+
+static ngx_http_postmark_pending_t *
+ngx_http_postmark_pending_alloc(void)
+{
+    ngx_uint_t                    i;
+    ngx_queue_t                  *q;
+    ngx_http_postmark_block_t    *b;
+    ngx_http_postmark_retry_t    *retry;
+    ngx_http_postmark_pending_t  *p, *slots;
+
+    retry = &ngx_http_postmark_retry;
+
+    if (ngx_queue_empty(&retry->room)) {
+        b = ngx_memalign(NGX_HTTP_POSTMARK_BLOCK, NGX_HTTP_POSTMARK_BLOCK,
+                         ngx_cycle->log);
+        if (b == NULL) {
+            return NULL;
+        }
+
+        ngx_memzero(b, NGX_HTTP_POSTMARK_BLOCK);
+
+        slots = (ngx_http_postmark_pending_t *) (b + 1);
+
+        for (i = ngx_http_postmark_block_slots; i > 0; i--) {
+            slots[i - 1].job = (ngx_http_postmark_job_t *) b->free;
+            b->free = &slots[i - 1];
+        }
+
+        ngx_queue_insert_tail(&retry->blocks, &b->all);
+        ngx_queue_insert_tail(&retry->room, &b->room);
+        b->has_room = 1;
+        retry->nblocks++;
+    }
+
+    q = ngx_queue_head(&retry->room);
+    b = ngx_queue_data(q, ngx_http_postmark_block_t, room);
+
+    p = b->free;
+    b->free = (ngx_http_postmark_pending_t *) p->job;
+    b->used++;
+
+    if (b->free == NULL) {
+        ngx_queue_remove(&b->room);
+        b->has_room = 0;
+    }
+
+    ngx_memzero(p, sizeof(ngx_http_postmark_pending_t));
+    p->used = 1;
+
+    return p;
+}
+
+
+/* an empty block goes, but the last one: it would come back at once */
+
+static void
+ngx_http_postmark_pending_free(ngx_http_postmark_pending_t *p)
+{
+    ngx_http_postmark_block_t  *b;
+    ngx_http_postmark_retry_t  *retry;
+
+    retry = &ngx_http_postmark_retry;
+    b = ngx_http_postmark_block_of(p);
+
+    ngx_memzero(p, sizeof(ngx_http_postmark_pending_t));
+    p->job = (ngx_http_postmark_job_t *) b->free;
+    b->free = p;
+    b->used--;
+
+    if (!b->has_room) {
+        ngx_queue_insert_tail(&retry->room, &b->room);
+        b->has_room = 1;
+    }
+
+    if (b->used == 0 && retry->nblocks > 1) {
+        ngx_queue_remove(&b->room);
+        ngx_queue_remove(&b->all);
+        retry->nblocks--;
+        ngx_free(b);
+    }
+}
+
+
+/* the tree of dues, nginx's timer tree in small, with one nginx timer */
+
+static void
+ngx_http_postmark_due_add(ngx_http_postmark_pending_t *p, ngx_msec_t after)
+{
+    ngx_http_postmark_retry_t  *retry;
+
+    retry = &ngx_http_postmark_retry;
+
+    ngx_http_postmark_due_del(p);
+
+    p->due.key = ngx_current_msec + after;
+    ngx_rbtree_insert(&retry->dues, &p->due);
+    p->timed = 1;
+
+    ngx_http_postmark_due_arm();
+}
+
+
+static void
+ngx_http_postmark_due_del(ngx_http_postmark_pending_t *p)
+{
+    if (p->timed) {
+        ngx_rbtree_delete(&ngx_http_postmark_retry.dues, &p->due);
+        p->timed = 0;
+    }
+}
+
+
+static void
+ngx_http_postmark_due_arm(void)
+{
+    ngx_msec_t                  next;
+    ngx_msec_int_t              after;
+    ngx_rbtree_node_t          *node;
+    ngx_http_postmark_retry_t  *retry;
+
+    retry = &ngx_http_postmark_retry;
+
+    if (retry->dues.root == &retry->sentinel) {
+        ngx_http_postmark_timer_stop(&retry->timer);
+        return;
+    }
+
+    node = ngx_rbtree_min(retry->dues.root, &retry->sentinel);
+    after = (ngx_msec_int_t) (node->key - ngx_current_msec);
+    next = (after > 0) ? (ngx_msec_t) after : 0;
+
+    if (retry->timer.timer_set
+        && retry->timer.timer.key == ngx_current_msec + next)
+    {
+        return;
+    }
+
+    if (retry->timer.timer_set) {
+        ngx_del_timer(&retry->timer);
+    }
+
+    ngx_add_timer(&retry->timer, next);
+}
+
+
+static void
+ngx_http_postmark_dues(ngx_event_t *ev)
+{
+    ngx_rbtree_node_t            *node;
+    ngx_http_postmark_retry_t    *retry;
+    ngx_http_postmark_pending_t  *p;
+
+    retry = &ngx_http_postmark_retry;
+
+    if (retry->exiting || ngx_exiting) {
+        return;
+    }
+
+    while (retry->dues.root != &retry->sentinel) {
+        node = ngx_rbtree_min(retry->dues.root, &retry->sentinel);
+
+        if ((ngx_msec_int_t) (node->key - ngx_current_msec) > 0) {
+            break;
+        }
+
+        p = (ngx_http_postmark_pending_t *)
+            ((u_char *) node - offsetof(ngx_http_postmark_pending_t, due));
+
+        ngx_rbtree_delete(&retry->dues, node);
+        p->timed = 0;
+
+        ngx_http_postmark_retry_due(p);
+    }
+
+    ngx_http_postmark_due_arm();
 }
 
 
@@ -330,21 +561,13 @@ ngx_http_postmark_retry_dead_later(ngx_http_postmark_pending_t *p,
 {
     p->dead = reason;
 
-    ngx_add_timer(&p->timer, NGX_HTTP_POSTMARK_DEAD_RETRY);
+    ngx_http_postmark_due_add(p, NGX_HTTP_POSTMARK_DEAD_RETRY);
 }
 
 
 static void
-ngx_http_postmark_retry_timer(ngx_event_t *ev)
+ngx_http_postmark_retry_due(ngx_http_postmark_pending_t *p)
 {
-    ngx_http_postmark_pending_t  *p;
-
-    p = ngx_http_postmark_event_data(ev, ngx_http_postmark_pending_t, timer);
-
-    if (ngx_http_postmark_retry.exiting || ngx_exiting) {
-        return;
-    }
-
     if (p->dead) {
         ngx_http_postmark_spool_dead(p, p->dead);
         return;
@@ -415,8 +638,8 @@ ngx_http_postmark_retry_deadline(ngx_http_postmark_pending_t *p)
         return NGX_DECLINED;
     }
 
-    ngx_add_timer(&p->timer, (ngx_msec_t) ngx_min(deadline - now,
-                                          NGX_HTTP_POSTMARK_TIMER_MAX));
+    ngx_http_postmark_due_add(p, (ngx_msec_t) ngx_min(deadline - now,
+                                               NGX_HTTP_POSTMARK_TIMER_MAX));
 
     return NGX_OK;
 }
@@ -448,9 +671,7 @@ ngx_http_postmark_outbox_dispatch(ngx_http_postmark_outbox_t *ob)
         p = ngx_queue_data(q, ngx_http_postmark_pending_t, queue);
         p->ready = 0;
 
-        if (p->timer.timer_set) {
-            ngx_del_timer(&p->timer);
-        }
+        ngx_http_postmark_due_del(p);
 
         p->busy = 1;
         p->reserved = 1;
@@ -528,7 +749,8 @@ ngx_http_postmark_attempt(ngx_http_postmark_pending_t *p)
     ngx_http_postmark_job_t   *job, *fresh;
     ngx_http_postmark_body_t  *body;
 
-    fresh = p->fresh;
+    fresh = (p->outbox->fresh_for == p) ? p->outbox->fresh : NULL;
+    p->outbox->fresh_for = NULL;
 
     if (fresh) {
         body = fresh->shared;
@@ -701,7 +923,9 @@ ngx_http_postmark_attempt_done(ngx_http_postmark_job_t *job)
     ob->busy--;
     ngx_http_postmark_attempt_unreserve(p);
 
-    p->attempts++;
+    if (p->attempts < 0xffffff) {
+        p->attempts++;
+    }
 
     if (d->ok) {
         ob->delivered++;
@@ -833,11 +1057,11 @@ ngx_http_postmark_attempt_failed(ngx_http_postmark_pending_t *p,
     } else {
         if (d) {
             *ngx_snprintf(then, sizeof(then) - 1, "; attempt %ui, next in "
-                          "%M ms", p->attempts, delay) = '\0';
+                          "%M ms", (ngx_uint_t) p->attempts, delay) = '\0';
             ngx_http_postmark_delivery_log(d, NGX_LOG_WARN, (char *) then);
         }
 
-        ngx_add_timer(&p->timer, delay);
+        ngx_http_postmark_due_add(p, delay);
     }
 
     if (job) {
@@ -936,40 +1160,68 @@ static void
 ngx_http_postmark_remember(ngx_http_postmark_pending_t *p,
     ngx_http_postmark_delivery_t *d)
 {
-    u_char     *last, *s, *end;
-    size_t      len;
-    ngx_str_t   answer;
+    u_char                     *s, *end;
+    size_t                      len;
+    ngx_str_t                   answer;
+    ngx_http_postmark_note_t   *note;
+    ngx_http_postmark_outbox_t *ob;
+    u_char                      text[sizeof("HTTP 000: ")
+                                     + NGX_HTTP_POSTMARK_ANSWER_MAX
+                                     + CURL_ERROR_SIZE];
 
+    ob = p->outbox;
     ngx_str_null(&answer);
 
     if (d->status && d->fetch) {
         answer = d->fetch->response;
     }
 
-    len = sizeof("HTTP 000: ") + NGX_HTTP_POSTMARK_ANSWER_MAX
-          + CURL_ERROR_SIZE;
-
-    last = ngx_alloc(len, ngx_cycle->log);
-    if (last == NULL) {
-        return;
-    }
-
     if (d->status) {
-        end = ngx_snprintf(last, len - 1, "HTTP %l%s%V", d->status,
+        end = ngx_snprintf(text, sizeof(text) - 1, "HTTP %l%s%V", d->status,
                            answer.len ? ": " : "", &answer);
 
     } else {
-        end = ngx_snprintf(last, len - 1, "%s", d->reason);
+        end = ngx_snprintf(text, sizeof(text) - 1, "%s", d->reason);
     }
 
     *end = '\0';
+    len = end - text;
 
-    for (s = last; s < end; s++) {
+    for (s = text; s < end; s++) {
         if (*s < 0x20 || *s >= 0x7f) {
             *s = ' ';
         }
     }
 
-    ngx_free(p->last);
-    p->last = last;
+    /* the destination said the same before: the note is shared */
+
+    note = ob->note;
+
+    if (note == NULL || ngx_strcmp(note->text, text) != 0) {
+        note = ngx_alloc(sizeof(ngx_http_postmark_note_t) + len,
+                         ngx_cycle->log);
+        if (note == NULL) {
+            return;
+        }
+
+        note->refs = 1;
+        ngx_memcpy(note->text, text, len + 1);
+
+        ngx_http_postmark_note_release(ob->note);
+        ob->note = note;
+    }
+
+    note->refs++;
+
+    ngx_http_postmark_note_release(p->last);
+    p->last = note;
+}
+
+
+static void
+ngx_http_postmark_note_release(ngx_http_postmark_note_t *note)
+{
+    if (note && --note->refs == 0) {
+        ngx_free(note);
+    }
 }

@@ -1269,7 +1269,7 @@ ngx_http_postmark_spool_dead(ngx_http_postmark_pending_t *p,
     ctx->len = p->length;
     ctx->dir = spool->conf->dead.data;
     ctx->reason = reason;
-    ngx_cpystrn(ctx->last, p->last ? p->last : (u_char *) "",
+    ngx_cpystrn(ctx->last, p->last ? p->last->text : (u_char *) "",
                 sizeof(ctx->last));
     ctx->now = ngx_http_postmark_now();
     ctx->attempts = p->attempts;
