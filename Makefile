@@ -8,6 +8,7 @@
 #   make fuzz        the fuzz targets of the pure cores, FUZZ_TIME seconds each
 #   make fuzz-corpus keep what long fuzz runs found, minimised, in t/fuzz
 #   make bench       receiver throughput next to proxy_pass (docs/benchmarks.md)
+#   make soak        half the receiver's capacity for 30 minutes: its memory
 #   make faults      crashes, reloads and outages at larger counts: nothing
 #                    acknowledged is lost (docs/reliability.md)
 
@@ -56,7 +57,7 @@ FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined \
               -fno-sanitize-recover=undefined
 
 .PHONY: all module deps sdk unit test test-asan fuzz fuzz-corpus source \
-        demo bench faults clean
+        demo bench soak faults clean
 
 all: module
 
@@ -220,6 +221,13 @@ demo: deps module
 faults: deps module
 	TEST_NGINX_BINARY=$(NGINX_BIN) TEST_NGINX_MODULE=$(MODULE_SO) \
 	    perl -I t/lib tools/faults.pl $(FAULT_EVENTS)
+
+# half of the receiver's capacity for SOAK_MINUTES (30): memory each minute
+soak: deps module
+	@command -v wrk >/dev/null || { apt-get update && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y wrk; }
+	TEST_NGINX_BINARY=$(NGINX_BIN) TEST_NGINX_MODULE=$(MODULE_SO) \
+	    perl -I t/lib tools/soak.pl
 
 # the peers too: njs (Debian's module for its nginx) and Node.js
 bench: deps module
