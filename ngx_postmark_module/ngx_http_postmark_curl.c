@@ -67,6 +67,10 @@ typedef struct {
     /* connections to destinations kept between forwards, oldest first */
     ngx_queue_t                 kept;
     ngx_uint_t                  nkept;
+
+    /* kept connections nginx took back: curl lets them go when posted */
+    ngx_queue_t                 closing;
+    ngx_event_t                 close;
 } ngx_http_postmark_engine_t;
 
 
@@ -158,6 +162,8 @@ static ngx_http_postmark_conn_t *ngx_http_postmark_conn_take(
 static void ngx_http_postmark_conn_keep(ngx_http_postmark_conn_t *conn);
 static void ngx_http_postmark_conn_close(ngx_http_postmark_conn_t *conn);
 static void ngx_http_postmark_conns_close(void);
+static void ngx_http_postmark_conn_unwatch(ngx_http_postmark_conn_t *conn);
+static void ngx_http_postmark_conns_let_go(ngx_event_t *ev);
 
 
 /* process-wide: one engine per worker, created in init_process */
@@ -202,6 +208,7 @@ ngx_http_postmark_engine_init(ngx_cycle_t *cycle)
     ngx_queue_init(&engine->blocked);
     ngx_queue_init(&engine->failed);
     ngx_queue_init(&engine->kept);
+    ngx_queue_init(&engine->closing);
 
     ngx_http_postmark_lane_init(&engine->api, 0);
     engine->api.api = 1;
@@ -217,6 +224,8 @@ ngx_http_postmark_engine_init(ngx_cycle_t *cycle)
     ngx_http_postmark_timer_init(&engine->hold,
                                  ngx_http_postmark_engine_hold_timer,
                                  cycle->log);
+    ngx_http_postmark_timer_init(&engine->close,
+                                 ngx_http_postmark_conns_let_go, cycle->log);
 
     /* what holds the worker must outlast a graceful shutdown */
     engine->hold.cancelable = 0;
@@ -1508,8 +1517,16 @@ ngx_http_postmark_exchange_connect(ngx_http_postmark_fetch_t *fetch)
         ngx_http_postmark_setopt(fetch, CURLOPT_SSLVERSION, dest->tls_version);
     }
 
+    /*
+     * the request was built for the proxy set, or none: no proxy of the
+     * environment (http_proxy, no_proxy) may change the way
+     */
+
+    ngx_http_postmark_setopt(fetch, CURLOPT_PROXY,
+                             dest->proxy.len ? (char *) dest->proxy.data : "");
+
     if (dest->proxy.len) {
-        ngx_http_postmark_setopt(fetch, CURLOPT_PROXY, dest->proxy.data);
+        ngx_http_postmark_setopt(fetch, CURLOPT_NOPROXY, "");
     }
 
     /* failures are reported as any other, from the event loop */
@@ -1626,9 +1643,28 @@ ngx_http_postmark_exchange_event(ngx_event_t *ev)
     conn = c->data;
     fetch = conn->fetch;
 
-    /* a kept connection that says something, or is due, or is reclaimed */
+    /*
+     * A kept connection that says something, or is due, or that nginx
+     * takes back (short of connections, or shutting down).  nginx may do
+     * that from inside one of curl's callbacks (ngx_get_connection() drains
+     * reusable connections), where curl must not be called: its slot is
+     * given back now, the rest is done from a posted event.
+     */
 
     if (fetch == NULL) {
+        if (c->close) {
+            ngx_http_postmark_conn_unwatch(conn);
+            ngx_queue_insert_tail(&ngx_http_postmark_engine.closing,
+                                  &conn->all);
+
+            if (!ngx_http_postmark_engine.close.posted) {
+                ngx_post_event(&ngx_http_postmark_engine.close,
+                               &ngx_posted_events);
+            }
+
+            return;
+        }
+
         ngx_http_postmark_conn_close(conn);
         return;
     }
@@ -1744,12 +1780,15 @@ ngx_http_postmark_exchange_recv(ngx_http_postmark_fetch_t *fetch)
     int                         rc;
     size_t                      n, used;
     CURLcode                    result;
+    ngx_uint_t                  reads;
     ngx_http_postmark_conn_t   *conn;
     u_char                      buf[NGX_HTTP_POSTMARK_RECV_BUF];
 
     conn = fetch->conn;
 
-    for ( ;; ) {
+    /* a few reads at a time: the event is level-triggered, others wait */
+
+    for (reads = 0; reads < 16; reads++) {
         n = 0;
         result = curl_easy_recv(conn->easy, buf, sizeof(buf), &n);
 
@@ -1981,7 +2020,7 @@ ngx_http_postmark_exchange_cleanup(ngx_http_postmark_fetch_t *fetch)
     if (fetch->easy) {
         curl_multi_remove_handle(engine->multi, fetch->easy);
 
-        if (engine->nidle < NGX_HTTP_POSTMARK_IDLE_HANDLES) {
+        if (engine->multi && engine->nidle < NGX_HTTP_POSTMARK_IDLE_HANDLES) {
             engine->idle[engine->nidle++] = fetch->easy;
 
         } else {
@@ -2103,6 +2142,36 @@ ngx_http_postmark_conn_keep(ngx_http_postmark_conn_t *conn)
 static void
 ngx_http_postmark_conn_close(ngx_http_postmark_conn_t *conn)
 {
+    CURLMcode  rc;
+
+    ngx_http_postmark_conn_unwatch(conn);
+
+    /* curl closes the socket, and ends TLS */
+
+    rc = curl_multi_remove_handle(ngx_http_postmark_engine.multi, conn->easy);
+
+    if (rc != CURLM_OK) {
+
+        /* such as from inside curl: the handle would be freed in use */
+
+        ngx_log_error(NGX_LOG_ALERT, ngx_cycle->log, 0,
+                      "postmark: a connection to \"%V\" cannot leave curl: "
+                      "%s", &conn->dest->display, curl_multi_strerror(rc));
+        ngx_free(conn);
+        return;
+    }
+
+    curl_easy_cleanup(conn->easy);
+
+    ngx_free(conn);
+}
+
+
+/* nginx's side of a connection: its lists, its timer, its slot */
+
+static void
+ngx_http_postmark_conn_unwatch(ngx_http_postmark_conn_t *conn)
+{
     ngx_http_postmark_engine_t  *engine;
 
     engine = &ngx_http_postmark_engine;
@@ -2110,8 +2179,13 @@ ngx_http_postmark_conn_close(ngx_http_postmark_conn_t *conn)
     if (conn->kept) {
         ngx_queue_remove(&conn->queue);
         ngx_queue_remove(&conn->all);
+        conn->kept = 0;
         conn->dest->nidle--;
         engine->nkept--;
+    }
+
+    if (conn->c == NULL) {
+        return;
     }
 
     if (conn->c->read->timer_set) {
@@ -2120,13 +2194,25 @@ ngx_http_postmark_conn_close(ngx_http_postmark_conn_t *conn)
 
     ngx_reusable_connection(conn->c, 0);
     ngx_http_postmark_engine_release(conn->c);
+    conn->c = NULL;
+}
 
-    /* curl closes the socket, and ends TLS */
 
-    curl_multi_remove_handle(engine->multi, conn->easy);
-    curl_easy_cleanup(conn->easy);
+static void
+ngx_http_postmark_conns_let_go(ngx_event_t *ev)
+{
+    ngx_queue_t                 *q;
+    ngx_http_postmark_engine_t  *engine;
 
-    ngx_free(conn);
+    engine = &ngx_http_postmark_engine;
+
+    while (!ngx_queue_empty(&engine->closing)) {
+        q = ngx_queue_head(&engine->closing);
+        ngx_queue_remove(q);
+
+        ngx_http_postmark_conn_close(ngx_queue_data(q,
+                                         ngx_http_postmark_conn_t, all));
+    }
 }
 
 
@@ -2137,6 +2223,9 @@ ngx_http_postmark_conns_close(void)
     ngx_http_postmark_engine_t  *engine;
 
     engine = &ngx_http_postmark_engine;
+
+    ngx_http_postmark_timer_stop(&engine->close);
+    ngx_http_postmark_conns_let_go(NULL);
 
     while (!ngx_queue_empty(&engine->kept)) {
         q = ngx_queue_head(&engine->kept);

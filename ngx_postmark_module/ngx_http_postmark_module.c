@@ -1816,12 +1816,15 @@ ngx_http_postmark_forward_head(ngx_conf_t *cf, ngx_http_postmark_dest_t *dest)
     CURLU               *u;
     size_t               len;
     ngx_str_t            creds[2], b64[2];
-    ngx_uint_t           i, absolute, n;
+    ngx_uint_t           i, absolute, n, own_auth, uas, reported;
     struct curl_slist   *h;
 
     enum { scheme = 0, host, port, path, query, user };
 
     rv = NGX_CONF_ERROR;
+    own_auth = 0;
+    uas = 0;
+    reported = 0;
     ngx_memzero(part, sizeof(part));
     ngx_memzero(b64, sizeof(b64));
     creds[0].len = 0;
@@ -1835,13 +1838,35 @@ ngx_http_postmark_forward_head(ngx_conf_t *cf, ngx_http_postmark_dest_t *dest)
         goto done;
     }
 
+    /* a name beyond ASCII goes in Host as DNS knows it */
+
     curl_url_get(u, CURLUPART_SCHEME, &part[scheme], 0);
-    curl_url_get(u, CURLUPART_HOST, &part[host], 0);
+    curl_url_get(u, CURLUPART_HOST, &part[host], CURLU_PUNYCODE);
     curl_url_get(u, CURLUPART_PORT, &part[port], 0);
     curl_url_get(u, CURLUPART_PATH, &part[path], 0);
     curl_url_get(u, CURLUPART_QUERY, &part[query], 0);
 
+    if (part[host] == NULL) {
+        goto done;
+    }
+
     absolute = (dest->proxy.len && ngx_strcmp(part[scheme], "http") == 0);
+
+    /* a header of the destination's own wins over the module's */
+
+    for (h = dest->headers; h; h = h->next) {
+        if (ngx_strncasecmp((u_char *) h->data, (u_char *) "Authorization:",
+                            sizeof("Authorization:") - 1) == 0)
+        {
+            own_auth = 1;
+        }
+
+        if (ngx_strncasecmp((u_char *) h->data, (u_char *) "User-Agent:",
+                            sizeof("User-Agent:") - 1) == 0)
+        {
+            uas++;
+        }
+    }
 
     /* userinfo, of the URL and of an http:// proxy, as curl sends it */
 
@@ -1854,7 +1879,17 @@ ngx_http_postmark_forward_head(ngx_conf_t *cf, ngx_http_postmark_dest_t *dest)
         }
 
         if (ngx_http_postmark_url_creds(cf, u, &creds[n]) != NGX_OK) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "the credentials of %s of forward \"%V\" "
+                               "are not valid text once decoded; "
+                               "percent-encode printable characters only",
+                               n ? "the proxy" : "the URL", &dest->display);
+            reported = 1;
             goto done;
+        }
+
+        if (n == 0 && own_auth) {
+            creds[0].len = 0;
         }
 
         if (creds[n].len) {
@@ -1909,9 +1944,14 @@ ngx_http_postmark_forward_head(ngx_conf_t *cf, ngx_http_postmark_dest_t *dest)
     /* the headers curl was given, but the empty "Expect:" it drops */
 
     for (h = dest->headers; h; h = h->next) {
-        if (ngx_strcmp(h->data, "Expect:") != 0) {
-            p = ngx_sprintf(p, "%s\r\n", h->data);
+        if (ngx_strcmp(h->data, "Expect:") == 0
+            || (uas > 1 && ngx_strcmp(h->data, "User-Agent: "
+                                      NGX_HTTP_POSTMARK_USER_AGENT) == 0))
+        {
+            continue;
         }
+
+        p = ngx_sprintf(p, "%s\r\n", h->data);
     }
 
     dest->head.len = p - dest->head.data;
@@ -1928,7 +1968,7 @@ done:
         curl_url_cleanup(u);
     }
 
-    if (rv != NGX_CONF_OK) {
+    if (rv != NGX_CONF_OK && !reported) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "the request to forward \"%V\" cannot be "
                            "built", &dest->display);
@@ -1946,12 +1986,37 @@ ngx_http_postmark_url_creds(ngx_conf_t *cf, CURLU *u, ngx_str_t *creds)
     char       *user, *password;
     ngx_int_t   rc;
 
+    CURLUcode   uc;
+    ngx_str_t   text;
+    ngx_uint_t  part;
+
     user = NULL;
     password = NULL;
     rc = NGX_OK;
 
-    curl_url_get(u, CURLUPART_USER, &user, CURLU_URLDECODE);
-    curl_url_get(u, CURLUPART_PASSWORD, &password, CURLU_URLDECODE);
+    /* decoded, but never into a control byte */
+
+    uc = curl_url_get(u, CURLUPART_USER, &user, CURLU_URLDECODE);
+    if (uc != CURLUE_OK && uc != CURLUE_NO_USER) {
+        return NGX_ERROR;
+    }
+
+    uc = curl_url_get(u, CURLUPART_PASSWORD, &password, CURLU_URLDECODE);
+    if (uc != CURLUE_OK && uc != CURLUE_NO_PASSWORD) {
+        curl_free(user);
+        return NGX_ERROR;
+    }
+
+    for (part = 0; part < 2; part++) {
+        text.data = (u_char *) (part ? password : user);
+        text.len = text.data ? ngx_strlen(text.data) : 0;
+
+        if (text.len && ngx_http_postmark_is_text(&text) != NGX_OK) {
+            curl_free(user);
+            curl_free(password);
+            return NGX_ERROR;
+        }
+    }
 
     creds->len = 0;
 

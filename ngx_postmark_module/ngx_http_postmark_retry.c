@@ -749,8 +749,12 @@ ngx_http_postmark_attempt(ngx_http_postmark_pending_t *p)
     ngx_http_postmark_job_t   *job, *fresh;
     ngx_http_postmark_body_t  *body;
 
-    fresh = (p->outbox->fresh_for == p) ? p->outbox->fresh : NULL;
-    p->outbox->fresh_for = NULL;
+    fresh = NULL;
+
+    if (p->outbox->fresh_for == p) {
+        fresh = p->outbox->fresh;
+        p->outbox->fresh_for = NULL;
+    }
 
     if (fresh) {
         body = fresh->shared;

@@ -20,6 +20,7 @@ $t->write_file('secrets/acme.password', "acme-pass\n");
 
 # a destination whose URL carries credentials, percent-encoded
 (my $creds = $b->url('/b/creds')) =~ s{^http://}{http://hook:p%40ss%20w\@};
+(my $own_auth = $creds) =~ s{/b/creds}{/b/own-auth};
 
 $t->write_config(<<"EOF");
 %%TEST_GLOBALS%%
@@ -66,6 +67,11 @@ http {
 
         forward ${\ $b->url('/b/all') } { }
         forward ${\ $creds } { tags with-creds; }
+        forward $own_auth {
+            tags   with-creds;
+            header Authorization "Bearer its-own";
+            header User-Agent    "globex-forwarder/2";
+        }
         forward ${\ $b->url('/b/subs') } {
             events  SubscriptionChange;
             streams outbound other;
@@ -150,6 +156,13 @@ is($with && $with->{headers}{authorization},
    'Basic ' . MIME::Base64::encode_base64('hook:p@ss w', ''),
    "a URL's credentials arrive as Basic authorization");
 unlike($t->error_log, qr/p%40ss|p\@ss/, 'and are never logged');
+
+# the destination's own Authorization and User-Agent win, alone
+my ($own) = grep { $_->{path} eq '/b/own-auth' } $b->requests;
+is($own && $own->{headers}{authorization}, 'Bearer its-own',
+   "a destination's own Authorization replaces the URL's credentials");
+is($own && $own->{headers}{'user-agent'}, 'globex-forwarder/2',
+   "and its own User-Agent the module's");
 
 my %unique = reverse %ids;
 is(scalar keys %unique, scalar keys %ids, 'different events, different ids');

@@ -160,7 +160,8 @@ ok((grep { (split / /)[1] > 50 } @got), 'a connection carried over 50');
 
 is(burst('secure', 4, 50, 50_000), 4, 'over TLS, where the destination '
    . 'offers h2: every webhook 200');
-my @tls = lines('tls.log', qr{ /tls });
+my @tls;
+wait_for(sub { (@tls = lines('tls.log', qr{ /tls })) >= 200 }, 10);
 is(scalar(@tls), 200, 'it got all 200 events');
 my %tconns = map { (split / /)[0] => 1 } @tls;
 cmp_ok(scalar keys %tconns, '<=', 8, 'on ' . scalar(keys %tconns)
@@ -174,7 +175,8 @@ sleep 2;        # it closes them all meanwhile
 is(burst('brief', 4, 10, 200_000), 4, 'and again after it closed them: '
    . 'every webhook 200');
 
-my @brief = lines('hook.log', qr{ /short });
+my @brief;
+wait_for(sub { (@brief = lines('hook.log', qr{ /short })) >= 80 }, 10);
 is(scalar(@brief), 80, 'the destination got each of the 80 events');
 my %brief = map { (split / /)[3] => 1 } @brief;
 is(scalar keys %brief, 80, 'once each');
@@ -183,7 +185,8 @@ is(scalar keys %brief, 80, 'once each');
 
 is(burst('few', 2, 30, 300_000), 2, 'to a destination closing after 5 '
    . 'requests: every webhook 200');
-my @few = lines('few.log', qr{ /few });
+my @few;
+wait_for(sub { (@few = lines('few.log', qr{ /few })) >= 60 }, 10);
 is(scalar(@few), 60, 'it got all 60, once each');
 ok(!grep({ (split / /)[1] > 5 } @few), 'never more than 5 on a connection');
 

@@ -106,6 +106,9 @@ fails('duplicate webhook user',
       qr/postmark client "b" has the same "webhook_user" as client "a"/);
 fails('invalid client name', 'postmark_client "a b" { #<' . "\n}",
       qr/invalid postmark client name "a b"/);
+fails('URL credentials that decode to a line break',
+      client('a', "$creds\nforward http://u%0D%0A:p\@127.0.0.1:9/x { }\n} #<\n#"),
+      qr/the credentials of the URL of forward "http:\/\/127\.0\.0\.1:9\/x" are not valid text once decoded; percent-encode printable characters only/);
 fails('credentials without destination',
       client('a', "$creds } #<\n#"),
       qr/postmark client "a" has webhook credentials but no destination; add "forward https:\/\/\.\.\. \{ \.\.\. \}"/);

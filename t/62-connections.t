@@ -87,4 +87,98 @@ like($line, qr/postmark client "acme": forward to "http:\/\/127\.0\.0\.1:\d+\/ho
 my $r = deliver();
 is($r->{status}, 200, 'the worker keeps forwarding');
 
-$t->finish(allow => qr/worker_connections are not enough/);
+$t->finish(allow => qr/worker_connections are not enough/, more => 1);
+
+# --- nginx takes back a kept connection, from inside curl -----------------
+#
+# With a connection kept to one destination and none free, a forward to
+# another makes curl ask for a socket's connection; nginx then closes the
+# oldest reusable one, the kept connection, from inside curl's callback,
+# where curl must not be called.
+
+my $stock = PostmarkTest->new(module => '', log_level => 'warn');
+$stock->write_config(<<'EOF');
+%%TEST_GLOBALS%%
+worker_processes 1;
+events { }
+http {
+    %%TEST_GLOBALS_HTTP%%
+    server {
+        listen 127.0.0.1:%%PORT_8081%%;
+        keepalive_requests 1000;
+        location = /keep { return 204; }
+        location = /close { keepalive_timeout 0; return 204; }
+    }
+}
+EOF
+$stock->run;
+my $sport = $stock->port(8081);
+
+my $u = PostmarkTest->new(log_level => 'info');
+$u->write_config(<<"EOF");
+%%TEST_GLOBALS%%
+worker_processes 1;
+events { worker_connections 16; }
+http {
+    %%TEST_GLOBALS_HTTP%%
+
+    postmark_client kept {
+        webhook_user      kept;
+        webhook_password  secret;
+        forward http://127.0.0.1:$sport/keep { timeout 5s; }
+    }
+
+    postmark_client fresh {
+        webhook_user      fresh;
+        webhook_password  secret;
+        forward http://127.0.0.1:$sport/close { timeout 5s; }
+    }
+
+    server {
+        listen 127.0.0.1:%%PORT_8080%%;
+        location = /webhook { postmark_webhook; }
+    }
+}
+EOF
+$u->run;
+
+my ($n, $reclaimed, @answers) = (0, 0);
+
+for my $held (2 .. 15) {
+    push @answers, $u->post('/webhook', payload('delivery') =~ s/"MessageID": "/"MessageID": "$n-/r,
+                            user => 'kept', password => 'secret',
+                            timeout => 10);
+    $n++;
+
+    my @conns = map {
+        my $c = IO::Socket::INET->new(PeerAddr => '127.0.0.1:'
+                                                  . $u->port(8080));
+        syswrite $c, "POST /webhook HTTP/1.1\r\nHost: x\r\n" if $c;
+        $c ? $c : ();
+    } 1 .. $held;
+
+    select undef, undef, undef, 0.3;
+
+    push @answers, $u->post('/webhook', payload('delivery') =~ s/"MessageID": "/"MessageID": "$n-/r,
+                            user => 'fresh', password => 'secret',
+                            timeout => 10);
+    $n++;
+
+    close $_ for @conns;
+    select undef, undef, undef, 0.3;
+}
+
+$reclaimed = () = $u->log_lines(qr/reusing connections/);
+cmp_ok($reclaimed, '>', 0, "nginx took connections back ($reclaimed times)");
+# with every connection held, nginx cannot take the test's own: no answer
+ok(!grep({ $_ && $_->{status} !~ /^(200|503)$/ } @answers),
+   'every webhook answered meanwhile got 200 or 503')
+    or diag join ' ', map { $_ ? $_->{status} : 'none' } @answers;
+cmp_ok(scalar(grep { $_ } @answers), '>=', @answers - 4,
+       'nearly all were answered');
+is($u->post('/webhook', payload('bounce'), user => 'kept',
+            password => 'secret')->{status}, 200,
+   'and forwards go on, on a new kept connection');
+
+$stock->stop;
+$u->finish(allow => qr/worker_connections are not enough/);
