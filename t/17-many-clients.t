@@ -97,6 +97,9 @@ ok(wait_for(sub { $hook->count == @some + 1 }, 20)
 
 # --- after a restart, the spool's records find their destinations -------
 
+# (once its answer is written whole: stopped in the middle of it, the
+# delivery fails and comes again after the restart, rightly)
+wait_for(sub { $hook->answered >= @some + 1 }, 10);
 $hook->stop;
 $hook->clear;
 

@@ -120,7 +120,24 @@ sub wait_requests {
 
 sub clear {
     my ($self) = @_;
-    unlink $self->{log}, $self->{active_file}, glob("$self->{log}.body.*");
+    unlink $self->{log}, $self->{active_file}, "$self->{log}.answered",
+        glob("$self->{log}.body.*");
+}
+
+# how many answers were written whole: a test that stops the stand-in
+# after a delivery waits for this, or it may cut the answer off and the
+# delivery rightly counts as failed
+sub answered {
+    my ($self) = @_;
+    return scalar(() = read_file("$self->{log}.answered") =~ /\n/g);
+}
+
+sub _answered {
+    my ($self) = @_;
+    open my $fh, '>>', "$self->{log}.answered" or die "$self->{log}: $!";
+    flock $fh, LOCK_EX;
+    print $fh "1\n";
+    close $fh;
 }
 
 # the most requests answered at the same time since the last clear
@@ -230,6 +247,7 @@ sub serve {
             syswrite $c, $head . 'Content-Length: ' . length($body)
                 . "\r\n\r\n" . $body;
         }
+        $self->_answered;
 
         return if $close;
     }
