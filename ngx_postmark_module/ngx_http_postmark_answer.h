@@ -37,7 +37,8 @@ typedef void (*ngx_http_postmark_answer_body_pt)(void *data, const char *p,
 typedef struct {
     /* what the answer said */
     int                                status;     /* 0: no final head yet */
-    char                               retry_after[NGX_HTTP_POSTMARK_ANSWER_VALUE];
+    char                               retry_after[
+                                           NGX_HTTP_POSTMARK_ANSWER_VALUE];
     const char                        *error;      /* why it is refused */
     unsigned                           keepalive:1;
 

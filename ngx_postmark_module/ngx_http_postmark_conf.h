@@ -19,6 +19,18 @@
 #include "ngx_http_postmark_module.h"
 
 
+/* the portal and the admin API take the rest of the URI after a prefix */
+
+#if (NGX_PCRE)
+#define ngx_http_postmark_prefix_location(clcf)                              \
+    (!(clcf)->named && !(clcf)->exact_match && (clcf)->name.len              \
+     && (clcf)->regex == NULL)
+#else
+#define ngx_http_postmark_prefix_location(clcf)                              \
+    (!(clcf)->named && !(clcf)->exact_match && (clcf)->name.len)
+#endif
+
+
 /*
  * The digest of a credential of a client, kept while the configuration is
  * read, to find credentials that must not be shared: webhook users decide

@@ -671,12 +671,7 @@ ngx_http_postmark_location(ngx_conf_t *cf, ngx_http_postmark_loc_conf_t *plcf,
 
         /* the part of the URI after the prefix is the Postmark path */
 
-        if (clcf->named || clcf->exact_match || clcf->name.len == 0
-#if (NGX_PCRE)
-            || clcf->regex
-#endif
-           )
-        {
+        if (!ngx_http_postmark_prefix_location(clcf)) {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                "\"postmark_portal\" needs a prefix "
                                "location, such as \"location "

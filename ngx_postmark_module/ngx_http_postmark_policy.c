@@ -446,12 +446,7 @@ ngx_http_postmark_spool_admin(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
 
-    if (clcf->named || clcf->exact_match || clcf->name.len == 0
-#if (NGX_PCRE)
-        || clcf->regex
-#endif
-       )
-    {
+    if (!ngx_http_postmark_prefix_location(clcf)) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "\"postmark_spool_admin\" needs a prefix "
                            "location, such as \"location /postmark-admin/ "

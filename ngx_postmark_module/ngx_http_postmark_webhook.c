@@ -123,9 +123,10 @@ ngx_http_postmark_webhook_handler(ngx_http_request_t *r)
 
 /*
  * The user's digest finds the one client it can be (users are unique),
- * in about log2(n) steps whatever the user; the password's digest is then compared in constant
- * time, against a dummy for a user nobody has, so an unknown user costs
- * what a known one does and the answer's timing tells nothing.
+ * in about log2(n) steps whatever the user; the password's digest is
+ * then compared in constant time, against a dummy for a user nobody has,
+ * so an unknown user costs what a known one does and the answer's timing
+ * tells nothing.
  */
 
 static ngx_http_postmark_client_t *

@@ -510,6 +510,7 @@ for my $case (
     ['spool in a server', "server { postmark_spool a; #<\n}", qr/"postmark_spool" directive is not allowed here/],
     ['admin key too short', "$spool server { location /a/ { postmark_spool_admin short; #<\n} }", qr/the key of "postmark_spool_admin" is too short; use at least 16 characters, such as the output of "openssl rand -hex 16"/],
     ['admin in an exact location', "$spool server { location = /a { postmark_spool_admin " . ('k' x 16) . "; #<\n} }", qr/"postmark_spool_admin" needs a prefix location, such as "location \/postmark-admin\/ \{ postmark_spool_admin file=\.\.\.; \}"/],
+    ['admin in a regex location', "$spool server { location ~ ^/a { postmark_spool_admin " . ('k' x 16) . "; #<\n} }", qr/"postmark_spool_admin" needs a prefix location/],
     ['admin with a webhook', client('a', "$creds $forward") . "$spool server { location /a/ { postmark_webhook; postmark_spool_admin " . ('k' x 16) . "; #<\n} }", qr/"postmark_spool_admin" directive cannot share a location with "postmark_webhook" or "postmark_portal"/],
     ['webhook after admin', client('a', "$creds $forward") . "$spool server { location /a/ { postmark_spool_admin " . ('k' x 16) . "; postmark_webhook; #<\n} }", qr/"postmark_webhook" directive cannot share a location with "postmark_spool_admin"/],
     ['admin without a spool', "server { location /a/ { postmark_spool_admin " . ('k' x 16) . "; #<\n} }", qr/"postmark_spool_admin" needs a spool; add "postmark_spool \/var\/lib\/nginx\/postmark max_size=1g;" at http level/],
