@@ -25,6 +25,14 @@ static char *ngx_http_postmark_portal_check(ngx_conf_t *cf,
     ngx_http_postmark_client_t *client, ngx_uint_t token);
 
 
+static ngx_conf_enum_t  ngx_http_postmark_templates[] = {
+    { ngx_string("full"), NGX_HTTP_POSTMARK_FULL },
+    { ngx_string("read-only"), NGX_HTTP_POSTMARK_READ_ONLY },
+    { ngx_string("off"), NGX_HTTP_POSTMARK_TEMPLATES_OFF },
+    { ngx_null_string, 0 }
+};
+
+
 ngx_http_postmark_client_t *
 ngx_http_postmark_client_find(ngx_http_postmark_main_conf_t *pmcf,
     ngx_str_t *name)
@@ -586,30 +594,20 @@ ngx_http_postmark_access(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_postmark_client_t *client = conf;
 
-    ngx_str_t  *value;
+    ngx_uint_t  access;
 
     if (client->scope.templates != NGX_CONF_UNSET) {
         return "is duplicate";
     }
 
-    value = cf->args->elts;
-
-    if (ngx_strcmp(value[1].data, "full") == 0) {
-        client->scope.templates = NGX_HTTP_POSTMARK_FULL;
-
-    } else if (ngx_strcmp(value[1].data, "read-only") == 0) {
-        client->scope.templates = NGX_HTTP_POSTMARK_READ_ONLY;
-
-    } else if (ngx_strcmp(value[1].data, "off") == 0) {
-        client->scope.templates = NGX_HTTP_POSTMARK_TEMPLATES_OFF;
-
-    } else {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid value \"%V\"; write \"templates full;\", "
-                           "\"templates read-only;\" or \"templates off;\"",
-                           ngx_http_postmark_quote(cf, &value[1]));
+    if (ngx_http_postmark_conf_enum(cf, ngx_http_postmark_templates,
+                                    &access)
+        != NGX_OK)
+    {
         return NGX_CONF_ERROR;
     }
+
+    client->scope.templates = (int) access;
 
     return NGX_CONF_OK;
 }

@@ -139,6 +139,8 @@ ngx_int_t ngx_http_postmark_secret(ngx_conf_t *cf, ngx_str_t *value,
     ngx_str_t *secret);
 ngx_int_t ngx_http_postmark_is_text(ngx_str_t *s);
 ngx_str_t *ngx_http_postmark_quote(ngx_conf_t *cf, ngx_str_t *s);
+ngx_int_t ngx_http_postmark_conf_enum(ngx_conf_t *cf, ngx_conf_enum_t *e,
+    ngx_uint_t *out);
 ngx_int_t ngx_http_postmark_is_name(ngx_str_t *s);
 
 

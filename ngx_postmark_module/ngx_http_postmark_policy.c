@@ -19,6 +19,13 @@ static ngx_http_postmark_policy_t *ngx_http_postmark_policy_conf(
 static char *ngx_http_postmark_spool_path(ngx_conf_t *cf, ngx_str_t *name);
 
 
+static ngx_conf_enum_t  ngx_http_postmark_deliveries[] = {
+    { ngx_string("direct"), NGX_HTTP_POSTMARK_DIRECT },
+    { ngx_string("spooled"), NGX_HTTP_POSTMARK_SPOOLED },
+    { ngx_null_string, 0 }
+};
+
+
 static ngx_http_postmark_policy_t *
 ngx_http_postmark_policy_conf(ngx_conf_t *cf, void *conf)
 {
@@ -68,7 +75,6 @@ ngx_http_postmark_policy_merge(ngx_http_postmark_policy_t *conf,
 char *
 ngx_http_postmark_delivery(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
-    ngx_str_t                   *value;
     ngx_http_postmark_policy_t  *policy;
 
     policy = ngx_http_postmark_policy_conf(cf, conf);
@@ -77,19 +83,10 @@ ngx_http_postmark_delivery(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return "is duplicate";
     }
 
-    value = cf->args->elts;
-
-    if (ngx_strcmp(value[1].data, "direct") == 0) {
-        policy->delivery = NGX_HTTP_POSTMARK_DIRECT;
-
-    } else if (ngx_strcmp(value[1].data, "spooled") == 0) {
-        policy->delivery = NGX_HTTP_POSTMARK_SPOOLED;
-
-    } else {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid value \"%V\"; write \"delivery direct;\" "
-                           "or \"delivery spooled;\"",
-                           ngx_http_postmark_quote(cf, &value[1]));
+    if (ngx_http_postmark_conf_enum(cf, ngx_http_postmark_deliveries,
+                                    &policy->delivery)
+        != NGX_OK)
+    {
         return NGX_CONF_ERROR;
     }
 

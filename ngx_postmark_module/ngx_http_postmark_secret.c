@@ -35,6 +35,13 @@ static int ngx_libc_cdecl ngx_http_postmark_credential_cmp(const void *one,
     const void *two);
 
 
+static ngx_conf_enum_t  ngx_http_postmark_tls_versions[] = {
+    { ngx_string("TLSv1.2"), CURL_SSLVERSION_TLSv1_2 },
+    { ngx_string("TLSv1.3"), CURL_SSLVERSION_TLSv1_3 },
+    { ngx_null_string, 0 }
+};
+
+
 /*
  * Certificates and keys are read when the configuration is loaded, as
  * root, and given to curl from memory: workers need no access to them.
@@ -115,27 +122,20 @@ ngx_http_postmark_tls_min_version(ngx_conf_t *cf, ngx_command_t *cmd,
 {
     ngx_http_postmark_dest_t *dest = conf;
 
-    ngx_str_t  *value;
+    ngx_uint_t  version;
 
     if (dest->tls_version) {
         return "is duplicate";
     }
 
-    value = cf->args->elts;
-
-    if (ngx_strcmp(value[1].data, "TLSv1.2") == 0) {
-        dest->tls_version = CURL_SSLVERSION_TLSv1_2;
-
-    } else if (ngx_strcmp(value[1].data, "TLSv1.3") == 0) {
-        dest->tls_version = CURL_SSLVERSION_TLSv1_3;
-
-    } else {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid value \"%V\"; write \"tls_min_version "
-                           "TLSv1.2;\" or \"tls_min_version TLSv1.3;\"",
-                           ngx_http_postmark_quote(cf, &value[1]));
+    if (ngx_http_postmark_conf_enum(cf, ngx_http_postmark_tls_versions,
+                                    &version)
+        != NGX_OK)
+    {
         return NGX_CONF_ERROR;
     }
+
+    dest->tls_version = (long) version;
 
     return NGX_CONF_OK;
 }
@@ -430,6 +430,48 @@ ngx_http_postmark_quote(ngx_conf_t *cf, ngx_str_t *s)
     q->len = p - q->data;
 
     return q;
+}
+
+
+/*
+ * One value out of a few, as ngx_conf_set_enum_slot() finds it; the
+ * refusal shows every way of writing the directive.
+ */
+
+ngx_int_t
+ngx_http_postmark_conf_enum(ngx_conf_t *cf, ngx_conf_enum_t *e,
+    ngx_uint_t *out)
+{
+    u_char      *p, *last;
+    ngx_str_t   *value;
+    ngx_uint_t   i, n;
+    u_char       buf[NGX_MAX_CONF_ERRSTR];
+
+    value = cf->args->elts;
+
+    for (n = 0; e[n].name.len; n++) {
+        if (e[n].name.len == value[1].len
+            && ngx_strncmp(e[n].name.data, value[1].data, value[1].len) == 0)
+        {
+            *out = e[n].value;
+            return NGX_OK;
+        }
+    }
+
+    p = buf;
+    last = buf + sizeof(buf);
+
+    for (i = 0; i < n; i++) {
+        p = ngx_slprintf(p, last, "%s\"%V %V;\"",
+                         (i == 0) ? "" : (i == n - 1) ? " or " : ", ",
+                         &value[0], &e[i].name);
+    }
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "invalid value \"%V\"; write %*s",
+                       ngx_http_postmark_quote(cf, &value[1]),
+                       (size_t) (p - buf), buf);
+
+    return NGX_ERROR;
 }
 
 

@@ -162,9 +162,10 @@ ok(wait_for(sub { $flaky->count >= 2 }, 10),
    'a 200 cut inside its head is tried again: it is no delivery');
 ok($t->log_lines(qr/flaky" failed after \d+ ms: the answer ended inside its head/),
    'and logged as such');
+# (a retry may come at the very moment the mode changes: what counts is
+# an answer written whole, which the cut ones never were)
 $flaky->set_mode;
-my $cut = $flaky->count;
-ok(wait_for(sub { $flaky->count > $cut }, 10),
+ok(wait_for(sub { $flaky->answered >= 1 }, 10),
    'once the destination answers whole, the event is delivered');
 ok(wait_for(sub { my $n = $flaky->count; sleep 0.5; $n == $flaky->count },
             10), 'and then no more');
