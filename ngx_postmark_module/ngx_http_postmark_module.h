@@ -483,6 +483,29 @@ ngx_int_t ngx_http_postmark_list_dir(u_char *dir, char *suffix, char ***names,
     size_t *n);
 void ngx_http_postmark_names_free(char **names, size_t n);
 
+/*
+ * What the spool hands to the layer that schedules deliveries, set by
+ * that layer when the worker starts: the spool stores, reads back, marks
+ * done and takes over segments, and calls nothing above it.
+ */
+
+typedef struct {
+    ngx_http_postmark_outbox_t   *(*outbox)(ngx_http_postmark_record_t *rec);
+    ngx_http_postmark_outbox_t   *(*outbox_of)(
+                                      ngx_http_postmark_dest_t *dest);
+    ngx_http_postmark_pending_t  *(*add)(
+                                      ngx_http_postmark_segment_t *segment,
+                                      ngx_http_postmark_outbox_t *outbox,
+                                      ngx_http_postmark_record_t *rec);
+    void                          (*start)(ngx_http_postmark_pending_t *p,
+                                      ngx_http_postmark_job_t *fresh);
+    void                          (*free)(ngx_http_postmark_pending_t *p);
+    void                          (*dead_later)(
+                                      ngx_http_postmark_pending_t *p,
+                                      const char *reason);
+} ngx_http_postmark_spool_up_t;
+
+void ngx_http_postmark_spool_up(ngx_http_postmark_spool_up_t *up);
 ngx_int_t ngx_http_postmark_spool_init(ngx_cycle_t *cycle);
 void ngx_http_postmark_spool_exit(ngx_cycle_t *cycle);
 ngx_int_t ngx_http_postmark_spool_write(ngx_http_postmark_batch_t *b);
@@ -505,16 +528,6 @@ ngx_http_postmark_dest_t *ngx_http_postmark_spooled_dest(
     ngx_array_t *by_name, ngx_http_postmark_record_t *rec);
 ngx_http_postmark_outbox_t *ngx_http_postmark_retry_outbox(
     ngx_http_postmark_record_t *rec);
-ngx_http_postmark_outbox_t *ngx_http_postmark_retry_outbox_of(
-    ngx_http_postmark_dest_t *dest);
-void ngx_http_postmark_retry_dead_later(ngx_http_postmark_pending_t *p,
-    const char *reason);
-ngx_http_postmark_pending_t *ngx_http_postmark_retry_add(
-    ngx_http_postmark_segment_t *segment, ngx_http_postmark_outbox_t *outbox,
-    ngx_http_postmark_record_t *rec);
-void ngx_http_postmark_retry_start(ngx_http_postmark_pending_t *p,
-    ngx_http_postmark_job_t *fresh);
-void ngx_http_postmark_retry_free(ngx_http_postmark_pending_t *p);
 ngx_http_postmark_outbox_t *ngx_http_postmark_retry_outboxes(ngx_uint_t *n);
 
 ngx_int_t ngx_http_postmark_hash(u_char *out, ngx_str_t *parts, ngx_uint_t n);

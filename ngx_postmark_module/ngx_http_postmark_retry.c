@@ -74,6 +74,16 @@ typedef struct {
 } ngx_http_postmark_retry_t;
 
 
+static ngx_http_postmark_outbox_t *ngx_http_postmark_retry_outbox_of(
+    ngx_http_postmark_dest_t *dest);
+static void ngx_http_postmark_retry_dead_later(ngx_http_postmark_pending_t *p,
+    const char *reason);
+static ngx_http_postmark_pending_t *ngx_http_postmark_retry_add(
+    ngx_http_postmark_segment_t *segment, ngx_http_postmark_outbox_t *outbox,
+    ngx_http_postmark_record_t *rec);
+static void ngx_http_postmark_retry_start(ngx_http_postmark_pending_t *p,
+    ngx_http_postmark_job_t *fresh);
+static void ngx_http_postmark_retry_free(ngx_http_postmark_pending_t *p);
 static ngx_http_postmark_pending_t *ngx_http_postmark_pending_alloc(void);
 static void ngx_http_postmark_pending_free(ngx_http_postmark_pending_t *p);
 static void ngx_http_postmark_due_add(ngx_http_postmark_pending_t *p,
@@ -115,6 +125,18 @@ static void ngx_http_postmark_note_release(ngx_http_postmark_note_t *note);
 static ngx_http_postmark_retry_t  ngx_http_postmark_retry;
 
 
+/* what the spool hands over comes here */
+
+static ngx_http_postmark_spool_up_t  ngx_http_postmark_retry_up = {
+    ngx_http_postmark_retry_outbox,
+    ngx_http_postmark_retry_outbox_of,
+    ngx_http_postmark_retry_add,
+    ngx_http_postmark_retry_start,
+    ngx_http_postmark_retry_free,
+    ngx_http_postmark_retry_dead_later
+};
+
+
 ngx_int_t
 ngx_http_postmark_retry_init(ngx_cycle_t *cycle)
 {
@@ -127,6 +149,8 @@ ngx_http_postmark_retry_init(ngx_cycle_t *cycle)
     pmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_postmark_module);
 
     retry = &ngx_http_postmark_retry;
+
+    ngx_http_postmark_spool_up(&ngx_http_postmark_retry_up);
 
     ngx_queue_init(&retry->blocks);
     ngx_queue_init(&retry->room);
@@ -243,7 +267,7 @@ ngx_http_postmark_retry_outboxes(ngx_uint_t *n)
 }
 
 
-ngx_http_postmark_outbox_t *
+static ngx_http_postmark_outbox_t *
 ngx_http_postmark_retry_outbox_of(ngx_http_postmark_dest_t *dest)
 {
     return &ngx_http_postmark_retry.outboxes[dest->index];
@@ -313,7 +337,7 @@ ngx_http_postmark_spooled_dest(ngx_array_t *by_name,
 }
 
 
-ngx_http_postmark_pending_t *
+static ngx_http_postmark_pending_t *
 ngx_http_postmark_retry_add(ngx_http_postmark_segment_t *segment,
     ngx_http_postmark_outbox_t *outbox, ngx_http_postmark_record_t *rec)
 {
@@ -340,7 +364,7 @@ ngx_http_postmark_retry_add(ngx_http_postmark_segment_t *segment,
 
 /* "fresh", when given, has the body in memory for a first attempt now */
 
-void
+static void
 ngx_http_postmark_retry_start(ngx_http_postmark_pending_t *p,
     ngx_http_postmark_job_t *fresh)
 {
@@ -358,7 +382,7 @@ ngx_http_postmark_retry_start(ngx_http_postmark_pending_t *p,
 }
 
 
-void
+static void
 ngx_http_postmark_retry_free(ngx_http_postmark_pending_t *p)
 {
     ngx_http_postmark_due_del(p);
@@ -555,7 +579,7 @@ ngx_http_postmark_dues(ngx_event_t *ev)
 
 /* a dead letter that could not be written is tried again later */
 
-void
+static void
 ngx_http_postmark_retry_dead_later(ngx_http_postmark_pending_t *p,
     const char *reason)
 {

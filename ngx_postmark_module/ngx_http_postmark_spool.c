@@ -232,6 +232,9 @@ static void ngx_http_postmark_copy_name(u_char *dst, size_t size,
 /* process-wide: the spool of this worker */
 static ngx_http_postmark_spool_t  ngx_http_postmark_spool;
 
+/* the layer above, which schedules what the spool hands over */
+static ngx_http_postmark_spool_up_t  *ngx_http_postmark_spool_upper;
+
 
 ngx_int_t
 ngx_http_postmark_spool_init(ngx_cycle_t *cycle)
@@ -539,8 +542,8 @@ ngx_http_postmark_batch_committed(void *data, ngx_int_t rc)
         seg->pending++;
 
         for (i = 0; i < b->n; i++) {
-            p = ngx_http_postmark_retry_add(seg,
-                    ngx_http_postmark_retry_outbox_of(b->dests[i]),
+            p = ngx_http_postmark_spool_upper->add(seg,
+                    ngx_http_postmark_spool_upper->outbox_of(b->dests[i]),
                     &b->recs[i]);
 
             seg->pending++;
@@ -550,7 +553,7 @@ ngx_http_postmark_batch_committed(void *data, ngx_int_t rc)
                 continue;
             }
 
-            ngx_http_postmark_retry_start(p, b->fresh);
+            ngx_http_postmark_spool_upper->start(p, b->fresh);
         }
 
         seg->pending--;
@@ -644,7 +647,7 @@ ngx_http_postmark_spool_done(ngx_http_postmark_pending_t *p)
     seg = p->segment;
     offset = p->offset;
 
-    ngx_http_postmark_retry_free(p);
+    ngx_http_postmark_spool_upper->free(p);
 
     /* a segment removed as a whole needs no last mark */
 
@@ -1289,7 +1292,7 @@ ngx_http_postmark_spool_dead(ngx_http_postmark_pending_t *p,
 
 later:
 
-    ngx_http_postmark_retry_dead_later(p, reason);
+    ngx_http_postmark_spool_upper->dead_later(p, reason);
 }
 
 
@@ -1547,7 +1550,7 @@ ngx_http_postmark_dead_done(ngx_event_t *ev)
                       "trying again in %M s", ctx->op, ctx->path,
                       (ngx_msec_t) NGX_HTTP_POSTMARK_DEAD_RETRY / 1000);
 
-        ngx_http_postmark_retry_dead_later(p, ctx->reason);
+        ngx_http_postmark_spool_upper->dead_later(p, ctx->reason);
         ngx_free(task);
         return;
     }
@@ -1959,9 +1962,9 @@ ngx_http_postmark_scan_take(ngx_http_postmark_scan_t *ctx)
     seg->pending++;
 
     for (i = 0; i < ctx->npending; i++) {
-        outbox = ngx_http_postmark_retry_outbox(&ctx->pending[i]);
+        outbox = ngx_http_postmark_spool_upper->outbox(&ctx->pending[i]);
 
-        p = ngx_http_postmark_retry_add(seg, outbox, &ctx->pending[i]);
+        p = ngx_http_postmark_spool_upper->add(seg, outbox, &ctx->pending[i]);
         if (p == NULL) {
             /* never done here: the segment stays for the next worker */
             seg->pending++;
@@ -1981,7 +1984,7 @@ ngx_http_postmark_scan_take(ngx_http_postmark_scan_t *ctx)
             continue;
         }
 
-        ngx_http_postmark_retry_start(p, NULL);
+        ngx_http_postmark_spool_upper->start(p, NULL);
     }
 
     seg->pending--;
@@ -2064,6 +2067,13 @@ ngx_http_postmark_copy_name(u_char *dst, size_t size, const char *src,
     }
 
     dst[len] = '\0';
+}
+
+
+void
+ngx_http_postmark_spool_up(ngx_http_postmark_spool_up_t *up)
+{
+    ngx_http_postmark_spool_upper = up;
 }
 
 
