@@ -116,6 +116,7 @@ static void ngx_http_postmark_engine_reap(ngx_event_t *ev);
 static void ngx_http_postmark_engine_release(ngx_connection_t *c);
 static int ngx_http_postmark_engine_timer(CURLM *multi, long timeout_ms,
     void *userp);
+static ngx_uint_t ngx_http_postmark_engine_reclaimed(ngx_connection_t *c);
 static void ngx_http_postmark_engine_event(ngx_event_t *ev);
 static void ngx_http_postmark_engine_timeout(ngx_event_t *ev);
 static void ngx_http_postmark_engine_perform(curl_socket_t s, int mask);
@@ -1143,6 +1144,26 @@ ngx_http_postmark_engine_timer(CURLM *multi, long timeout_ms, void *userp)
 }
 
 
+/*
+ * nginx's worker_shutdown_timeout closes every connection it finds: every
+ * transfer still running ends, as one cut short.
+ */
+
+static ngx_uint_t
+ngx_http_postmark_engine_reclaimed(ngx_connection_t *c)
+{
+    if (!c->close) {
+        return 0;
+    }
+
+    ngx_http_postmark_engine.shutdown = 1;
+    ngx_http_postmark_engine_stop("the worker is shutting down "
+                                  "(worker_shutdown_timeout)",
+                                  CURLE_OPERATION_TIMEDOUT);
+    return 1;
+}
+
+
 static void
 ngx_http_postmark_engine_event(ngx_event_t *ev)
 {
@@ -1150,13 +1171,7 @@ ngx_http_postmark_engine_event(ngx_event_t *ev)
 
     c = ev->data;
 
-    /* nginx's worker_shutdown_timeout closes every connection it finds */
-
-    if (c->close) {
-        ngx_http_postmark_engine.shutdown = 1;
-        ngx_http_postmark_engine_stop("the worker is shutting down "
-                                      "(worker_shutdown_timeout)",
-                                      CURLE_OPERATION_TIMEDOUT);
+    if (ngx_http_postmark_engine_reclaimed(c)) {
         return;
     }
 
@@ -1669,13 +1684,7 @@ ngx_http_postmark_exchange_event(ngx_event_t *ev)
         return;
     }
 
-    /* nginx's worker_shutdown_timeout closes every connection it finds */
-
-    if (c->close) {
-        ngx_http_postmark_engine.shutdown = 1;
-        ngx_http_postmark_engine_stop("the worker is shutting down "
-                                      "(worker_shutdown_timeout)",
-                                      CURLE_OPERATION_TIMEDOUT);
+    if (ngx_http_postmark_engine_reclaimed(c)) {
         return;
     }
 
