@@ -143,7 +143,10 @@ sub _answered {
 # the most requests answered at the same time since the last clear
 sub max_concurrent {
     my ($self) = @_;
-    my ($now, $max) = split / /, (read_file($self->{active_file}) || '0 0');
+    open my $fh, '<', $self->{active_file} or return 0;
+    flock $fh, LOCK_SH;     # not between another's truncate and write
+    my ($now, $max) = split / /, (<$fh> // '0 0');
+    close $fh;
     return $max // 0;
 }
 
@@ -186,11 +189,14 @@ sub serve {
     while (1) {
         my $req = _read_request($c, \$buf) or return;
 
-        $self->_record($req);
-        $self->_active(1);
-
+        # the mode is read before the request is seen: a test that changes
+        # it once it saw a request changes what the next one gets, never
+        # the answer to the one it saw
         my $mode = eval { $json->decode(read_file($self->{mode_file})) }
             || { status => 200, action => 'answer' };
+
+        $self->_record($req);
+        $self->_active(1);
 
         sleep $mode->{delay} if $mode->{delay};
         $self->_active(-1);
