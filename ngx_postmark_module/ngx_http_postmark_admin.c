@@ -17,7 +17,8 @@
  */
 
 
-#include "ngx_http_postmark_module.h"
+#include "ngx_http_postmark_http.h"
+#include "ngx_http_postmark_retry.h"
 
 #include <sys/file.h>
 

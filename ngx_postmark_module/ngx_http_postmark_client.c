@@ -13,6 +13,7 @@
 
 
 #include "ngx_http_postmark_conf.h"
+#include "ngx_http_postmark_curl.h"
 
 
 static int ngx_libc_cdecl ngx_http_postmark_user_cmp(const void *one,

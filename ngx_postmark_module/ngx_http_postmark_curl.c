@@ -20,7 +20,7 @@
  */
 
 
-#include "ngx_http_postmark_module.h"
+#include "ngx_http_postmark_curl.h"
 
 
 #define NGX_HTTP_POSTMARK_IDLE_HANDLES  64

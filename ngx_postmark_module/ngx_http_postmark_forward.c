@@ -12,7 +12,7 @@
  */
 
 
-#include "ngx_http_postmark_module.h"
+#include "ngx_http_postmark_forward.h"
 
 #include <sys/mman.h>
 

@@ -12,6 +12,7 @@
 
 
 #include "ngx_http_postmark_conf.h"
+#include "ngx_http_postmark_curl.h"
 
 #include <openssl/err.h>
 #include <openssl/evp.h>

@@ -11,7 +11,7 @@
  */
 
 
-#include "ngx_http_postmark_module.h"
+#include "ngx_http_postmark_http.h"
 
 
 static ngx_int_t ngx_http_postmark_variable(ngx_http_request_t *r,

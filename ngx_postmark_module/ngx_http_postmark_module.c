@@ -5,6 +5,8 @@
 
 
 #include "ngx_http_postmark_conf.h"
+#include "ngx_http_postmark_http.h"
+#include "ngx_http_postmark_retry.h"
 
 
 /* a location's client, found once the whole http block is read */

@@ -12,6 +12,8 @@
 
 
 #include "ngx_http_postmark_conf.h"
+#include "ngx_http_postmark_http.h"
+#include "ngx_http_postmark_record.h"
 
 
 static ngx_http_postmark_policy_t *ngx_http_postmark_policy_conf(

@@ -15,7 +15,8 @@
  */
 
 
-#include "ngx_http_postmark_module.h"
+#include "ngx_http_postmark_http.h"
+#include "ngx_http_postmark_curl.h"
 
 #include <openssl/crypto.h>
 

@@ -19,7 +19,8 @@
  */
 
 
-#include "ngx_http_postmark_module.h"
+#include "ngx_http_postmark_retry.h"
+#include "ngx_http_postmark_forward.h"
 
 
 #define NGX_HTTP_POSTMARK_ANSWER_MAX  200
@@ -30,6 +31,22 @@
  */
 
 #define NGX_HTTP_POSTMARK_TIMER_MAX   (24 * 60 * 60 * 1000)
+
+
+/* why a delivery goes to the dead letters: a code in its "dead" bits */
+
+#define NGX_HTTP_POSTMARK_DEAD_AGE       1
+#define NGX_HTTP_POSTMARK_DEAD_STALLED   2
+#define NGX_HTTP_POSTMARK_DEAD_FIELDS    3
+#define NGX_HTTP_POSTMARK_DEAD_UNKNOWN   4
+
+static const char  *ngx_http_postmark_dead_reasons[] = {
+    NULL,
+    "retry_max_age passed",
+    "retry_max_age passed while the destination could not be tried",
+    "its fields cannot be removed",
+    "the destination is no longer configured"
+};
 
 
 /*
@@ -67,6 +84,9 @@ typedef struct {
     ngx_queue_t                     room;
     ngx_uint_t                      nblocks;
 
+    /* dead letters waiting for the spool to take them */
+    ngx_queue_t                     dead_waiting;
+
     /* when each pending delivery is looked at next: one nginx timer */
     ngx_rbtree_t                    dues;
     ngx_rbtree_node_t               sentinel;
@@ -76,14 +96,17 @@ typedef struct {
 
 static ngx_http_postmark_outbox_t *ngx_http_postmark_retry_outbox_of(
     ngx_http_postmark_dest_t *dest);
-static void ngx_http_postmark_retry_dead_later(ngx_http_postmark_pending_t *p,
-    const char *reason);
-static ngx_http_postmark_pending_t *ngx_http_postmark_retry_add(
-    ngx_http_postmark_segment_t *segment, ngx_http_postmark_outbox_t *outbox,
-    ngx_http_postmark_record_t *rec);
+static void ngx_http_postmark_retry_handover(
+    ngx_http_postmark_segment_t *segment, ngx_http_postmark_record_t *recs,
+    ngx_http_postmark_dest_t **dests, ngx_uint_t n,
+    ngx_http_postmark_job_t *fresh);
 static void ngx_http_postmark_retry_start(ngx_http_postmark_pending_t *p,
     ngx_http_postmark_job_t *fresh);
+static void ngx_http_postmark_retry_done(ngx_http_postmark_pending_t *p);
 static void ngx_http_postmark_retry_free(ngx_http_postmark_pending_t *p);
+static void ngx_http_postmark_retry_dead(ngx_http_postmark_pending_t *p,
+    ngx_uint_t why);
+static void ngx_http_postmark_retry_dead_done(void *data, ngx_int_t rc);
 static ngx_http_postmark_pending_t *ngx_http_postmark_pending_alloc(void);
 static void ngx_http_postmark_pending_free(ngx_http_postmark_pending_t *p);
 static void ngx_http_postmark_due_add(ngx_http_postmark_pending_t *p,
@@ -107,7 +130,7 @@ static void ngx_http_postmark_attempt_unreserve(
 static void ngx_http_postmark_outbox_wait(ngx_http_postmark_outbox_t *ob,
     ngx_msec_t wait);
 static void ngx_http_postmark_attempt(ngx_http_postmark_pending_t *p);
-static void ngx_http_postmark_attempt_read(ngx_http_postmark_pending_t *p,
+static void ngx_http_postmark_attempt_read(void *data,
     ngx_http_postmark_record_t *rec, ngx_int_t rc);
 static void ngx_http_postmark_attempt_send(ngx_http_postmark_pending_t *p,
     ngx_http_postmark_job_t *job);
@@ -125,18 +148,6 @@ static void ngx_http_postmark_note_release(ngx_http_postmark_note_t *note);
 static ngx_http_postmark_retry_t  ngx_http_postmark_retry;
 
 
-/* what the spool hands over comes here */
-
-static ngx_http_postmark_spool_up_t  ngx_http_postmark_retry_up = {
-    ngx_http_postmark_retry_outbox,
-    ngx_http_postmark_retry_outbox_of,
-    ngx_http_postmark_retry_add,
-    ngx_http_postmark_retry_start,
-    ngx_http_postmark_retry_free,
-    ngx_http_postmark_retry_dead_later
-};
-
-
 ngx_int_t
 ngx_http_postmark_retry_init(ngx_cycle_t *cycle)
 {
@@ -150,10 +161,13 @@ ngx_http_postmark_retry_init(ngx_cycle_t *cycle)
 
     retry = &ngx_http_postmark_retry;
 
-    ngx_http_postmark_spool_up(&ngx_http_postmark_retry_up);
+    /* what the spool has on disk to deliver comes here */
+
+    ngx_http_postmark_spool_up(ngx_http_postmark_retry_handover);
 
     ngx_queue_init(&retry->blocks);
     ngx_queue_init(&retry->room);
+    ngx_queue_init(&retry->dead_waiting);
     ngx_rbtree_init(&retry->dues, &retry->sentinel,
                     ngx_rbtree_insert_timer_value);
     ngx_http_postmark_timer_init(&retry->timer, ngx_http_postmark_dues,
@@ -337,28 +351,44 @@ ngx_http_postmark_spooled_dest(ngx_array_t *by_name,
 }
 
 
-static ngx_http_postmark_pending_t *
-ngx_http_postmark_retry_add(ngx_http_postmark_segment_t *segment,
-    ngx_http_postmark_outbox_t *outbox, ngx_http_postmark_record_t *rec)
+/*
+ * Records the spool has on disk, to deliver: a new batch's, with their
+ * destinations and "fresh", or a taken-over segment's, whose destinations
+ * are found by name.  A record that gets no pending delivery (no memory)
+ * is never done here: its segment stays for the next worker.
+ */
+
+static void
+ngx_http_postmark_retry_handover(ngx_http_postmark_segment_t *segment,
+    ngx_http_postmark_record_t *recs, ngx_http_postmark_dest_t **dests,
+    ngx_uint_t n, ngx_http_postmark_job_t *fresh)
 {
+    ngx_uint_t                    i;
+    ngx_http_postmark_outbox_t   *ob;
     ngx_http_postmark_pending_t  *p;
 
-    p = ngx_http_postmark_pending_alloc();
-    if (p == NULL) {
-        return NULL;
+    for (i = 0; i < n; i++) {
+        ob = dests ? ngx_http_postmark_retry_outbox_of(dests[i])
+                   : ngx_http_postmark_retry_outbox(&recs[i]);
+
+        p = ngx_http_postmark_pending_alloc();
+        if (p == NULL) {
+            continue;
+        }
+
+        ngx_http_postmark_stored_set(&p->stored, segment, &recs[i]);
+        p->outbox = ob;
+        p->created = recs[i].created;
+
+        if (ob == NULL) {
+            ngx_http_postmark_retry_dead(p, NGX_HTTP_POSTMARK_DEAD_UNKNOWN);
+            continue;
+        }
+
+        ob->pending++;
+
+        ngx_http_postmark_retry_start(p, fresh);
     }
-
-    p->segment = segment;
-    p->outbox = outbox;
-    p->offset = rec->offset;
-    p->length = (uint32_t) rec->length;
-    p->created = rec->created;
-
-    if (outbox) {
-        outbox->pending++;
-    }
-
-    return p;
 }
 
 
@@ -379,6 +409,16 @@ ngx_http_postmark_retry_start(ngx_http_postmark_pending_t *p,
 
     ob->fresh = NULL;
     ob->fresh_for = NULL;
+}
+
+
+/* delivered, or nothing to deliver: done in the spool, and here */
+
+static void
+ngx_http_postmark_retry_done(ngx_http_postmark_pending_t *p)
+{
+    ngx_http_postmark_spool_done(&p->stored);
+    ngx_http_postmark_retry_free(p);
 }
 
 
@@ -577,15 +617,62 @@ ngx_http_postmark_dues(ngx_event_t *ev)
 }
 
 
-/* a dead letter that could not be written is tried again later */
+/*
+ * To the dead letters: as many at once as the spool writes, the rest wait
+ * their turn; one that could not be written is tried again later.
+ */
 
 static void
-ngx_http_postmark_retry_dead_later(ngx_http_postmark_pending_t *p,
-    const char *reason)
+ngx_http_postmark_retry_dead(ngx_http_postmark_pending_t *p, ngx_uint_t why)
 {
-    p->dead = reason;
+    ngx_int_t  rc;
 
-    ngx_http_postmark_due_add(p, NGX_HTTP_POSTMARK_DEAD_RETRY);
+    p->dead = why;
+
+    rc = ngx_http_postmark_spool_dead(&p->stored,
+                                      ngx_http_postmark_dead_reasons[why],
+                                      p->last ? p->last->text : NULL,
+                                      p->attempts,
+                                      ngx_http_postmark_retry_dead_done, p);
+
+    if (rc == NGX_BUSY) {
+        ngx_queue_insert_tail(&ngx_http_postmark_retry.dead_waiting,
+                              &p->queue);
+
+    } else if (rc != NGX_OK) {
+        ngx_http_postmark_due_add(p, NGX_HTTP_POSTMARK_DEAD_RETRY);
+    }
+}
+
+
+static void
+ngx_http_postmark_retry_dead_done(void *data, ngx_int_t rc)
+{
+    ngx_http_postmark_pending_t *p = data;
+
+    ngx_queue_t                *q;
+    ngx_http_postmark_retry_t  *retry;
+
+    retry = &ngx_http_postmark_retry;
+
+    if (rc == NGX_ERROR) {
+        ngx_http_postmark_due_add(p, NGX_HTTP_POSTMARK_DEAD_RETRY);
+
+    } else {
+        if (rc == NGX_OK && p->outbox) {
+            p->outbox->dead++;
+        }
+
+        ngx_http_postmark_retry_free(p);
+    }
+
+    if (!ngx_queue_empty(&retry->dead_waiting)) {
+        q = ngx_queue_head(&retry->dead_waiting);
+        ngx_queue_remove(q);
+
+        p = ngx_queue_data(q, ngx_http_postmark_pending_t, queue);
+        ngx_http_postmark_retry_dead(p, p->dead);
+    }
 }
 
 
@@ -593,7 +680,7 @@ static void
 ngx_http_postmark_retry_due(ngx_http_postmark_pending_t *p)
 {
     if (p->dead) {
-        ngx_http_postmark_spool_dead(p, p->dead);
+        ngx_http_postmark_retry_dead(p, p->dead);
         return;
     }
 
@@ -608,8 +695,7 @@ ngx_http_postmark_retry_due(ngx_http_postmark_pending_t *p)
         ngx_queue_remove(&p->queue);
         p->ready = 0;
 
-        ngx_http_postmark_spool_dead(p, "retry_max_age passed while the "
-                                        "destination could not be tried");
+        ngx_http_postmark_retry_dead(p, NGX_HTTP_POSTMARK_DEAD_STALLED);
         return;
     }
 
@@ -631,7 +717,7 @@ ngx_http_postmark_retry_ready(ngx_http_postmark_pending_t *p,
     ob = p->outbox;
 
     if (ngx_http_postmark_retry_deadline(p) != NGX_OK) {
-        ngx_http_postmark_spool_dead(p, "retry_max_age passed");
+        ngx_http_postmark_retry_dead(p, NGX_HTTP_POSTMARK_DEAD_AGE);
         return;
     }
 
@@ -785,7 +871,8 @@ ngx_http_postmark_attempt(ngx_http_postmark_pending_t *p)
         body->refs++;
 
     } else {
-        body = ngx_http_postmark_body_alloc(p->length, ngx_cycle->log);
+        body = ngx_http_postmark_body_alloc(p->stored.length,
+                                            ngx_cycle->log);
         if (body == NULL) {
             ngx_http_postmark_attempt_failed(p, NULL);
             return;
@@ -829,8 +916,8 @@ ngx_http_postmark_attempt(ngx_http_postmark_pending_t *p)
 
     p->reading = 1;
 
-    if (ngx_http_postmark_spool_read(p, body->data,
-                                     ngx_http_postmark_attempt_read)
+    if (ngx_http_postmark_spool_read(&p->stored, body->data,
+                                     ngx_http_postmark_attempt_read, p)
         != NGX_OK)
     {
         p->reading = 0;
@@ -842,9 +929,11 @@ ngx_http_postmark_attempt(ngx_http_postmark_pending_t *p)
 
 
 static void
-ngx_http_postmark_attempt_read(ngx_http_postmark_pending_t *p,
-    ngx_http_postmark_record_t *rec, ngx_int_t rc)
+ngx_http_postmark_attempt_read(void *data, ngx_http_postmark_record_t *rec,
+    ngx_int_t rc)
 {
+    ngx_http_postmark_pending_t *p = data;
+
     ngx_http_postmark_job_t     *job;
     ngx_http_postmark_outbox_t  *ob;
 
@@ -868,7 +957,7 @@ ngx_http_postmark_attempt_read(ngx_http_postmark_pending_t *p,
             ngx_http_postmark_attempt_unreserve(p);
             p->busy = 0;
             ob->busy--;
-            ngx_http_postmark_spool_done(p);
+            ngx_http_postmark_retry_done(p);
             ngx_http_postmark_outbox_dispatch(ob);
             return;
         }
@@ -970,7 +1059,7 @@ ngx_http_postmark_attempt_done(ngx_http_postmark_job_t *job)
         ob->breaker = NGX_HTTP_POSTMARK_BREAKER_CLOSED;
 
         ngx_http_postmark_job_destroy(job);
-        ngx_http_postmark_spool_done(p);
+        ngx_http_postmark_retry_done(p);
         ngx_http_postmark_outbox_dispatch(ob);
         return;
     }
@@ -993,7 +1082,7 @@ ngx_http_postmark_attempt_done(ngx_http_postmark_job_t *job)
 
         ngx_http_postmark_delivery_log(d, NGX_LOG_ERR, "");
         ngx_http_postmark_job_destroy(job);
-        ngx_http_postmark_spool_dead(p, "its fields cannot be removed");
+        ngx_http_postmark_retry_dead(p, NGX_HTTP_POSTMARK_DEAD_FIELDS);
         ngx_http_postmark_outbox_dispatch(ob);
         return;
     }
@@ -1080,7 +1169,7 @@ ngx_http_postmark_attempt_failed(ngx_http_postmark_pending_t *p,
                                            "retry_max_age");
         }
 
-        ngx_http_postmark_spool_dead(p, "retry_max_age passed");
+        ngx_http_postmark_retry_dead(p, NGX_HTTP_POSTMARK_DEAD_AGE);
 
     } else {
         if (d) {

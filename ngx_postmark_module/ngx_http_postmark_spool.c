@@ -23,7 +23,7 @@
  */
 
 
-#include "ngx_http_postmark_module.h"
+#include "ngx_http_postmark_spool.h"
 
 #include <sys/file.h>
 #include <dirent.h>
@@ -81,8 +81,9 @@ typedef struct {
 
 
 typedef struct {
-    ngx_http_postmark_pending_t    *pending;
     ngx_http_postmark_read_pt       handler;
+    void                           *data;
+    ngx_http_postmark_segment_t    *segment;
     ngx_fd_t                        fd;
     u_char                         *buf;
     size_t                          len;
@@ -94,10 +95,10 @@ typedef struct {
 
 
 typedef struct {
-    ngx_http_postmark_pending_t    *pending;
+    ngx_http_postmark_dead_pt       handler;
+    void                           *data;
+    ngx_http_postmark_stored_t      stored;     /* the thread's copy */
     ngx_fd_t                        fd;
-    off_t                           offset;
-    size_t                          len;
     u_char                         *dir;
     u_char                          path[NGX_MAX_PATH];
     const char                     *reason;
@@ -178,9 +179,8 @@ typedef struct {
     const char                     *failed_op;
     ngx_err_t                       failed_err;
 
-    /* dead letters being written, and those waiting their turn */
+    /* dead letters being written */
     ngx_uint_t                      dead_busy;
-    ngx_queue_t                     dead_waiting;
 } ngx_http_postmark_spool_t;
 
 
@@ -202,6 +202,9 @@ static void ngx_http_postmark_remove_done(ngx_event_t *ev);
 static void ngx_http_postmark_segment_free(ngx_http_postmark_segment_t *seg);
 static void ngx_http_postmark_spool_refused(void);
 static void ngx_http_postmark_batch_committed(void *data, ngx_int_t rc);
+static void ngx_http_postmark_spool_hand_over(ngx_http_postmark_segment_t *seg,
+    ngx_http_postmark_record_t *recs, ngx_http_postmark_dest_t **dests,
+    ngx_uint_t n, ngx_http_postmark_job_t *fresh);
 static void ngx_http_postmark_read_thread(void *data, ngx_log_t *log);
 static void ngx_http_postmark_read_done(ngx_event_t *ev);
 static void ngx_http_postmark_dead_thread(void *data, ngx_log_t *log);
@@ -213,7 +216,6 @@ static cJSON *ngx_http_postmark_json_add(cJSON *obj, const char *name,
     const char *value, size_t len);
 static void ngx_http_postmark_iso_time(char *buf, uint64_t ms);
 static void ngx_http_postmark_dead_done(ngx_event_t *ev);
-static void ngx_http_postmark_dead_next(void);
 static void ngx_http_postmark_scan_start(ngx_event_t *ev);
 static void ngx_http_postmark_scan_thread(void *data, ngx_log_t *log);
 static void ngx_http_postmark_scan_count(ngx_http_postmark_scan_t *ctx);
@@ -233,7 +235,7 @@ static void ngx_http_postmark_copy_name(u_char *dst, size_t size,
 static ngx_http_postmark_spool_t  ngx_http_postmark_spool;
 
 /* the layer above, which schedules what the spool hands over */
-static ngx_http_postmark_spool_up_t  *ngx_http_postmark_spool_upper;
+static ngx_http_postmark_handover_pt  ngx_http_postmark_spool_handover;
 
 
 ngx_int_t
@@ -246,7 +248,6 @@ ngx_http_postmark_spool_init(ngx_cycle_t *cycle)
 
     spool = &ngx_http_postmark_spool;
     ngx_queue_init(&spool->segments);
-    ngx_queue_init(&spool->dead_waiting);
 
     if (pmcf->spool.len == 0) {
         return NGX_OK;
@@ -436,8 +437,8 @@ ngx_http_postmark_spool_full(size_t size)
  * letters.  Returns NGX_OK when the batch's commit will be told the
  * outcome, NGX_DECLINED when the spool is full, or NGX_ABORT when the
  * batch is larger than the spool could ever take.  Once the group is on
- * disk the deliveries start, a first attempt with the body in memory when
- * the batch has a "fresh" job.
+ * disk its records are handed over, with the batch's "fresh" job, which
+ * has the body in memory for a first attempt.
  */
 
 ngx_int_t
@@ -529,38 +530,34 @@ ngx_http_postmark_batch_committed(void *data, ngx_int_t rc)
 {
     ngx_http_postmark_batch_t *b = data;
 
-    ngx_uint_t                    i;
-    ngx_http_postmark_pending_t  *p;
-    ngx_http_postmark_segment_t  *seg;
-
-    seg = b->segment;
-
     if (rc == NGX_OK) {
-
-        /* held while deliveries start, some of which may end at once */
-
-        seg->pending++;
-
-        for (i = 0; i < b->n; i++) {
-            p = ngx_http_postmark_spool_upper->add(seg,
-                    ngx_http_postmark_spool_upper->outbox_of(b->dests[i]),
-                    &b->recs[i]);
-
-            seg->pending++;
-
-            if (p == NULL) {
-                /* never done here: the segment stays for the next worker */
-                continue;
-            }
-
-            ngx_http_postmark_spool_upper->start(p, b->fresh);
-        }
-
-        seg->pending--;
-        ngx_http_postmark_segment_check(seg);
+        ngx_http_postmark_spool_hand_over(b->segment, b->recs, b->dests, b->n,
+                                          b->fresh);
     }
 
     b->commit->handler(b->commit->data, rc);
+}
+
+
+/*
+ * Each record handed over holds its segment until it is done or dead;
+ * one the layer above never gets to (no memory) holds it for good, and
+ * the next worker takes the segment over.
+ */
+
+static void
+ngx_http_postmark_spool_hand_over(ngx_http_postmark_segment_t *seg,
+    ngx_http_postmark_record_t *recs, ngx_http_postmark_dest_t **dests,
+    ngx_uint_t n, ngx_http_postmark_job_t *fresh)
+{
+    /* held while deliveries start, some of which may end at once */
+
+    seg->pending += n + 1;
+
+    ngx_http_postmark_spool_handover(seg, recs, dests, n, fresh);
+
+    seg->pending--;
+    ngx_http_postmark_segment_check(seg);
 }
 
 
@@ -637,17 +634,15 @@ ngx_http_postmark_spool_commit(ngx_http_postmark_segment_t *seg,
 /* a delivery is done: its mark follows it into its segment */
 
 void
-ngx_http_postmark_spool_done(ngx_http_postmark_pending_t *p)
+ngx_http_postmark_spool_done(ngx_http_postmark_stored_t *st)
 {
     u_char                       *mark;
     off_t                         offset;
     ngx_http_postmark_record_t    rec;
     ngx_http_postmark_segment_t  *seg;
 
-    seg = p->segment;
-    offset = p->offset;
-
-    ngx_http_postmark_spool_upper->free(p);
+    seg = st->segment;
+    offset = st->offset;
 
     /* a segment removed as a whole needs no last mark */
 
@@ -1138,14 +1133,14 @@ ngx_http_postmark_segment_free(ngx_http_postmark_segment_t *seg)
 
 
 /*
- * Reads a pending delivery's record back, into "buf" of p->length bytes,
- * checking its CRC; the handler gets the record, or NULL when it could
- * not be read or is damaged.
+ * Reads a stored record back, into "buf" of st->length bytes, checking its
+ * CRC; the handler gets the record, or NULL when it could not be read or
+ * is damaged.  The thread works on copies.
  */
 
 ngx_int_t
-ngx_http_postmark_spool_read(ngx_http_postmark_pending_t *p, u_char *buf,
-    ngx_http_postmark_read_pt handler)
+ngx_http_postmark_spool_read(ngx_http_postmark_stored_t *st, u_char *buf,
+    ngx_http_postmark_read_pt handler, void *data)
 {
     ngx_thread_task_t         *task;
     ngx_http_postmark_read_t  *ctx;
@@ -1158,12 +1153,13 @@ ngx_http_postmark_spool_read(ngx_http_postmark_pending_t *p, u_char *buf,
     }
 
     ctx = task->ctx;
-    ctx->pending = p;
     ctx->handler = handler;
-    ctx->fd = p->segment->fd;
+    ctx->data = data;
+    ctx->segment = st->segment;
+    ctx->fd = st->segment->fd;
     ctx->buf = buf;
-    ctx->len = p->length;
-    ctx->offset = p->offset;
+    ctx->len = st->length;
+    ctx->offset = st->offset;
 
     if (ngx_http_postmark_task_post(task) != NGX_OK) {
         ngx_free(task);
@@ -1209,40 +1205,43 @@ ngx_http_postmark_read_thread(void *data, ngx_log_t *log)
 static void
 ngx_http_postmark_read_done(ngx_event_t *ev)
 {
-    ngx_thread_task_t            *task;
-    ngx_http_postmark_read_t     *ctx;
-    ngx_http_postmark_pending_t  *p;
+    ngx_thread_task_t         *task;
+    ngx_http_postmark_read_t  *ctx;
 
     task = ev->data;
     ctx = task->ctx;
-    p = ctx->pending;
 
     if (ctx->rc == NGX_ERROR) {
         ngx_log_error(NGX_LOG_ALERT, ngx_cycle->log, ctx->err,
                       "postmark spool: reading %uz bytes at %O of \"%s\" "
-                      "failed", ctx->len, ctx->offset, p->segment->path);
+                      "failed", ctx->len, ctx->offset, ctx->segment->path);
 
     } else if (ctx->rc == NGX_DECLINED) {
         ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
                       "postmark spool: the record at %O of \"%s\" is "
                       "damaged and is skipped", ctx->offset,
-                      p->segment->path);
+                      ctx->segment->path);
     }
 
-    ctx->handler(p, ctx->rc == NGX_OK ? &ctx->rec : NULL, ctx->rc);
+    ctx->handler(ctx->data, ctx->rc == NGX_OK ? &ctx->rec : NULL, ctx->rc);
 
     ngx_free(task);
 }
 
 
 /*
- * Moves a pending delivery to the dead letters: a file with a JSON line
- * about it (the reason, the last answer), then the event as received.
+ * Moves a stored record to the dead letters: a file with a JSON line about
+ * it (the reason, the last answer "last" or NULL, the attempts made), then
+ * the event as received.  NGX_BUSY: as many are being written as the spool
+ * writes at once (a restart after a long stop), try again once one is
+ * told; NGX_ERROR: nothing started.  Once written, or found damaged, the
+ * record is done in its segment before the handler hears of it.
  */
 
-void
-ngx_http_postmark_spool_dead(ngx_http_postmark_pending_t *p,
-    const char *reason)
+ngx_int_t
+ngx_http_postmark_spool_dead(ngx_http_postmark_stored_t *st,
+    const char *reason, u_char *last, ngx_uint_t attempts,
+    ngx_http_postmark_dead_pt handler, void *data)
 {
     ngx_thread_task_t          *task;
     ngx_http_postmark_dead_t   *ctx;
@@ -1250,49 +1249,39 @@ ngx_http_postmark_spool_dead(ngx_http_postmark_pending_t *p,
 
     spool = &ngx_http_postmark_spool;
 
-    /* many at once (a restart after a long stop) wait their turn */
-
     if (spool->dead_busy >= NGX_HTTP_POSTMARK_DEAD_MAX) {
-        p->dead = reason;
-        ngx_queue_insert_tail(&spool->dead_waiting, &p->queue);
-        return;
+        return NGX_BUSY;
     }
 
     task = ngx_http_postmark_task_create(sizeof(ngx_http_postmark_dead_t),
                                          ngx_http_postmark_dead_thread,
                                          ngx_http_postmark_dead_done);
     if (task == NULL) {
-        goto later;
+        return NGX_ERROR;
     }
 
     ctx = task->ctx;
-    ctx->pending = p;
-    ctx->fd = p->segment->fd;
-    ctx->offset = p->offset;
-    ctx->len = p->length;
+    ctx->handler = handler;
+    ctx->data = data;
+    ctx->stored = *st;
+    ctx->fd = st->segment->fd;
     ctx->dir = spool->conf->dead.data;
     ctx->reason = reason;
-    ngx_cpystrn(ctx->last, p->last ? p->last->text : (u_char *) "",
-                sizeof(ctx->last));
+    ngx_cpystrn(ctx->last, last ? last : (u_char *) "", sizeof(ctx->last));
     ctx->now = ngx_http_postmark_now();
-    ctx->attempts = p->attempts;
+    ctx->attempts = attempts;
 
     ngx_sprintf(ctx->path, "%V/%013uL-%P-%ui.dead%Z", &spool->conf->dead,
                 ctx->now, ngx_pid, spool->seq++);
 
-    p->busy = 1;
-
-    if (ngx_http_postmark_task_post(task) == NGX_OK) {
-        spool->dead_busy++;
-        return;
+    if (ngx_http_postmark_task_post(task) != NGX_OK) {
+        ngx_free(task);
+        return NGX_ERROR;
     }
 
-    ngx_free(task);
-    p->busy = 0;
+    spool->dead_busy++;
 
-later:
-
-    ngx_http_postmark_spool_upper->dead_later(p, reason);
+    return NGX_OK;
 }
 
 
@@ -1302,20 +1291,22 @@ ngx_http_postmark_dead_thread(void *data, ngx_log_t *log)
     ngx_http_postmark_dead_t *ctx = data;
 
     u_char                      *buf;
-    size_t                       pos, skipped;
+    size_t                       len, pos, skipped;
     ngx_http_postmark_record_t   rec;
 
     ctx->rc = NGX_ERROR;
     ctx->op = NULL;
 
-    buf = malloc(ctx->len);
+    len = ctx->stored.length;
+
+    buf = malloc(len);
     if (buf == NULL) {
         ctx->op = "malloc()";
         return;
     }
 
-    if (ngx_http_postmark_pread(ctx->fd, buf, ctx->len, ctx->offset)
-        != (ssize_t) ctx->len)
+    if (ngx_http_postmark_pread(ctx->fd, buf, len, ctx->stored.offset)
+        != (ssize_t) len)
     {
         ctx->op = "pread()";
         ctx->err = errno;
@@ -1325,7 +1316,7 @@ ngx_http_postmark_dead_thread(void *data, ngx_log_t *log)
 
     pos = 0;
 
-    if (ngx_http_postmark_record_next(buf, ctx->len, &pos, &rec, &skipped)
+    if (ngx_http_postmark_record_next(buf, len, &pos, &rec, &skipped)
         != NGX_HTTP_POSTMARK_RECORD_OK
         || rec.type != NGX_HTTP_POSTMARK_RECORD_DELIVERY)
     {
@@ -1532,41 +1523,30 @@ ngx_http_postmark_iso_time(char *buf, uint64_t ms)
 static void
 ngx_http_postmark_dead_done(ngx_event_t *ev)
 {
-    ngx_thread_task_t            *task;
-    ngx_http_postmark_dead_t     *ctx;
-    ngx_http_postmark_pending_t  *p;
+    ngx_int_t                  rc;
+    ngx_thread_task_t         *task;
+    ngx_http_postmark_dead_t  *ctx;
 
     task = ev->data;
     ctx = task->ctx;
-    p = ctx->pending;
+    rc = ctx->rc;
 
-    p->busy = 0;
+    ngx_http_postmark_spool.dead_busy--;
 
-    ngx_http_postmark_dead_next();
-
-    if (ctx->rc == NGX_ERROR) {
+    if (rc == NGX_ERROR) {
         ngx_log_error(NGX_LOG_ALERT, ngx_cycle->log, ctx->err,
                       "postmark spool: %s for dead letter \"%s\" failed; "
                       "trying again in %M s", ctx->op, ctx->path,
                       (ngx_msec_t) NGX_HTTP_POSTMARK_DEAD_RETRY / 1000);
 
-        ngx_http_postmark_spool_upper->dead_later(p, ctx->reason);
-        ngx_free(task);
-        return;
-    }
-
-    if (ctx->rc == NGX_DECLINED) {
+    } else if (rc == NGX_DECLINED) {
         ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
                       "postmark spool: the record at %O of \"%s\" is "
-                      "damaged and is skipped", ctx->offset,
-                      p->segment->path);
+                      "damaged and is skipped", ctx->stored.offset,
+                      ctx->stored.segment->path);
 
     } else {
         ngx_http_postmark_spool.dead_letters++;
-
-        if (p->outbox) {
-            p->outbox->dead++;
-        }
 
         ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
                       "postmark client \"%s\": %s event (webhook-id %s) for "
@@ -1579,33 +1559,13 @@ ngx_http_postmark_dead_done(ngx_event_t *ev)
                       (char *) ctx->last);
     }
 
-    ngx_free(task);
-
-    ngx_http_postmark_spool_done(p);
-}
-
-
-static void
-ngx_http_postmark_dead_next(void)
-{
-    ngx_queue_t                  *q;
-    ngx_http_postmark_spool_t    *spool;
-    ngx_http_postmark_pending_t  *p;
-
-    spool = &ngx_http_postmark_spool;
-
-    spool->dead_busy--;
-
-    if (ngx_queue_empty(&spool->dead_waiting)) {
-        return;
+    if (rc != NGX_ERROR) {
+        ngx_http_postmark_spool_done(&ctx->stored);
     }
 
-    q = ngx_queue_head(&spool->dead_waiting);
-    ngx_queue_remove(q);
+    ctx->handler(ctx->data, rc);
 
-    p = ngx_queue_data(q, ngx_http_postmark_pending_t, queue);
-
-    ngx_http_postmark_spool_dead(p, p->dead);
+    ngx_free(task);
 }
 
 
@@ -1927,10 +1887,6 @@ ngx_http_postmark_scan_done(ngx_event_t *ev)
 static void
 ngx_http_postmark_scan_take(ngx_http_postmark_scan_t *ctx)
 {
-    long                          i;
-    uint64_t                      now;
-    ngx_http_postmark_pending_t  *p;
-    ngx_http_postmark_outbox_t   *outbox;
     ngx_http_postmark_segment_t  *seg;
 
     seg = ngx_http_postmark_segment_alloc(ngx_strlen(ctx->path) + 1);
@@ -1955,40 +1911,8 @@ ngx_http_postmark_scan_take(ngx_http_postmark_scan_t *ctx)
                       ctx->damaged == 1 ? "" : "s", seg->path);
     }
 
-    now = ngx_http_postmark_now();
-
-    /* held while deliveries start, some of which may end at once */
-
-    seg->pending++;
-
-    for (i = 0; i < ctx->npending; i++) {
-        outbox = ngx_http_postmark_spool_upper->outbox(&ctx->pending[i]);
-
-        p = ngx_http_postmark_spool_upper->add(seg, outbox, &ctx->pending[i]);
-        if (p == NULL) {
-            /* never done here: the segment stays for the next worker */
-            seg->pending++;
-            continue;
-        }
-
-        seg->pending++;
-
-        if (outbox == NULL) {
-            ngx_http_postmark_spool_dead(p, "the destination is no longer "
-                                            "configured");
-            continue;
-        }
-
-        if (p->created + outbox->dest->policy.max_age <= now) {
-            ngx_http_postmark_spool_dead(p, "retry_max_age passed");
-            continue;
-        }
-
-        ngx_http_postmark_spool_upper->start(p, NULL);
-    }
-
-    seg->pending--;
-    ngx_http_postmark_segment_check(seg);
+    ngx_http_postmark_spool_hand_over(seg, ctx->pending,
+                                      NULL, (ngx_uint_t) ctx->npending, NULL);
 }
 
 
@@ -2071,9 +1995,9 @@ ngx_http_postmark_copy_name(u_char *dst, size_t size, const char *src,
 
 
 void
-ngx_http_postmark_spool_up(ngx_http_postmark_spool_up_t *up)
+ngx_http_postmark_spool_up(ngx_http_postmark_handover_pt handover)
 {
-    ngx_http_postmark_spool_upper = up;
+    ngx_http_postmark_spool_handover = handover;
 }
 
 

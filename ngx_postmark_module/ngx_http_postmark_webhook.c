@@ -13,7 +13,8 @@
  */
 
 
-#include "ngx_http_postmark_module.h"
+#include "ngx_http_postmark_http.h"
+#include "ngx_http_postmark_spool.h"
 
 #include <openssl/crypto.h>
 
