@@ -408,7 +408,8 @@ ngx_http_postmark_init_process(ngx_cycle_t *cycle)
 
     if (ngx_http_postmark_engine_init(cycle) != NGX_OK
         || ngx_http_postmark_retry_init(cycle) != NGX_OK
-        || ngx_http_postmark_spool_init(cycle) != NGX_OK)
+        || ngx_http_postmark_spool_init(cycle) != NGX_OK
+        || ngx_http_postmark_scan_init(cycle) != NGX_OK)
     {
         return NGX_ERROR;
     }
@@ -424,6 +425,7 @@ ngx_http_postmark_exit_process(ngx_cycle_t *cycle)
 {
     ngx_http_postmark_retry_exit(cycle);
     ngx_http_postmark_engine_done(cycle);
+    ngx_http_postmark_scan_exit(cycle);
     ngx_http_postmark_spool_exit(cycle);
 }
 

@@ -206,6 +206,8 @@ void ngx_http_postmark_timer_init(ngx_event_t *ev,
 void ngx_http_postmark_timer_stop(ngx_event_t *ev);
 
 ngx_int_t ngx_http_postmark_hash(u_char *out, ngx_str_t *parts, ngx_uint_t n);
+void ngx_http_postmark_printable(u_char *dst, size_t size, const char *src,
+    size_t len, u_char c);
 ngx_int_t ngx_http_postmark_hash_r(u_char *out, ngx_str_t *parts, ngx_uint_t n);
 ngx_http_postmark_client_t *ngx_http_postmark_client_find(
     ngx_http_postmark_main_conf_t *pmcf, ngx_str_t *name);

@@ -629,7 +629,7 @@ ngx_http_postmark_retry_dead(ngx_http_postmark_pending_t *p, ngx_uint_t why)
 
     p->dead = why;
 
-    rc = ngx_http_postmark_spool_dead(&p->stored,
+    rc = ngx_http_postmark_dead_letter(&p->stored,
                                       ngx_http_postmark_dead_reasons[why],
                                       p->last ? p->last->text : NULL,
                                       p->attempts,
@@ -1277,7 +1277,7 @@ static void
 ngx_http_postmark_remember(ngx_http_postmark_pending_t *p,
     ngx_http_postmark_delivery_t *d)
 {
-    u_char                     *s, *end;
+    u_char                     *end;
     size_t                      len;
     ngx_str_t                   answer;
     ngx_http_postmark_note_t   *note;
@@ -1301,14 +1301,9 @@ ngx_http_postmark_remember(ngx_http_postmark_pending_t *p,
         end = ngx_snprintf(text, sizeof(text) - 1, "%s", d->reason);
     }
 
-    *end = '\0';
     len = end - text;
 
-    for (s = text; s < end; s++) {
-        if (*s < 0x20 || *s >= 0x7f) {
-            *s = ' ';
-        }
-    }
+    ngx_http_postmark_printable(text, len + 1, (char *) text, len, ' ');
 
     /* the destination said the same before: the note is shared */
 

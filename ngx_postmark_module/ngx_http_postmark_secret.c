@@ -393,6 +393,28 @@ ngx_http_postmark_is_text(ngx_str_t *s)
 }
 
 
+/*
+ * A copy fit for a log line, NUL-terminated in "size" bytes: what is not
+ * printable ASCII becomes "c".  For threads too.
+ */
+
+void
+ngx_http_postmark_printable(u_char *dst, size_t size, const char *src,
+    size_t len, u_char c)
+{
+    size_t  i;
+
+    len = ngx_min(len, size - 1);
+
+    for (i = 0; i < len; i++) {
+        dst[i] = ((u_char) src[i] >= 0x20 && (u_char) src[i] < 0x7f)
+                 ? (u_char) src[i] : c;
+    }
+
+    dst[len] = '\0';
+}
+
+
 /* a value fit for an error line: control characters become \xNN */
 
 ngx_str_t *

@@ -24,18 +24,13 @@
 
 
 #include "ngx_http_postmark_spool.h"
+#include "ngx_http_postmark_file.h"
 
 #include <sys/file.h>
-#include <dirent.h>
-
-#include <cjson/cJSON.h>
 
 
 #define NGX_HTTP_POSTMARK_SEGMENT_MAX   (8 * 1024 * 1024)
-#define NGX_HTTP_POSTMARK_SCAN_EVERY    1000
-#define NGX_HTTP_POSTMARK_YOUNG         60      /* seconds */
 #define NGX_HTTP_POSTMARK_FULL_LOG      10      /* seconds */
-#define NGX_HTTP_POSTMARK_DEAD_MAX      16      /* written at once */
 
 
 struct ngx_http_postmark_segment_s {
@@ -95,56 +90,6 @@ typedef struct {
 
 
 typedef struct {
-    ngx_http_postmark_dead_pt       handler;
-    void                           *data;
-    ngx_http_postmark_stored_t      stored;     /* the thread's copy */
-    ngx_fd_t                        fd;
-    u_char                         *dir;
-    u_char                          path[NGX_MAX_PATH];
-    const char                     *reason;
-    u_char                          last[512];  /* "" without one */
-    uint64_t                        now;
-    ngx_uint_t                      attempts;
-
-    /* for the log line */
-    u_char                          client[65];
-    u_char                          dest[256];
-    u_char                          id[65];
-    u_char                          event[65];
-    ngx_int_t                       rc;         /* NGX_DECLINED: damaged */
-    const char                     *op;
-    ngx_err_t                       err;
-} ngx_http_postmark_dead_t;
-
-
-typedef struct {
-    u_char                         *dir;
-    u_char                         *dead;
-    time_t                          now;
-    ngx_uint_t                      exiting;
-
-    off_t                           bytes;
-    ngx_uint_t                      segments;
-    ngx_uint_t                      dead_letters;
-
-    /* a segment taken over */
-    ngx_fd_t                        fd;
-    u_char                          path[NGX_MAX_PATH];
-    u_char                         *buf;
-    size_t                          size;
-    ngx_http_postmark_record_t     *pending;
-    long                            npending;
-    size_t                          skipped;
-    size_t                          damaged;
-    ngx_uint_t                      removed;
-    ngx_uint_t                      more;
-
-    const char                     *op;
-    ngx_err_t                       err;
-} ngx_http_postmark_scan_t;
-
-
-typedef struct {
     ngx_http_postmark_segment_t    *segment;
     ngx_fd_t                        fd;
     u_char                          path[NGX_MAX_PATH];
@@ -156,10 +101,6 @@ typedef struct {
     ngx_queue_t                     segments;
     ngx_http_postmark_segment_t    *active;
     ngx_uint_t                      seq;
-
-    ngx_event_t                     scan;
-    ngx_thread_task_t              *scan_task;
-    ngx_uint_t                      scanning;
 
     /* the spool's size: last scanned, plus what was written since */
     off_t                           scanned;
@@ -178,9 +119,6 @@ typedef struct {
     time_t                          failed_logged;
     const char                     *failed_op;
     ngx_err_t                       failed_err;
-
-    /* dead letters being written */
-    ngx_uint_t                      dead_busy;
 } ngx_http_postmark_spool_t;
 
 
@@ -207,28 +145,6 @@ static void ngx_http_postmark_spool_hand_over(ngx_http_postmark_segment_t *seg,
     ngx_uint_t n, ngx_http_postmark_job_t *fresh);
 static void ngx_http_postmark_read_thread(void *data, ngx_log_t *log);
 static void ngx_http_postmark_read_done(ngx_event_t *ev);
-static void ngx_http_postmark_dead_thread(void *data, ngx_log_t *log);
-static ngx_int_t ngx_http_postmark_dead_write(ngx_http_postmark_dead_t *ctx,
-    ngx_http_postmark_record_t *rec);
-static cJSON *ngx_http_postmark_dead_header(ngx_http_postmark_record_t *rec,
-    uint64_t now, ngx_uint_t attempts, const char *reason, const char *last);
-static cJSON *ngx_http_postmark_json_add(cJSON *obj, const char *name,
-    const char *value, size_t len);
-static void ngx_http_postmark_iso_time(char *buf, uint64_t ms);
-static void ngx_http_postmark_dead_done(ngx_event_t *ev);
-static void ngx_http_postmark_scan_start(ngx_event_t *ev);
-static void ngx_http_postmark_scan_thread(void *data, ngx_log_t *log);
-static void ngx_http_postmark_scan_count(ngx_http_postmark_scan_t *ctx);
-static ngx_int_t ngx_http_postmark_scan_adopt(ngx_http_postmark_scan_t *ctx,
-    char *name);
-static void ngx_http_postmark_scan_done(ngx_event_t *ev);
-static void ngx_http_postmark_scan_take(ngx_http_postmark_scan_t *ctx);
-static int ngx_http_postmark_name_cmp(const void *a, const void *b);
-static ssize_t ngx_http_postmark_pread(ngx_fd_t fd, u_char *buf, size_t len,
-    off_t offset);
-static ngx_int_t ngx_http_postmark_sync_dir(u_char *dir);
-static void ngx_http_postmark_copy_name(u_char *dst, size_t size,
-    const char *src, size_t len);
 
 
 /* process-wide: the spool of this worker */
@@ -255,21 +171,6 @@ ngx_http_postmark_spool_init(ngx_cycle_t *cycle)
 
     spool->conf = pmcf;
 
-    spool->scan_task = ngx_http_postmark_task_create(
-                           sizeof(ngx_http_postmark_scan_t),
-                           ngx_http_postmark_scan_thread,
-                           ngx_http_postmark_scan_done);
-    if (spool->scan_task == NULL) {
-        return NGX_ERROR;
-    }
-
-    ngx_http_postmark_timer_init(&spool->scan, ngx_http_postmark_scan_start,
-                                 cycle->log);
-
-    /* what earlier workers left is taken over at once */
-
-    ngx_add_timer(&spool->scan, 1);
-
     return NGX_OK;
 }
 
@@ -285,7 +186,6 @@ void
 ngx_http_postmark_spool_exit(ngx_cycle_t *cycle)
 {
     ngx_queue_t                  *q;
-    ngx_http_postmark_scan_t     *scan;
     ngx_http_postmark_segment_t  *seg;
     ngx_http_postmark_spool_t    *spool;
 
@@ -294,20 +194,6 @@ ngx_http_postmark_spool_exit(ngx_cycle_t *cycle)
     if (spool->conf == NULL) {
         return;
     }
-
-    if (spool->scanning) {
-        scan = spool->scan_task->ctx;
-
-        if (scan->fd != NGX_INVALID_FILE) {
-            (void) close(scan->fd);
-        }
-
-        free(scan->buf);
-        free(scan->pending);
-    }
-
-    ngx_free(spool->scan_task);
-    spool->scan_task = NULL;
 
     while (!ngx_queue_empty(&spool->segments)) {
         q = ngx_queue_head(&spool->segments);
@@ -379,37 +265,6 @@ ngx_http_postmark_segment_abandon(ngx_http_postmark_segment_t *seg)
         commit = ngx_queue_data(q, ngx_http_postmark_commit_t, queue);
         commit->handler(commit->data, NGX_ERROR);
     }
-}
-
-
-/* a thread task with room for its context, in the worker's heap */
-
-ngx_thread_task_t *
-ngx_http_postmark_task_create(size_t size,
-    void (*thread)(void *data, ngx_log_t *log), ngx_event_handler_pt done)
-{
-    ngx_thread_task_t  *task;
-
-    task = ngx_calloc(sizeof(ngx_thread_task_t) + size, ngx_cycle->log);
-    if (task == NULL) {
-        return NULL;
-    }
-
-    task->ctx = task + 1;
-    task->handler = thread;
-    task->event.handler = done;
-    task->event.data = task;
-    task->event.log = ngx_cycle->log;
-
-    return task;
-}
-
-
-ngx_int_t
-ngx_http_postmark_task_post(ngx_thread_task_t *task)
-{
-    return ngx_thread_task_post(ngx_http_postmark_spool.conf->thread_pool,
-                                task);
 }
 
 
@@ -1230,689 +1085,66 @@ ngx_http_postmark_read_done(ngx_event_t *ev)
 
 
 /*
- * Moves a stored record to the dead letters: a file with a JSON line about
- * it (the reason, the last answer "last" or NULL, the attempts made), then
- * the event as received.  NGX_BUSY: as many are being written as the spool
- * writes at once (a restart after a long stop), try again once one is
- * told; NGX_ERROR: nothing started.  Once written, or found damaged, the
- * record is done in its segment before the handler hears of it.
+ * A scan of the spool's directories begins: what this worker writes from
+ * now on is not in what it measures.
  */
 
-ngx_int_t
-ngx_http_postmark_spool_dead(ngx_http_postmark_stored_t *st,
-    const char *reason, u_char *last, ngx_uint_t attempts,
-    ngx_http_postmark_dead_pt handler, void *data)
+void
+ngx_http_postmark_spool_measure(void)
 {
-    ngx_thread_task_t          *task;
-    ngx_http_postmark_dead_t   *ctx;
-    ngx_http_postmark_spool_t  *spool;
-
-    spool = &ngx_http_postmark_spool;
-
-    if (spool->dead_busy >= NGX_HTTP_POSTMARK_DEAD_MAX) {
-        return NGX_BUSY;
-    }
-
-    task = ngx_http_postmark_task_create(sizeof(ngx_http_postmark_dead_t),
-                                         ngx_http_postmark_dead_thread,
-                                         ngx_http_postmark_dead_done);
-    if (task == NULL) {
-        return NGX_ERROR;
-    }
-
-    ctx = task->ctx;
-    ctx->handler = handler;
-    ctx->data = data;
-    ctx->stored = *st;
-    ctx->fd = st->segment->fd;
-    ctx->dir = spool->conf->dead.data;
-    ctx->reason = reason;
-    ngx_cpystrn(ctx->last, last ? last : (u_char *) "", sizeof(ctx->last));
-    ctx->now = ngx_http_postmark_now();
-    ctx->attempts = attempts;
-
-    ngx_sprintf(ctx->path, "%V/%013uL-%P-%ui.dead%Z", &spool->conf->dead,
-                ctx->now, ngx_pid, spool->seq++);
-
-    if (ngx_http_postmark_task_post(task) != NGX_OK) {
-        ngx_free(task);
-        return NGX_ERROR;
-    }
-
-    spool->dead_busy++;
-
-    return NGX_OK;
-}
-
-
-static void
-ngx_http_postmark_dead_thread(void *data, ngx_log_t *log)
-{
-    ngx_http_postmark_dead_t *ctx = data;
-
-    u_char                      *buf;
-    size_t                       len, pos, skipped;
-    ngx_http_postmark_record_t   rec;
-
-    ctx->rc = NGX_ERROR;
-    ctx->op = NULL;
-
-    len = ctx->stored.length;
-
-    buf = malloc(len);
-    if (buf == NULL) {
-        ctx->op = "malloc()";
-        return;
-    }
-
-    if (ngx_http_postmark_pread(ctx->fd, buf, len, ctx->stored.offset)
-        != (ssize_t) len)
-    {
-        ctx->op = "pread()";
-        ctx->err = errno;
-        free(buf);
-        return;
-    }
-
-    pos = 0;
-
-    if (ngx_http_postmark_record_next(buf, len, &pos, &rec, &skipped)
-        != NGX_HTTP_POSTMARK_RECORD_OK
-        || rec.type != NGX_HTTP_POSTMARK_RECORD_DELIVERY)
-    {
-        ctx->rc = NGX_DECLINED;
-        free(buf);
-        return;
-    }
-
-    ngx_http_postmark_copy_name(ctx->client, sizeof(ctx->client), rec.client,
-                                rec.client_len);
-    ngx_http_postmark_copy_name(ctx->dest, sizeof(ctx->dest), rec.dest,
-                                rec.dest_len);
-    ngx_http_postmark_copy_name(ctx->id, sizeof(ctx->id), rec.id,
-                                rec.id_len);
-    ngx_http_postmark_copy_name(ctx->event, sizeof(ctx->event), rec.event,
-                                rec.event_len);
-
-    ctx->rc = ngx_http_postmark_dead_write(ctx, &rec);
-
-    free(buf);
-}
-
-
-/* written under a temporary name, synced, then renamed into place */
-
-static ngx_int_t
-ngx_http_postmark_dead_write(ngx_http_postmark_dead_t *ctx,
-    ngx_http_postmark_record_t *rec)
-{
-    int          fd;
-    char        *line, tmp[NGX_MAX_PATH + 8];
-    cJSON       *head;
-    size_t       len;
-    ssize_t      n;
-    struct iovec iov[3];
-
-    head = ngx_http_postmark_dead_header(rec, ctx->now, ctx->attempts,
-                                         ctx->reason,
-                                         ctx->last[0] ? (char *) ctx->last
-                                                      : NULL);
-    if (head == NULL) {
-        ctx->op = "cJSON";
-        return NGX_ERROR;
-    }
-
-    line = cJSON_PrintUnformatted(head);
-    cJSON_Delete(head);
-
-    if (line == NULL) {
-        ctx->op = "cJSON_PrintUnformatted()";
-        return NGX_ERROR;
-    }
-
-    snprintf(tmp, sizeof(tmp), "%s.tmp", (char *) ctx->path);
-
-    fd = open(tmp, O_WRONLY|O_CREAT|O_TRUNC|O_CLOEXEC, 0600);
-    if (fd == -1) {
-        ctx->op = "open()";
-        goto failed;
-    }
-
-    iov[0].iov_base = line;
-    iov[0].iov_len = strlen(line);
-    iov[1].iov_base = "\n";
-    iov[1].iov_len = 1;
-    iov[2].iov_base = (void *) rec->body;
-    iov[2].iov_len = rec->body_len;
-
-    len = iov[0].iov_len + 1 + rec->body_len;
-
-    /* a short write to a local file means an error, such as ENOSPC */
-
-    n = writev(fd, iov, 3);
-
-    if (n != (ssize_t) len) {
-        ctx->op = "writev()";
-        goto failed;
-    }
-
-    if (fdatasync(fd) == -1) {
-        ctx->op = "fdatasync()";
-        goto failed;
-    }
-
-    if (close(fd) == -1) {
-        fd = -1;
-        ctx->op = "close()";
-        goto failed;
-    }
-
-    fd = -1;
-
-    if (rename(tmp, (char *) ctx->path) == -1) {
-        ctx->op = "rename()";
-        goto failed;
-    }
-
-    if (ngx_http_postmark_sync_dir(ctx->dir) != NGX_OK) {
-        ctx->op = "fsync() of the directory";
-        goto failed;
-    }
-
-    free(line);
-
-    return NGX_OK;
-
-failed:
-
-    ctx->err = errno;
-
-    if (fd != -1) {
-        (void) close(fd);
-    }
-
-    (void) unlink(tmp);
-    free(line);
-
-    return NGX_ERROR;
-}
-
-
-/* the first line of a dead letter */
-
-static cJSON *
-ngx_http_postmark_dead_header(ngx_http_postmark_record_t *rec, uint64_t now,
-    ngx_uint_t attempts, const char *reason, const char *last)
-{
-    char    created[64], dead_at[64];
-    cJSON  *head;
-
-    head = cJSON_CreateObject();
-    if (head == NULL) {
-        return NULL;
-    }
-
-    ngx_http_postmark_iso_time(created, rec->created);
-    ngx_http_postmark_iso_time(dead_at, now);
-
-    if (ngx_http_postmark_json_add(head, "client", rec->client,
-                                   rec->client_len) == NULL
-        || ngx_http_postmark_json_add(head, "destination", rec->dest,
-                                      rec->dest_len) == NULL
-        || ngx_http_postmark_json_add(head, "webhook_id", rec->id,
-                                      rec->id_len) == NULL
-        || ngx_http_postmark_json_add(head, "event", rec->event,
-                                      rec->event_len) == NULL
-        || cJSON_AddStringToObject(head, "received", created) == NULL
-        || cJSON_AddStringToObject(head, "dead_since", dead_at) == NULL
-        || cJSON_AddNumberToObject(head, "attempts", (double) attempts)
-           == NULL
-        || cJSON_AddStringToObject(head, "reason", reason) == NULL
-        || (last ? cJSON_AddStringToObject(head, "last_answer", last)
-                 : cJSON_AddNullToObject(head, "last_answer"))
-           == NULL)
-    {
-        cJSON_Delete(head);
-        return NULL;
-    }
-
-    return head;
-}
-
-
-static cJSON *
-ngx_http_postmark_json_add(cJSON *obj, const char *name, const char *value,
-    size_t len)
-{
-    char   *s;
-    cJSON  *item;
-
-    s = malloc(len + 1);
-    if (s == NULL) {
-        return NULL;
-    }
-
-    memcpy(s, value, len);
-    s[len] = '\0';
-
-    item = cJSON_AddStringToObject(obj, name, s);
-
-    free(s);
-
-    return item;
-}
-
-
-/* "2026-11-27T15:04:05.123Z" into 64 bytes, thread-safe */
-
-static void
-ngx_http_postmark_iso_time(char *buf, uint64_t ms)
-{
-    time_t     sec;
-    struct tm  tm;
-
-    sec = (time_t) (ms / 1000);
-    gmtime_r(&sec, &tm);
-
-    snprintf(buf, 64, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
-             tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-             tm.tm_min, tm.tm_sec, (int) (ms % 1000));
-}
-
-
-static void
-ngx_http_postmark_dead_done(ngx_event_t *ev)
-{
-    ngx_int_t                  rc;
-    ngx_thread_task_t         *task;
-    ngx_http_postmark_dead_t  *ctx;
-
-    task = ev->data;
-    ctx = task->ctx;
-    rc = ctx->rc;
-
-    ngx_http_postmark_spool.dead_busy--;
-
-    if (rc == NGX_ERROR) {
-        ngx_log_error(NGX_LOG_ALERT, ngx_cycle->log, ctx->err,
-                      "postmark spool: %s for dead letter \"%s\" failed; "
-                      "trying again in %M s", ctx->op, ctx->path,
-                      (ngx_msec_t) NGX_HTTP_POSTMARK_DEAD_RETRY / 1000);
-
-    } else if (rc == NGX_DECLINED) {
-        ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
-                      "postmark spool: the record at %O of \"%s\" is "
-                      "damaged and is skipped", ctx->stored.offset,
-                      ctx->stored.segment->path);
-
-    } else {
-        ngx_http_postmark_spool.dead_letters++;
-
-        ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
-                      "postmark client \"%s\": %s event (webhook-id %s) for "
-                      "\"%s\" moved to the dead letters after %ui "
-                      "attempt%s: %s%s%s; replay it once the destination "
-                      "is fixed", ctx->client, ctx->event, ctx->id,
-                      ctx->dest, ctx->attempts,
-                      ctx->attempts == 1 ? "" : "s", ctx->reason,
-                      ctx->last[0] ? "; last answer: " : "",
-                      (char *) ctx->last);
-    }
-
-    if (rc != NGX_ERROR) {
-        ngx_http_postmark_spool_done(&ctx->stored);
-    }
-
-    ctx->handler(ctx->data, rc);
-
-    ngx_free(task);
-}
-
-
-/*
- * Every second, and at once when a worker starts: the spool's size, and
- * one segment that no worker holds any more, taken over with whatever it
- * has left to deliver.
- */
-
-static void
-ngx_http_postmark_scan_start(ngx_event_t *ev)
-{
-    ngx_http_postmark_scan_t   *ctx;
-    ngx_http_postmark_spool_t  *spool;
-
-    spool = &ngx_http_postmark_spool;
-
-    if (ngx_exiting || ngx_terminate || ngx_quit) {
-        return;
-    }
-
-    ctx = spool->scan_task->ctx;
-    ngx_memzero(ctx, sizeof(ngx_http_postmark_scan_t));
-
-    ctx->dir = spool->conf->spool.data;
-    ctx->dead = spool->conf->dead.data;
-    ctx->now = ngx_time();
-    ctx->fd = NGX_INVALID_FILE;
-
-    spool->written_at_scan = spool->written;
-
-    if (ngx_http_postmark_task_post(spool->scan_task) != NGX_OK) {
-        ngx_add_timer(&spool->scan, NGX_HTTP_POSTMARK_SCAN_EVERY);
-        return;
-    }
-
-    spool->scanning = 1;
-}
-
-
-static void
-ngx_http_postmark_scan_thread(void *data, ngx_log_t *log)
-{
-    ngx_http_postmark_scan_t *ctx = data;
-
-    char         **names, path[NGX_MAX_PATH];
-    size_t         n, i;
-    struct stat    st;
-
-    ngx_http_postmark_scan_count(ctx);
-
-    if (ngx_http_postmark_list_dir(ctx->dir, ".seg", &names, &n) != NGX_OK) {
-        ctx->op = "opendir()";
-        ctx->err = errno;
-        return;
-    }
-
-    for (i = 0; i < n; i++) {
-        snprintf(path, sizeof(path), "%s/%s", (char *) ctx->dir, names[i]);
-
-        if (stat(path, &st) == 0) {
-            ctx->bytes += st.st_size;
-            ctx->segments++;
-        }
-
-        if (ctx->fd == NGX_INVALID_FILE
-            && ngx_http_postmark_scan_adopt(ctx, names[i]) == NGX_OK)
-        {
-            ctx->more = (i + 1 < n);
-        }
-    }
-
-    ngx_http_postmark_names_free(names, n);
-}
-
-
-/*
- * The names in "dir" that end in "suffix", sorted: spool files begin with
- * their time, so the oldest come first.  For threads: plain libc only.
- * The list is malloc()ed, for ngx_http_postmark_names_free(); NGX_ERROR,
- * with errno, when the directory cannot be read.
- */
-
-ngx_int_t
-ngx_http_postmark_list_dir(u_char *dir, char *suffix, char ***names,
-    size_t *n)
-{
-    DIR            *d;
-    char          **more;
-    size_t          len, cap, slen;
-    struct dirent  *de;
-
-    *names = NULL;
-    *n = 0;
-
-    d = opendir((char *) dir);
-    if (d == NULL) {
-        return NGX_ERROR;
-    }
-
-    cap = 0;
-    slen = strlen(suffix);
-
-    while ((de = readdir(d)) != NULL) {
-        len = strlen(de->d_name);
-
-        if (len <= slen || strcmp(de->d_name + len - slen, suffix) != 0) {
-            continue;
-        }
-
-        if (*n == cap) {
-            cap = cap ? 2 * cap : 64;
-            more = realloc(*names, cap * sizeof(char *));
-            if (more == NULL) {
-                break;
-            }
-
-            *names = more;
-        }
-
-        (*names)[*n] = strdup(de->d_name);
-        if ((*names)[*n]) {
-            (*n)++;
-        }
-    }
-
-    closedir(d);
-
-    if (*n) {
-        qsort(*names, *n, sizeof(char *), ngx_http_postmark_name_cmp);
-    }
-
-    return NGX_OK;
+    ngx_http_postmark_spool.written_at_scan = ngx_http_postmark_spool.written;
 }
 
 
 void
-ngx_http_postmark_names_free(char **names, size_t n)
+ngx_http_postmark_spool_measured(off_t bytes, ngx_uint_t segments,
+    ngx_uint_t dead)
 {
-    size_t  i;
+    ngx_http_postmark_spool_t  *spool;
 
-    for (i = 0; i < n; i++) {
-        free(names[i]);
-    }
+    spool = &ngx_http_postmark_spool;
 
-    free(names);
-}
-
-
-/* the dead letters, and temporary files that a crash left there */
-
-static void
-ngx_http_postmark_scan_count(ngx_http_postmark_scan_t *ctx)
-{
-    DIR            *dir;
-    size_t          len;
-    struct stat     st;
-    struct dirent  *de;
-    char            path[NGX_MAX_PATH];
-
-    dir = opendir((char *) ctx->dead);
-    if (dir == NULL) {
-        return;
-    }
-
-    while ((de = readdir(dir)) != NULL) {
-        len = strlen(de->d_name);
-
-        snprintf(path, sizeof(path), "%s/%s", (char *) ctx->dead,
-                 de->d_name);
-
-        if (len > 5 && strcmp(de->d_name + len - 5, ".dead") == 0) {
-            if (stat(path, &st) == 0) {
-                ctx->bytes += st.st_size;
-                ctx->dead_letters++;
-            }
-
-        } else if (len > 4 && strcmp(de->d_name + len - 4, ".tmp") == 0
-                   && stat(path, &st) == 0
-                   && st.st_mtime < ctx->now - NGX_HTTP_POSTMARK_YOUNG)
-        {
-            (void) unlink(path);
-        }
-    }
-
-    closedir(dir);
+    spool->scanned = bytes;
+    spool->segments_on_disk = segments;
+    spool->dead_letters = dead;
 }
 
 
 /*
- * Takes a segment over if no worker holds it: flock() locks belong to open
- * files, so this worker's own segments are refused as others' are.
- * Returns NGX_OK with the segment's contents in ctx, or NGX_DECLINED; a
- * segment with nothing left to deliver is removed.
+ * A segment no worker holds any more, taken over by this one: locked, its
+ * file open, with the records left to deliver.
  */
 
-static ngx_int_t
-ngx_http_postmark_scan_adopt(ngx_http_postmark_scan_t *ctx, char *name)
+ngx_int_t
+ngx_http_postmark_spool_adopt(u_char *path, ngx_fd_t fd, off_t size,
+    ngx_http_postmark_record_t *recs, ngx_uint_t n)
 {
-    int          fd;
-    u_char      *buf;
-    struct stat  st;
+    size_t                        len;
+    ngx_http_postmark_segment_t  *seg;
 
-    snprintf((char *) ctx->path, sizeof(ctx->path), "%s/%s",
-             (char *) ctx->dir, name);
+    len = ngx_strlen(path) + 1;
 
-    fd = open((char *) ctx->path, O_RDWR|O_CLOEXEC);
-    if (fd == -1) {
-        return NGX_DECLINED;
+    seg = ngx_http_postmark_segment_alloc(len);
+    if (seg == NULL) {
+        return NGX_ERROR;
     }
 
-    if (flock(fd, LOCK_EX|LOCK_NB) == -1 || fstat(fd, &st) == -1) {
-        (void) close(fd);
-        return NGX_DECLINED;
-    }
+    ngx_cpystrn(seg->path, path, len);
+    seg->fd = fd;
+    seg->size = size;
 
-    /* removed by its owner meanwhile, or being created right now */
-
-    if (st.st_nlink == 0
-        || (st.st_size == 0
-            && st.st_mtime > ctx->now - NGX_HTTP_POSTMARK_YOUNG))
-    {
-        (void) close(fd);
-        return NGX_DECLINED;
-    }
-
-    buf = malloc(st.st_size ? st.st_size : 1);
-    if (buf == NULL) {
-        (void) close(fd);
-        return NGX_DECLINED;
-    }
-
-    if (ngx_http_postmark_pread(fd, buf, st.st_size, 0) != st.st_size) {
-        ctx->op = "pread()";
-        ctx->err = errno;
-        free(buf);
-        (void) close(fd);
-        return NGX_DECLINED;
-    }
-
-    ctx->npending = ngx_http_postmark_record_pending(buf, st.st_size,
-                                                     &ctx->pending,
-                                                     &ctx->skipped,
-                                                     &ctx->damaged);
-    if (ctx->npending == 0) {
-        (void) unlink((char *) ctx->path);
-        (void) close(fd);
-        free(ctx->pending);
-        free(buf);
-        ctx->pending = NULL;
-        ctx->removed++;
-        return NGX_DECLINED;
-    }
-
-    if (ctx->npending < 0) {
-        ctx->npending = 0;
-        free(buf);
-        (void) close(fd);
-        return NGX_DECLINED;
-    }
-
-    ctx->fd = fd;
-    ctx->buf = buf;
-    ctx->size = st.st_size;
+    ngx_http_postmark_spool_hand_over(seg, recs, NULL, n, NULL);
 
     return NGX_OK;
 }
 
 
-static int
-ngx_http_postmark_name_cmp(const void *a, const void *b)
+/* a dead letter was written since the last scan counted them */
+
+void
+ngx_http_postmark_spool_count_dead(void)
 {
-    return strcmp(*(char * const *) a, *(char * const *) b);
-}
-
-
-static void
-ngx_http_postmark_scan_done(ngx_event_t *ev)
-{
-    ngx_http_postmark_scan_t   *ctx;
-    ngx_http_postmark_spool_t  *spool;
-
-    spool = &ngx_http_postmark_spool;
-    ctx = spool->scan_task->ctx;
-
-    spool->scanning = 0;
-
-    if (ctx->op) {
-        ngx_log_error(NGX_LOG_ALERT, ngx_cycle->log, ctx->err,
-                      "postmark spool: %s of \"%s\" failed", ctx->op,
-                      ctx->fd == NGX_INVALID_FILE ? ctx->dir : ctx->path);
-    }
-
-    spool->scanned = ctx->bytes;
-    spool->segments_on_disk = ctx->segments;
-    spool->dead_letters = ctx->dead_letters;
-
-    if (ctx->fd != NGX_INVALID_FILE) {
-        if (ngx_exiting || ngx_terminate || ngx_quit) {
-            (void) close(ctx->fd);
-
-        } else {
-            ngx_http_postmark_scan_take(ctx);
-        }
-    }
-
-    free(ctx->buf);
-    free(ctx->pending);
-    ctx->buf = NULL;
-    ctx->pending = NULL;
-
-    if (!(ngx_exiting || ngx_terminate || ngx_quit)) {
-        ngx_add_timer(&spool->scan,
-                      ctx->more ? 1 : NGX_HTTP_POSTMARK_SCAN_EVERY);
-    }
-}
-
-
-static void
-ngx_http_postmark_scan_take(ngx_http_postmark_scan_t *ctx)
-{
-    ngx_http_postmark_segment_t  *seg;
-
-    seg = ngx_http_postmark_segment_alloc(ngx_strlen(ctx->path) + 1);
-    if (seg == NULL) {
-        (void) close(ctx->fd);
-        return;
-    }
-
-    ngx_cpystrn(seg->path, ctx->path, ngx_strlen(ctx->path) + 1);
-    seg->fd = ctx->fd;
-    seg->size = ctx->size;
-
-    ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
-                  "postmark spool: took over \"%s\" with %l deliveries "
-                  "to make", seg->path, ctx->npending);
-
-    if (ctx->damaged) {
-        ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
-                      "postmark spool: skipped %uz damaged or torn bytes in "
-                      "%uz place%s of \"%s\"; every whole record is "
-                      "delivered", ctx->skipped, ctx->damaged,
-                      ctx->damaged == 1 ? "" : "s", seg->path);
-    }
-
-    ngx_http_postmark_spool_hand_over(seg, ctx->pending,
-                                      NULL, (ngx_uint_t) ctx->npending, NULL);
+    ngx_http_postmark_spool.dead_letters++;
 }
 
 
@@ -1932,68 +1164,6 @@ ngx_http_postmark_spool_stats(off_t *bytes, ngx_uint_t *segments,
 }
 
 
-static ssize_t
-ngx_http_postmark_pread(ngx_fd_t fd, u_char *buf, size_t len, off_t offset)
-{
-    ssize_t  n;
-    size_t   done;
-
-    for (done = 0; done < len; done += n) {
-        n = pread(fd, buf + done, len - done, offset + done);
-
-        if (n == -1 && errno == EINTR) {
-            n = 0;
-            continue;
-        }
-
-        if (n <= 0) {
-            return n == 0 ? (ssize_t) done : -1;
-        }
-    }
-
-    return done;
-}
-
-
-/* a new file, or a renamed one, is durable once its directory is synced */
-
-static ngx_int_t
-ngx_http_postmark_sync_dir(u_char *dir)
-{
-    int  fd, rc;
-
-    fd = open((char *) dir, O_RDONLY|O_DIRECTORY|O_CLOEXEC);
-    if (fd == -1) {
-        return NGX_ERROR;
-    }
-
-    rc = fsync(fd);
-
-    (void) close(fd);
-
-    return rc == 0 ? NGX_OK : NGX_ERROR;
-}
-
-
-/* for log lines: printable bytes only, truncated to fit */
-
-static void
-ngx_http_postmark_copy_name(u_char *dst, size_t size, const char *src,
-    size_t len)
-{
-    size_t  i;
-
-    len = ngx_min(len, size - 1);
-
-    for (i = 0; i < len; i++) {
-        dst[i] = ((u_char) src[i] >= 0x20 && (u_char) src[i] < 0x7f)
-                 ? src[i] : '?';
-    }
-
-    dst[len] = '\0';
-}
-
-
 void
 ngx_http_postmark_spool_up(ngx_http_postmark_handover_pt handover)
 {
@@ -2001,12 +1171,3 @@ ngx_http_postmark_spool_up(ngx_http_postmark_handover_pt handover)
 }
 
 
-uint64_t
-ngx_http_postmark_now(void)
-{
-    ngx_time_t  *tp;
-
-    tp = ngx_timeofday();
-
-    return (uint64_t) tp->sec * 1000 + tp->msec;
-}

@@ -16,6 +16,7 @@
 
 #include "ngx_http_postmark_module.h"
 #include "ngx_http_postmark_record.h"
+#include "ngx_http_postmark_file.h"
 
 
 /* what waits for a group of records to be on disk */
@@ -72,13 +73,6 @@ typedef void (*ngx_http_postmark_read_pt)(void *data,
     ngx_http_postmark_record_t *rec, ngx_int_t rc);
 typedef void (*ngx_http_postmark_dead_pt)(void *data, ngx_int_t rc);
 
-ngx_thread_task_t *ngx_http_postmark_task_create(size_t size,
-    void (*thread)(void *data, ngx_log_t *log), ngx_event_handler_pt done);
-ngx_int_t ngx_http_postmark_task_post(ngx_thread_task_t *task);
-uint64_t ngx_http_postmark_now(void);
-ngx_int_t ngx_http_postmark_list_dir(u_char *dir, char *suffix, char ***names,
-    size_t *n);
-void ngx_http_postmark_names_free(char **names, size_t n);
 
 /*
  * Records on disk, handed to the layer that schedules deliveries, set by
@@ -104,12 +98,22 @@ void ngx_http_postmark_spool_commit(ngx_http_postmark_segment_t *segment,
 ngx_int_t ngx_http_postmark_spool_read(ngx_http_postmark_stored_t *st,
     u_char *buf, ngx_http_postmark_read_pt handler, void *data);
 void ngx_http_postmark_spool_done(ngx_http_postmark_stored_t *st);
-ngx_int_t ngx_http_postmark_spool_dead(ngx_http_postmark_stored_t *st,
-    const char *reason, u_char *last, ngx_uint_t attempts,
-    ngx_http_postmark_dead_pt handler, void *data);
 ngx_int_t ngx_http_postmark_spool_full(size_t size);
+void ngx_http_postmark_spool_measure(void);
+void ngx_http_postmark_spool_measured(off_t bytes, ngx_uint_t segments,
+    ngx_uint_t dead);
+ngx_int_t ngx_http_postmark_spool_adopt(u_char *path, ngx_fd_t fd, off_t size,
+    ngx_http_postmark_record_t *recs, ngx_uint_t n);
+void ngx_http_postmark_spool_count_dead(void);
 void ngx_http_postmark_spool_stats(off_t *bytes, ngx_uint_t *segments,
     ngx_uint_t *dead);
+
+ngx_int_t ngx_http_postmark_dead_letter(ngx_http_postmark_stored_t *st,
+    const char *reason, u_char *last, ngx_uint_t attempts,
+    ngx_http_postmark_dead_pt handler, void *data);
+
+ngx_int_t ngx_http_postmark_scan_init(ngx_cycle_t *cycle);
+void ngx_http_postmark_scan_exit(ngx_cycle_t *cycle);
 
 
 #endif /* _NGX_HTTP_POSTMARK_SPOOL_H_INCLUDED_ */
