@@ -1258,7 +1258,7 @@ ngx_http_postmark_backoff(ngx_http_postmark_pending_t *p)
 
     policy = &p->outbox->dest->policy;
 
-    n = ngx_min(p->attempts ? p->attempts - 1 : 0, 30);
+    n = p->attempts ? ngx_min(p->attempts - 1, 30) : 0;
     delay = policy->backoff_first;
 
     while (n-- && delay < policy->backoff_max) {

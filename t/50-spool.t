@@ -131,6 +131,13 @@ like($first,
      qr/failed after \d+ ms: destination answered 503 \(event Open, webhook-id msg_[0-9a-f]{32}\); attempt 1, next in \d+ ms/,
      'a failed attempt is logged with the next one');
 
+# retry_backoff 50ms 400ms: the second wait is 100 ms, jittered to 50-100
+my @second = map { /attempt 2, next in (\d+) ms/ ? $1 : () }
+             $t->log_lines(qr/flaky" failed/);
+ok(@second && !(grep { $_ < 50 || $_ > 100 } @second),
+   'the backoff doubles from the first: the second wait is 50-100 ms')
+    or diag "second waits: @second";
+
 # --- a failing direct destination still fails the answer ----------------
 
 $direct->set_mode(status => 500);
