@@ -103,4 +103,39 @@ ngx_int_t ngx_http_postmark_header_list(ngx_pool_t *pool,
     struct curl_slist **list, char *line);
 
 
+/*
+ * What the engine asks of the forward exchange, set by it when the worker
+ * starts (ngx_http_postmark_exchange.c): forwards are the module's own
+ * HTTP/1.1 on connections curl makes and the exchange keeps.
+ */
+
+typedef struct {
+    void  (*start)(ngx_http_postmark_fetch_t *fetch, ngx_msec_t timeout);
+    void  (*connected)(ngx_http_postmark_fetch_t *fetch, CURLcode result);
+    void  (*end)(ngx_http_postmark_fetch_t *fetch, CURLcode result);
+    void  (*cleanup)(ngx_http_postmark_fetch_t *fetch);
+    void  (*close_all)(void);
+} ngx_http_postmark_exchange_t;
+
+void ngx_http_postmark_engine_exchange(ngx_http_postmark_exchange_t *exchange);
+void ngx_http_postmark_exchange_init(ngx_cycle_t *cycle);
+
+/* what the engine lends the exchange */
+CURL *ngx_http_postmark_easy_get(void);
+void ngx_http_postmark_easy_put(CURL *easy);
+CURLMcode ngx_http_postmark_engine_add(CURL *easy);
+CURLMcode ngx_http_postmark_engine_remove(CURL *easy);
+ngx_uint_t ngx_http_postmark_engine_running(void);
+ngx_uint_t ngx_http_postmark_engine_capacity(void);
+ngx_uint_t ngx_http_postmark_engine_reclaimed(ngx_connection_t *c);
+void ngx_http_postmark_engine_release(ngx_connection_t *c);
+void ngx_http_postmark_fetch_lost(ngx_http_postmark_fetch_t *fetch,
+    const char *reason);
+void ngx_http_postmark_fetch_unwait(ngx_http_postmark_fetch_t *fetch);
+size_t ngx_http_postmark_fetch_write(char *ptr, size_t size, size_t nmemb,
+    void *userdata);
+void ngx_http_postmark_lane_change(ngx_http_postmark_lane_t *lane,
+    ngx_int_t transfers);
+
+
 #endif /* _NGX_HTTP_POSTMARK_CURL_H_INCLUDED_ */

@@ -406,8 +406,13 @@ ngx_http_postmark_init_process(ngx_cycle_t *cycle)
         return NGX_OK;
     }
 
-    if (ngx_http_postmark_engine_init(cycle) != NGX_OK
-        || ngx_http_postmark_retry_init(cycle) != NGX_OK
+    if (ngx_http_postmark_engine_init(cycle) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    ngx_http_postmark_exchange_init(cycle);
+
+    if (ngx_http_postmark_retry_init(cycle) != NGX_OK
         || ngx_http_postmark_spool_init(cycle) != NGX_OK
         || ngx_http_postmark_scan_init(cycle) != NGX_OK)
     {
