@@ -117,14 +117,24 @@ endif
 # the JSON scanner is linked into every core's tests: two cores read JSON
 JSON_CORE  := ngx_postmark_module/ngx_http_postmark_json.c \
               ngx_postmark_module/ngx_http_postmark_json.h
+
+# a core's other files, if it has more than one
+route_PARTS := ngx_postmark_module/ngx_http_postmark_endpoint.c \
+               ngx_postmark_module/ngx_http_postmark_endpoint.h \
+               ngx_postmark_module/ngx_http_postmark_value.c
+
 core_srcs   = ngx_postmark_module/ngx_http_postmark_$(1).c \
+              $(filter %.c,$($(1)_PARTS)) \
               $(filter-out ngx_postmark_module/ngx_http_postmark_$(1).c,\
                   $(filter %.c,$(JSON_CORE)))
+
+.SECONDEXPANSION:
 
 # unit tests of the pure cores, with ASan and UBSan
 $(BUILD)/unit/%_test: t/unit/%_test.c t/unit/tap.h \
                       ngx_postmark_module/ngx_http_postmark_%.c \
-                      ngx_postmark_module/ngx_http_postmark_%.h $(JSON_CORE)
+                      ngx_postmark_module/ngx_http_postmark_%.h $(JSON_CORE) \
+                      $$($$*_PARTS)
 	mkdir -p $(BUILD)/unit
 	$(CC) $(CFLAGS_UNIT) -Ingx_postmark_module -It/unit -o $@ $< \
 	    $(call core_srcs,$*) -lcjson -lcrypto -lz
@@ -136,7 +146,8 @@ unit: $(UNIT_TESTS:%=$(BUILD)/unit/%_test)
 # libFuzzer targets, built with clang and seeded with the tests' cases
 $(FUZZ_DIR)/%_fuzz: t/fuzz/%_fuzz.c t/fuzz/fuzz.h \
                     ngx_postmark_module/ngx_http_postmark_%.c \
-                    ngx_postmark_module/ngx_http_postmark_%.h $(JSON_CORE)
+                    ngx_postmark_module/ngx_http_postmark_%.h $(JSON_CORE) \
+                    $$($$*_PARTS)
 	@command -v clang >/dev/null && \
 	    test -n "$$(clang -print-file-name=libclang_rt.fuzzer-x86_64.a)" || \
 	    { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install \
