@@ -120,7 +120,9 @@ typedef struct {
 void ngx_http_postmark_engine_exchange(ngx_http_postmark_exchange_t *exchange);
 void ngx_http_postmark_exchange_init(ngx_cycle_t *cycle);
 
-/* what the engine lends the exchange */
+/* what the engine lends the exchange and curl's own calls */
+ngx_http_postmark_fetch_t *ngx_http_postmark_fetch_alloc(ngx_pool_t *pool);
+ngx_http_postmark_lane_t *ngx_http_postmark_engine_api(void);
 CURL *ngx_http_postmark_easy_get(void);
 void ngx_http_postmark_easy_put(CURL *easy);
 CURLMcode ngx_http_postmark_engine_add(CURL *easy);

@@ -113,6 +113,27 @@ ngx_http_postmark_exchange_init(ngx_cycle_t *cycle)
 }
 
 
+/* a forward: the request is set in head and body by its owner */
+
+ngx_http_postmark_fetch_t *
+ngx_http_postmark_forward_create(ngx_pool_t *pool,
+    ngx_http_postmark_dest_t *dest)
+{
+    ngx_http_postmark_fetch_t  *fetch;
+
+    fetch = ngx_http_postmark_fetch_alloc(pool);
+    if (fetch == NULL) {
+        return NULL;
+    }
+
+    fetch->dest = dest;
+    fetch->lane = &dest->lane;
+    fetch->timeout = dest->timeout;
+
+    return fetch;
+}
+
+
 static void
 ngx_http_postmark_exchange_start(ngx_http_postmark_fetch_t *fetch,
     ngx_msec_t timeout)
