@@ -124,16 +124,10 @@ ngx_http_postmark_admin_handler(ngx_http_request_t *r)
     rc = ngx_http_postmark_admin_auth(r);
 
     if (rc == NGX_DECLINED) {
-        if (ngx_http_postmark_add_header(r, "WWW-Authenticate",
-                                         "Bearer realm=\"postmark-admin\"")
-            != NGX_OK)
-        {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        return ngx_http_postmark_send_status(r, NGX_HTTP_UNAUTHORIZED,
-                   "unauthorized", "the key of \"postmark_spool_admin\" is "
-                   "required, as \"Authorization: Bearer <key>\"");
+        return ngx_http_postmark_send_unauthorized(r,
+                   "Bearer realm=\"postmark-admin\"",
+                   "the key of \"postmark_spool_admin\" is required, as "
+                   "\"Authorization: Bearer <key>\"");
     }
 
     if (rc != NGX_OK) {

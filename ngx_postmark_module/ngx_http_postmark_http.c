@@ -361,6 +361,23 @@ ngx_http_postmark_send_status(ngx_http_request_t *r, ngx_uint_t status,
 }
 
 
+/* a 401 with the challenge of the scheme the location takes */
+
+ngx_int_t
+ngx_http_postmark_send_unauthorized(ngx_http_request_t *r, char *challenge,
+    char *message)
+{
+    if (ngx_http_postmark_add_header(r, "WWW-Authenticate", challenge)
+        != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_http_postmark_send_status(r, NGX_HTTP_UNAUTHORIZED,
+                                         "unauthorized", message);
+}
+
+
 ngx_int_t
 ngx_http_postmark_send_json(ngx_http_request_t *r, ngx_uint_t status,
     u_char *json, size_t len)

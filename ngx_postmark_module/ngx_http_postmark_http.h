@@ -50,6 +50,8 @@ ngx_int_t ngx_http_postmark_send_message(ngx_http_request_t *r,
     ngx_uint_t status, ngx_str_t *head, char *key, char *text);
 ngx_int_t ngx_http_postmark_send_status(ngx_http_request_t *r,
     ngx_uint_t status, char *outcome, char *message);
+ngx_int_t ngx_http_postmark_send_unauthorized(ngx_http_request_t *r,
+    char *challenge, char *message);
 ngx_int_t ngx_http_postmark_send_json(ngx_http_request_t *r,
     ngx_uint_t status, u_char *json, size_t len);
 ngx_int_t ngx_http_postmark_add_variables(ngx_conf_t *cf);

@@ -49,48 +49,14 @@ static const char  *ngx_http_postmark_dead_reasons[] = {
 };
 
 
-/*
- * Pending deliveries live in blocks of 64 KB, a free list in each: a
- * backlog of a million events costs about 120 MB of the worker's memory,
- * and a block goes back once it is empty.
- */
-
-#define NGX_HTTP_POSTMARK_BLOCK       65536
-
-typedef struct {
-    ngx_queue_t                     all;        /* every block */
-    ngx_queue_t                     room;       /* among blocks with room */
-    ngx_http_postmark_pending_t    *free;       /* chained through "job" */
-    ngx_uint_t                      used;
-    unsigned                        has_room:1;
-} ngx_http_postmark_block_t;
-
-#define ngx_http_postmark_block_slots                                       \
-    ((NGX_HTTP_POSTMARK_BLOCK - sizeof(ngx_http_postmark_block_t))          \
-     / sizeof(ngx_http_postmark_pending_t))
-
-#define ngx_http_postmark_block_of(p)                                       \
-    ((ngx_http_postmark_block_t *)                                          \
-     ((uintptr_t) (p) & ~((uintptr_t) NGX_HTTP_POSTMARK_BLOCK - 1)))
-
-
 typedef struct {
     ngx_http_postmark_outbox_t     *outboxes;
     ngx_uint_t                      n;
     ngx_array_t                    *spooled;    /* by client, then URL */
     ngx_uint_t                      exiting;
 
-    ngx_queue_t                     blocks;
-    ngx_queue_t                     room;
-    ngx_uint_t                      nblocks;
-
     /* dead letters waiting for the spool to take them */
     ngx_queue_t                     dead_waiting;
-
-    /* when each pending delivery is looked at next: one nginx timer */
-    ngx_rbtree_t                    dues;
-    ngx_rbtree_node_t               sentinel;
-    ngx_event_t                     timer;
 } ngx_http_postmark_retry_t;
 
 
@@ -100,6 +66,7 @@ static void ngx_http_postmark_retry_handover(
     ngx_http_postmark_segment_t *segment, ngx_http_postmark_record_t *recs,
     ngx_http_postmark_dest_t **dests, ngx_uint_t n,
     ngx_http_postmark_job_t *fresh);
+static void ngx_http_postmark_retry_forget(ngx_http_postmark_pending_t *p);
 static void ngx_http_postmark_retry_start(ngx_http_postmark_pending_t *p,
     ngx_http_postmark_job_t *fresh);
 static void ngx_http_postmark_retry_done(ngx_http_postmark_pending_t *p);
@@ -107,13 +74,6 @@ static void ngx_http_postmark_retry_free(ngx_http_postmark_pending_t *p);
 static void ngx_http_postmark_retry_dead(ngx_http_postmark_pending_t *p,
     ngx_uint_t why);
 static void ngx_http_postmark_retry_dead_done(void *data, ngx_int_t rc);
-static ngx_http_postmark_pending_t *ngx_http_postmark_pending_alloc(void);
-static void ngx_http_postmark_pending_free(ngx_http_postmark_pending_t *p);
-static void ngx_http_postmark_due_add(ngx_http_postmark_pending_t *p,
-    ngx_msec_t after);
-static void ngx_http_postmark_due_del(ngx_http_postmark_pending_t *p);
-static void ngx_http_postmark_due_arm(void);
-static void ngx_http_postmark_dues(ngx_event_t *ev);
 static void ngx_http_postmark_retry_due(ngx_http_postmark_pending_t *p);
 static void ngx_http_postmark_retry_ready(ngx_http_postmark_pending_t *p,
     ngx_uint_t head);
@@ -165,13 +125,9 @@ ngx_http_postmark_retry_init(ngx_cycle_t *cycle)
 
     ngx_http_postmark_spool_up(ngx_http_postmark_retry_handover);
 
-    ngx_queue_init(&retry->blocks);
-    ngx_queue_init(&retry->room);
     ngx_queue_init(&retry->dead_waiting);
-    ngx_rbtree_init(&retry->dues, &retry->sentinel,
-                    ngx_rbtree_insert_timer_value);
-    ngx_http_postmark_timer_init(&retry->timer, ngx_http_postmark_dues,
-                                 cycle->log);
+
+    ngx_http_postmark_pending_init(ngx_http_postmark_retry_due, cycle->log);
 
     if (pmcf->spooled.nelts == 0) {
         return NGX_OK;
@@ -216,50 +172,14 @@ ngx_http_postmark_retry_init(ngx_cycle_t *cycle)
 void
 ngx_http_postmark_retry_exit(ngx_cycle_t *cycle)
 {
-    ngx_uint_t                    i;
-    ngx_queue_t                  *q;
-    ngx_http_postmark_block_t    *b;
-    ngx_http_postmark_retry_t    *retry;
-    ngx_http_postmark_pending_t  *p, *slots;
+    ngx_uint_t                  i;
+    ngx_http_postmark_retry_t  *retry;
 
     retry = &ngx_http_postmark_retry;
 
     retry->exiting = 1;
 
-    if (retry->blocks.next == NULL) {
-        return;     /* not started: the module has nothing to do here */
-    }
-
-    ngx_http_postmark_timer_stop(&retry->timer);
-
-    while (!ngx_queue_empty(&retry->blocks)) {
-        q = ngx_queue_head(&retry->blocks);
-        b = ngx_queue_data(q, ngx_http_postmark_block_t, all);
-        slots = (ngx_http_postmark_pending_t *) (b + 1);
-
-        for (i = 0; i < ngx_http_postmark_block_slots; i++) {
-            p = &slots[i];
-
-            if (!p->used) {
-                continue;
-            }
-
-            /*
-             * an attempt whose record was being read will never hear of
-             * it: the thread pool is stopped; one in a transfer is ended
-             * by the engine, after this
-             */
-
-            if (p->reading) {
-                ngx_http_postmark_job_destroy(p->job);
-            }
-
-            ngx_http_postmark_note_release(p->last);
-        }
-
-        ngx_queue_remove(q);
-        ngx_free(b);
-    }
+    ngx_http_postmark_pending_exit(ngx_http_postmark_retry_forget);
 
     for (i = 0; i < retry->n; i++) {
         ngx_http_postmark_timer_stop(&retry->outboxes[i].resume);
@@ -269,6 +189,23 @@ ngx_http_postmark_retry_exit(ngx_cycle_t *cycle)
     ngx_free(retry->outboxes);
     retry->outboxes = NULL;
     retry->n = 0;
+}
+
+
+/*
+ * What a pending delivery holds beyond the spool, let go at exit: an
+ * attempt whose record was being read will never hear of it (the thread
+ * pool is stopped); one in a transfer is ended by the engine, after this.
+ */
+
+static void
+ngx_http_postmark_retry_forget(ngx_http_postmark_pending_t *p)
+{
+    if (p->reading) {
+        ngx_http_postmark_job_destroy(p->job);
+    }
+
+    ngx_http_postmark_note_release(p->last);
 }
 
 
@@ -437,183 +374,6 @@ ngx_http_postmark_retry_free(ngx_http_postmark_pending_t *p)
 
     ngx_http_postmark_note_release(p->last);
     ngx_http_postmark_pending_free(p);
-}
-
-
-static ngx_http_postmark_pending_t *
-ngx_http_postmark_pending_alloc(void)
-{
-    ngx_uint_t                    i;
-    ngx_queue_t                  *q;
-    ngx_http_postmark_block_t    *b;
-    ngx_http_postmark_retry_t    *retry;
-    ngx_http_postmark_pending_t  *p, *slots;
-
-    retry = &ngx_http_postmark_retry;
-
-    if (ngx_queue_empty(&retry->room)) {
-        b = ngx_memalign(NGX_HTTP_POSTMARK_BLOCK, NGX_HTTP_POSTMARK_BLOCK,
-                         ngx_cycle->log);
-        if (b == NULL) {
-            return NULL;
-        }
-
-        ngx_memzero(b, NGX_HTTP_POSTMARK_BLOCK);
-
-        slots = (ngx_http_postmark_pending_t *) (b + 1);
-
-        for (i = ngx_http_postmark_block_slots; i > 0; i--) {
-            slots[i - 1].job = (ngx_http_postmark_job_t *) b->free;
-            b->free = &slots[i - 1];
-        }
-
-        ngx_queue_insert_tail(&retry->blocks, &b->all);
-        ngx_queue_insert_tail(&retry->room, &b->room);
-        b->has_room = 1;
-        retry->nblocks++;
-    }
-
-    q = ngx_queue_head(&retry->room);
-    b = ngx_queue_data(q, ngx_http_postmark_block_t, room);
-
-    p = b->free;
-    b->free = (ngx_http_postmark_pending_t *) p->job;
-    b->used++;
-
-    if (b->free == NULL) {
-        ngx_queue_remove(&b->room);
-        b->has_room = 0;
-    }
-
-    ngx_memzero(p, sizeof(ngx_http_postmark_pending_t));
-    p->used = 1;
-
-    return p;
-}
-
-
-/* an empty block goes, but the last one: it would come back at once */
-
-static void
-ngx_http_postmark_pending_free(ngx_http_postmark_pending_t *p)
-{
-    ngx_http_postmark_block_t  *b;
-    ngx_http_postmark_retry_t  *retry;
-
-    retry = &ngx_http_postmark_retry;
-    b = ngx_http_postmark_block_of(p);
-
-    ngx_memzero(p, sizeof(ngx_http_postmark_pending_t));
-    p->job = (ngx_http_postmark_job_t *) b->free;
-    b->free = p;
-    b->used--;
-
-    if (!b->has_room) {
-        ngx_queue_insert_tail(&retry->room, &b->room);
-        b->has_room = 1;
-    }
-
-    if (b->used == 0 && retry->nblocks > 1) {
-        ngx_queue_remove(&b->room);
-        ngx_queue_remove(&b->all);
-        retry->nblocks--;
-        ngx_free(b);
-    }
-}
-
-
-/* the tree of dues, nginx's timer tree in small, with one nginx timer */
-
-static void
-ngx_http_postmark_due_add(ngx_http_postmark_pending_t *p, ngx_msec_t after)
-{
-    ngx_http_postmark_retry_t  *retry;
-
-    retry = &ngx_http_postmark_retry;
-
-    ngx_http_postmark_due_del(p);
-
-    p->due.key = ngx_current_msec + after;
-    ngx_rbtree_insert(&retry->dues, &p->due);
-    p->timed = 1;
-
-    ngx_http_postmark_due_arm();
-}
-
-
-static void
-ngx_http_postmark_due_del(ngx_http_postmark_pending_t *p)
-{
-    if (p->timed) {
-        ngx_rbtree_delete(&ngx_http_postmark_retry.dues, &p->due);
-        p->timed = 0;
-    }
-}
-
-
-static void
-ngx_http_postmark_due_arm(void)
-{
-    ngx_msec_t                  next;
-    ngx_msec_int_t              after;
-    ngx_rbtree_node_t          *node;
-    ngx_http_postmark_retry_t  *retry;
-
-    retry = &ngx_http_postmark_retry;
-
-    if (retry->dues.root == &retry->sentinel) {
-        ngx_http_postmark_timer_stop(&retry->timer);
-        return;
-    }
-
-    node = ngx_rbtree_min(retry->dues.root, &retry->sentinel);
-    after = (ngx_msec_int_t) (node->key - ngx_current_msec);
-    next = (after > 0) ? (ngx_msec_t) after : 0;
-
-    if (retry->timer.timer_set
-        && retry->timer.timer.key == ngx_current_msec + next)
-    {
-        return;
-    }
-
-    if (retry->timer.timer_set) {
-        ngx_del_timer(&retry->timer);
-    }
-
-    ngx_add_timer(&retry->timer, next);
-}
-
-
-static void
-ngx_http_postmark_dues(ngx_event_t *ev)
-{
-    ngx_rbtree_node_t            *node;
-    ngx_http_postmark_retry_t    *retry;
-    ngx_http_postmark_pending_t  *p;
-
-    retry = &ngx_http_postmark_retry;
-
-    if (retry->exiting || ngx_exiting) {
-        return;
-    }
-
-    while (retry->dues.root != &retry->sentinel) {
-        node = ngx_rbtree_min(retry->dues.root, &retry->sentinel);
-
-        if ((ngx_msec_int_t) (node->key - ngx_current_msec) > 0) {
-            break;
-        }
-
-        p = (ngx_http_postmark_pending_t *)
-            ((u_char *) node - offsetof(ngx_http_postmark_pending_t, due));
-
-        ngx_rbtree_delete(&retry->dues, node);
-        p->timed = 0;
-
-        ngx_http_postmark_retry_due(p);
-    }
-
-    ngx_http_postmark_due_arm();
 }
 
 

@@ -80,6 +80,17 @@ struct ngx_http_postmark_outbox_s {
 };
 
 
+typedef void (*ngx_http_postmark_pending_pt)(ngx_http_postmark_pending_t *p);
+
+void ngx_http_postmark_pending_init(ngx_http_postmark_pending_pt due,
+    ngx_log_t *log);
+void ngx_http_postmark_pending_exit(ngx_http_postmark_pending_pt each);
+ngx_http_postmark_pending_t *ngx_http_postmark_pending_alloc(void);
+void ngx_http_postmark_pending_free(ngx_http_postmark_pending_t *p);
+void ngx_http_postmark_due_add(ngx_http_postmark_pending_t *p,
+    ngx_msec_t after);
+void ngx_http_postmark_due_del(ngx_http_postmark_pending_t *p);
+
 ngx_int_t ngx_http_postmark_retry_init(ngx_cycle_t *cycle);
 void ngx_http_postmark_retry_exit(ngx_cycle_t *cycle);
 ngx_http_postmark_dest_t *ngx_http_postmark_spooled_dest(

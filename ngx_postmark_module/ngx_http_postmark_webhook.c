@@ -92,15 +92,10 @@ ngx_http_postmark_webhook_handler(ngx_http_request_t *r)
     client = ngx_http_postmark_webhook_auth(r, plcf);
 
     if (client == NULL) {
-        if (ngx_http_postmark_add_header(r, "WWW-Authenticate",
-                                         "Basic realm=\"postmark\"")
-            != NGX_OK)
-        {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
+        ngx_http_postmark_set_outcome(r, "unauthorized");
 
-        return ngx_http_postmark_webhook_answer(r, NGX_HTTP_UNAUTHORIZED,
-                   "unauthorized",
+        return ngx_http_postmark_send_unauthorized(r,
+                   "Basic realm=\"postmark\"",
                    "valid webhook credentials are required; put them in "
                    "the webhook URL as https://user:password@host/path");
     }
