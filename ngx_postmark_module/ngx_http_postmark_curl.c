@@ -32,16 +32,6 @@ typedef struct {
     ngx_event_t                 timer;
     ngx_queue_t                 active;     /* fetches under way */
 
-    /* admission */
-    ngx_uint_t                  capacity;   /* transfers at once */
-    ngx_uint_t                  forwards_max;
-    ngx_uint_t                  transfers;  /* under way or reserved */
-    ngx_uint_t                  forwards;   /* of them, to destinations */
-    ngx_uint_t                  busy;       /* lanes with work */
-    ngx_queue_t                 blocked;    /* lanes waiting for room */
-    ngx_http_postmark_lane_t    api;
-    ngx_event_t                 next;       /* posted when room frees */
-
     /* transfers curl could not give a socket to: ended when posted */
     ngx_queue_t                 failed;
     ngx_event_t                 reap;
@@ -70,9 +60,7 @@ static void ngx_http_postmark_engine_abort(ngx_event_t *ev);
 static void ngx_http_postmark_engine_stop(const char *reason,
     CURLcode result);
 static void ngx_http_postmark_engine_hold_timer(ngx_event_t *ev);
-static ngx_uint_t ngx_http_postmark_lane_room(ngx_http_postmark_lane_t *lane);
-static void ngx_http_postmark_lane_block(ngx_http_postmark_lane_t *lane);
-static void ngx_http_postmark_engine_next(ngx_event_t *ev);
+static void ngx_http_postmark_engine_shut(void);
 static void ngx_http_postmark_fetch_admit(ngx_http_postmark_fetch_t *fetch);
 static void ngx_http_postmark_fetch_expire(ngx_event_t *ev);
 static int ngx_http_postmark_engine_socket(CURL *easy, curl_socket_t s,
@@ -120,28 +108,21 @@ ngx_http_postmark_engine_init(ngx_cycle_t *cycle)
 
     ecf = ngx_event_get_conf(cycle->conf_ctx, ngx_event_core_module);
 
-    engine->capacity = ngx_max(ecf->connections / 2, 2);
-    engine->forwards_max = engine->capacity
-                           - ngx_max(engine->capacity / 8, 1);
+    ngx_http_postmark_lanes_init(ngx_max(ecf->connections / 2, 2),
+                                 ngx_http_postmark_fetch_admit, cycle->log);
 
     curl_multi_setopt(engine->multi, CURLMOPT_SOCKETFUNCTION,
                       ngx_http_postmark_engine_socket);
     curl_multi_setopt(engine->multi, CURLMOPT_TIMERFUNCTION,
                       ngx_http_postmark_engine_timer);
     curl_multi_setopt(engine->multi, CURLMOPT_MAXCONNECTS,
-                      (long) engine->capacity);
+                      (long) ngx_http_postmark_lanes_capacity());
 
     ngx_queue_init(&engine->active);
-    ngx_queue_init(&engine->blocked);
     ngx_queue_init(&engine->failed);
-
-    ngx_http_postmark_lane_init(&engine->api, 0);
-    engine->api.api = 1;
 
     ngx_http_postmark_timer_init(&engine->timer,
                                  ngx_http_postmark_engine_timeout, cycle->log);
-    ngx_http_postmark_timer_init(&engine->next,
-                                 ngx_http_postmark_engine_next, cycle->log);
     ngx_http_postmark_timer_init(&engine->reap,
                                  ngx_http_postmark_engine_reap, cycle->log);
     ngx_http_postmark_timer_init(&engine->abort,
@@ -237,9 +218,9 @@ ngx_http_postmark_engine_abort(ngx_event_t *ev)
 
     ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
                   "postmark: worker_shutdown_timeout: ending %ui transfers "
-                  "still under way", engine->transfers);
+                  "still under way", ngx_http_postmark_lanes_transfers());
 
-    engine->shutdown = 1;
+    ngx_http_postmark_engine_shut();
 
     ngx_http_postmark_engine_stop("the worker is shutting down "
                                   "(worker_shutdown_timeout)",
@@ -269,7 +250,7 @@ ngx_http_postmark_engine_done(ngx_cycle_t *cycle)
         return;
     }
 
-    engine->shutdown = 1;
+    ngx_http_postmark_engine_shut();
 
     ngx_http_postmark_engine_stop("worker is exiting",
                                   CURLE_ABORTED_BY_CALLBACK);
@@ -291,7 +272,6 @@ ngx_http_postmark_engine_done(ngx_cycle_t *cycle)
     }
 
     ngx_http_postmark_timer_stop(&engine->timer);
-    ngx_http_postmark_timer_stop(&engine->next);
     ngx_http_postmark_timer_stop(&engine->reap);
     ngx_http_postmark_timer_stop(&engine->abort);
     ngx_http_postmark_timer_stop(&engine->hold);
@@ -304,7 +284,6 @@ static void
 ngx_http_postmark_engine_stop(const char *reason, CURLcode result)
 {
     ngx_queue_t                 *q;
-    ngx_http_postmark_lane_t    *lane;
     ngx_http_postmark_fetch_t   *fetch;
     ngx_http_postmark_engine_t  *engine;
 
@@ -321,20 +300,7 @@ ngx_http_postmark_engine_stop(const char *reason, CURLcode result)
         ngx_http_postmark_engine_finish(fetch, result);
     }
 
-    while (!ngx_queue_empty(&engine->blocked)) {
-        q = ngx_queue_head(&engine->blocked);
-        lane = ngx_queue_data(q, ngx_http_postmark_lane_t, queue);
-
-        if (ngx_queue_empty(&lane->waiting)) {
-            ngx_queue_remove(&lane->queue);
-            lane->blocked = 0;
-            continue;
-        }
-
-        q = ngx_queue_head(&lane->waiting);
-        fetch = ngx_queue_data(q, ngx_http_postmark_fetch_t, queue);
-
-        ngx_http_postmark_fetch_unwait(fetch);
+    while ((fetch = ngx_http_postmark_lanes_unwait()) != NULL) {
         ngx_http_postmark_release();
 
         ngx_cpystrn((u_char *) fetch->error, (u_char *) reason,
@@ -382,200 +348,6 @@ ngx_http_postmark_engine_hold_timer(ngx_event_t *ev)
     if (ngx_http_postmark_engine.holds && !ngx_http_postmark_engine.shutdown)
     {
         ngx_add_timer(ev, NGX_HTTP_POSTMARK_HOLD);
-    }
-}
-
-
-void
-ngx_http_postmark_lane_init(ngx_http_postmark_lane_t *lane, ngx_uint_t max)
-{
-    ngx_memzero(lane, sizeof(ngx_http_postmark_lane_t));
-
-    ngx_queue_init(&lane->waiting);
-    lane->max = max;
-}
-
-
-/*
- * Whether a lane may start one more transfer: below its own cap, and for
- * a destination, below a fair share of the forwards, counted as if one
- * more lane were busy so that a newcomer always finds room.
- */
-
-static ngx_uint_t
-ngx_http_postmark_lane_room(ngx_http_postmark_lane_t *lane)
-{
-    ngx_uint_t                   busy, share;
-    ngx_http_postmark_engine_t  *engine;
-
-    engine = &ngx_http_postmark_engine;
-
-    if (engine->shutdown || (lane->max && lane->transfers >= lane->max)) {
-        return 0;
-    }
-
-    if (lane->api) {
-        return engine->transfers < engine->capacity;
-    }
-
-    if (engine->forwards >= engine->forwards_max) {
-        return 0;
-    }
-
-    busy = engine->busy + (lane->transfers == 0
-                           && ngx_queue_empty(&lane->waiting));
-
-    share = ngx_max(engine->forwards_max / (busy + 1), 1);
-
-    return lane->transfers < share;
-}
-
-
-/* a lane's transfers change by "transfers"; the engine counts busy lanes */
-
-void
-ngx_http_postmark_lane_change(ngx_http_postmark_lane_t *lane,
-    ngx_int_t transfers)
-{
-    ngx_uint_t                   was, is;
-    ngx_http_postmark_engine_t  *engine;
-
-    engine = &ngx_http_postmark_engine;
-
-    was = lane->busy;
-
-    lane->transfers += transfers;
-    engine->transfers += transfers;
-
-    if (!lane->api) {
-        engine->forwards += transfers;
-    }
-
-    is = (lane->transfers || !ngx_queue_empty(&lane->waiting));
-
-    if (was != is) {
-        lane->busy = is;
-        engine->busy = is ? engine->busy + 1 : engine->busy - 1;
-    }
-
-    if (transfers < 0 && !ngx_queue_empty(&engine->blocked)
-        && !engine->next.posted)
-    {
-        ngx_post_event(&engine->next, &ngx_posted_events);
-    }
-}
-
-
-static void
-ngx_http_postmark_lane_block(ngx_http_postmark_lane_t *lane)
-{
-    if (!lane->blocked) {
-        ngx_queue_insert_tail(&ngx_http_postmark_engine.blocked,
-                              &lane->queue);
-        lane->blocked = 1;
-    }
-}
-
-
-/*
- * Room for a transfer that starts later, such as a spooled attempt whose
- * event is being read from disk: NGX_OK, or NGX_DECLINED, and then the
- * lane's "wake" is told when it has room.
- */
-
-ngx_int_t
-ngx_http_postmark_lane_reserve(ngx_http_postmark_lane_t *lane)
-{
-    if (ngx_http_postmark_engine.multi == NULL) {
-        return NGX_DECLINED;
-    }
-
-    if (!ngx_http_postmark_lane_room(lane)) {
-        ngx_http_postmark_lane_block(lane);
-        return NGX_DECLINED;
-    }
-
-    lane->reserved++;
-    ngx_http_postmark_lane_change(lane, 1);
-
-    return NGX_OK;
-}
-
-
-void
-ngx_http_postmark_lane_unreserve(ngx_http_postmark_lane_t *lane)
-{
-    lane->reserved--;
-    ngx_http_postmark_lane_change(lane, -1);
-}
-
-
-/* room freed up: lanes waiting get it in turn, one transfer each */
-
-static void
-ngx_http_postmark_engine_next(ngx_event_t *ev)
-{
-    ngx_queue_t                 *q, round;
-    ngx_uint_t                   progress;
-    ngx_http_postmark_lane_t    *lane;
-    ngx_http_postmark_fetch_t   *fetch;
-    ngx_http_postmark_engine_t  *engine;
-
-    engine = &ngx_http_postmark_engine;
-
-    /*
-     * In rounds: every blocked lane that has room gets one transfer, and
-     * goes back to the end of the queue if it wants more.
-     */
-
-    for ( ;; ) {
-        if (ngx_queue_empty(&engine->blocked)) {
-            return;
-        }
-
-        ngx_queue_init(&round);
-        ngx_queue_add(&round, &engine->blocked);
-        ngx_queue_init(&engine->blocked);
-
-        progress = 0;
-
-        while (!ngx_queue_empty(&round)) {
-            q = ngx_queue_head(&round);
-            ngx_queue_remove(q);
-
-            lane = ngx_queue_data(q, ngx_http_postmark_lane_t, queue);
-            lane->blocked = 0;
-
-            if (!ngx_http_postmark_lane_room(lane)) {
-                ngx_http_postmark_lane_block(lane);
-                continue;
-            }
-
-            if (!ngx_queue_empty(&lane->waiting)) {
-                fetch = ngx_queue_data(ngx_queue_head(&lane->waiting),
-                                       ngx_http_postmark_fetch_t, queue);
-
-                ngx_http_postmark_fetch_unwait(fetch);
-                ngx_http_postmark_fetch_admit(fetch);
-
-                if (!ngx_queue_empty(&lane->waiting)) {
-                    ngx_http_postmark_lane_block(lane);
-                }
-
-                progress = 1;
-
-            } else if (lane->wake) {
-
-                /* it blocks itself again if it still wants more */
-
-                lane->wake(lane);
-                progress = 1;
-            }
-        }
-
-        if (!progress) {
-            return;
-        }
     }
 }
 
@@ -636,30 +408,22 @@ ngx_http_postmark_engine_remove(CURL *easy)
 }
 
 
+/* no transfer starts any more, nor does any wait for room */
+
+static void
+ngx_http_postmark_engine_shut(void)
+{
+    ngx_http_postmark_engine.shutdown = 1;
+    ngx_http_postmark_lanes_close();
+}
+
+
 /* transfers may start, and connections be kept */
 
 ngx_uint_t
 ngx_http_postmark_engine_running(void)
 {
     return ngx_http_postmark_engine.multi && !ngx_http_postmark_engine.shutdown;
-}
-
-
-/* the transfers the worker runs at once */
-
-ngx_uint_t
-ngx_http_postmark_engine_capacity(void)
-{
-    return ngx_http_postmark_engine.capacity;
-}
-
-
-/* the lane of calls to Postmark's API */
-
-ngx_http_postmark_lane_t *
-ngx_http_postmark_engine_api(void)
-{
-    return &ngx_http_postmark_engine.api;
 }
 
 
@@ -709,13 +473,11 @@ ngx_http_postmark_fetch_alloc(ngx_pool_t *pool)
 ngx_int_t
 ngx_http_postmark_fetch_start(ngx_http_postmark_fetch_t *fetch)
 {
-    ngx_http_postmark_lane_t    *lane;
-    ngx_http_postmark_engine_t  *engine;
+    ngx_http_postmark_lane_t  *lane;
 
-    engine = &ngx_http_postmark_engine;
     lane = fetch->lane;
 
-    if (engine->multi == NULL || engine->shutdown) {
+    if (!ngx_http_postmark_engine_running()) {
         ngx_cpystrn((u_char *) fetch->error,
                     (u_char *) "outbound HTTP is not running in this process",
                     CURL_ERROR_SIZE);
@@ -737,12 +499,7 @@ ngx_http_postmark_fetch_start(ngx_http_postmark_fetch_t *fetch)
         return NGX_OK;
     }
 
-    ngx_queue_insert_tail(&lane->waiting, &fetch->queue);
-    fetch->waiting = 1;
-    ngx_http_postmark_lane_change(lane, 0);
-    ngx_http_postmark_lane_block(lane);
-
-    ngx_add_timer(&fetch->wait, fetch->timeout);
+    ngx_http_postmark_lane_wait(fetch);
 
     return NGX_OK;
 
@@ -770,21 +527,14 @@ ngx_http_postmark_fetch_admit(ngx_http_postmark_fetch_t *fetch)
 
     waited = ngx_current_msec - fetch->queued;
 
-    if (fetch->reserved) {
-        fetch->reserved = 0;
-        fetch->lane->reserved--;
-
-    } else {
-        ngx_http_postmark_lane_change(fetch->lane, 1);
-    }
+    ngx_http_postmark_lane_take(fetch);
 
     ngx_queue_insert_tail(&engine->active, &fetch->queue);
     fetch->active = 1;
 
     if (fetch->dest) {
-        engine->exchange->start(fetch,
-                                         fetch->timeout > waited
-                                         ? fetch->timeout - waited : 1);
+        engine->exchange->start(fetch, fetch->timeout > waited
+                                       ? fetch->timeout - waited : 1);
         return;
     }
 
@@ -810,47 +560,17 @@ ngx_http_postmark_fetch_admit(ngx_http_postmark_fetch_t *fetch)
 static void
 ngx_http_postmark_fetch_expire(ngx_event_t *ev)
 {
-    ngx_http_postmark_lane_t    *lane;
-    ngx_http_postmark_fetch_t   *fetch;
-    ngx_http_postmark_engine_t  *engine;
+    ngx_http_postmark_fetch_t  *fetch;
 
-    engine = &ngx_http_postmark_engine;
     fetch = ngx_http_postmark_event_data(ev, ngx_http_postmark_fetch_t, wait);
-    lane = fetch->lane;
 
     ngx_http_postmark_fetch_unwait(fetch);
     ngx_http_postmark_release();
 
-    if (lane->api) {
-        ngx_snprintf((u_char *) fetch->error, CURL_ERROR_SIZE - 1,
-                     "no connection to Postmark within %M ms: %ui transfers "
-                     "of the worker's %ui are under way%Z", fetch->timeout,
-                     engine->transfers, engine->capacity);
-
-    } else {
-        ngx_snprintf((u_char *) fetch->error, CURL_ERROR_SIZE - 1,
-                     "no connection within %M ms: %ui transfers to this "
-                     "destination and %ui of the worker's %ui forwards are "
-                     "under way%Z", fetch->timeout, lane->transfers,
-                     engine->forwards, engine->forwards_max);
-    }
+    ngx_http_postmark_lane_why(fetch);
 
     fetch->result = CURLE_OPERATION_TIMEDOUT;
     fetch->done(fetch);
-}
-
-
-void
-ngx_http_postmark_fetch_unwait(ngx_http_postmark_fetch_t *fetch)
-{
-    ngx_queue_remove(&fetch->queue);
-    fetch->waiting = 0;
-
-    if (fetch->wait.timer_set) {
-        ngx_del_timer(&fetch->wait);
-    }
-
-    ngx_http_postmark_lane_change(fetch->lane, 0);
 }
 
 
@@ -1079,7 +799,7 @@ ngx_http_postmark_engine_reclaimed(ngx_connection_t *c)
         return 0;
     }
 
-    ngx_http_postmark_engine.shutdown = 1;
+    ngx_http_postmark_engine_shut();
     ngx_http_postmark_engine_stop("the worker is shutting down "
                                   "(worker_shutdown_timeout)",
                                   CURLE_OPERATION_TIMEDOUT);

@@ -122,22 +122,37 @@ void ngx_http_postmark_exchange_init(ngx_cycle_t *cycle);
 
 /* what the engine lends the exchange and curl's own calls */
 ngx_http_postmark_fetch_t *ngx_http_postmark_fetch_alloc(ngx_pool_t *pool);
-ngx_http_postmark_lane_t *ngx_http_postmark_engine_api(void);
 CURL *ngx_http_postmark_easy_get(void);
 void ngx_http_postmark_easy_put(CURL *easy);
 CURLMcode ngx_http_postmark_engine_add(CURL *easy);
 CURLMcode ngx_http_postmark_engine_remove(CURL *easy);
 ngx_uint_t ngx_http_postmark_engine_running(void);
-ngx_uint_t ngx_http_postmark_engine_capacity(void);
 ngx_uint_t ngx_http_postmark_engine_reclaimed(ngx_connection_t *c);
 void ngx_http_postmark_engine_release(ngx_connection_t *c);
 void ngx_http_postmark_fetch_lost(ngx_http_postmark_fetch_t *fetch,
     const char *reason);
-void ngx_http_postmark_fetch_unwait(ngx_http_postmark_fetch_t *fetch);
 size_t ngx_http_postmark_fetch_write(char *ptr, size_t size, size_t nmemb,
     void *userdata);
+
+
+/* room for transfers (ngx_http_postmark_lane.c), the engine's to give */
+
+typedef void (*ngx_http_postmark_admit_pt)(ngx_http_postmark_fetch_t *fetch);
+
+void ngx_http_postmark_lanes_init(ngx_uint_t capacity,
+    ngx_http_postmark_admit_pt admit, ngx_log_t *log);
+void ngx_http_postmark_lanes_close(void);
+ngx_http_postmark_lane_t *ngx_http_postmark_lanes_api(void);
+ngx_uint_t ngx_http_postmark_lanes_capacity(void);
+ngx_uint_t ngx_http_postmark_lanes_transfers(void);
+ngx_uint_t ngx_http_postmark_lane_room(ngx_http_postmark_lane_t *lane);
 void ngx_http_postmark_lane_change(ngx_http_postmark_lane_t *lane,
     ngx_int_t transfers);
+void ngx_http_postmark_lane_take(ngx_http_postmark_fetch_t *fetch);
+void ngx_http_postmark_lane_wait(ngx_http_postmark_fetch_t *fetch);
+void ngx_http_postmark_fetch_unwait(ngx_http_postmark_fetch_t *fetch);
+ngx_http_postmark_fetch_t *ngx_http_postmark_lanes_unwait(void);
+void ngx_http_postmark_lane_why(ngx_http_postmark_fetch_t *fetch);
 
 
 #endif /* _NGX_HTTP_POSTMARK_CURL_H_INCLUDED_ */

@@ -795,7 +795,7 @@ ngx_http_postmark_conn_keep(ngx_http_postmark_conn_t *conn)
 
     /* a quarter of the engine's connections at most: the oldest go */
 
-    max = ngx_http_postmark_engine_capacity() / 4;
+    max = ngx_http_postmark_lanes_capacity() / 4;
 
     if (max == 0) {
         ngx_http_postmark_conn_close(conn);

@@ -32,7 +32,7 @@ ngx_http_postmark_fetch_create(ngx_pool_t *pool)
         return NULL;
     }
 
-    fetch->lane = ngx_http_postmark_engine_api();
+    fetch->lane = ngx_http_postmark_lanes_api();
 
     fetch->easy = ngx_http_postmark_easy_get();
     if (fetch->easy == NULL) {
