@@ -32,15 +32,6 @@
 
 
 typedef struct {
-    char                           *name;
-    cJSON                          *head;       /* its first line */
-    char                           *data;       /* the whole file */
-    size_t                          size;
-    ngx_http_postmark_record_t      rec;        /* into head and data */
-} ngx_http_postmark_letter_t;
-
-
-typedef struct {
     ngx_http_request_t             *request;
     u_char                         *dir;
     char                           *client;     /* filters, or NULL */
@@ -88,9 +79,6 @@ static ngx_int_t ngx_http_postmark_admin_run(ngx_thread_task_t *task,
 static void ngx_http_postmark_letters_thread(void *data, ngx_log_t *log);
 static ngx_int_t ngx_http_postmark_letters_start(
     ngx_http_postmark_admin_t *ctx);
-static ngx_int_t ngx_http_postmark_letter_read(ngx_http_postmark_admin_t *ctx,
-    char *path, ngx_http_postmark_letter_t *letter);
-static void ngx_http_postmark_letter_free(ngx_http_postmark_letter_t *letter);
 static void ngx_http_postmark_letters_done(ngx_event_t *ev);
 static void ngx_http_postmark_replay_batch(ngx_thread_task_t *task);
 static void ngx_http_postmark_replay_committed(void *data, ngx_int_t rc);
@@ -541,7 +529,23 @@ ngx_http_postmark_letters_thread(void *data, ngx_log_t *log)
         snprintf(path, sizeof(path), "%s/%s", (char *) ctx->dir,
                  ctx->names[ctx->next]);
 
-        if (ngx_http_postmark_letter_read(ctx, path, &letter) != NGX_OK) {
+        rc = ngx_http_postmark_letter_read(path, &letter);
+
+        if (rc != NGX_OK) {
+
+            /* one that cannot be read, or makes no sense, stays there */
+
+            if (rc == NGX_ERROR) {
+                ctx->invalid++;
+            }
+
+            continue;
+        }
+
+        if ((ctx->client && strcmp(ctx->client, letter.rec.client) != 0)
+            || (ctx->dest && strcmp(ctx->dest, letter.rec.dest) != 0))
+        {
+            ngx_http_postmark_letter_free(&letter);
             continue;
         }
 
@@ -630,128 +634,6 @@ ngx_http_postmark_letters_start(ngx_http_postmark_admin_t *ctx)
     ctx->listed = 1;
 
     return NGX_OK;
-}
-
-
-static void
-ngx_http_postmark_letter_free(ngx_http_postmark_letter_t *letter)
-{
-    cJSON_Delete(letter->head);
-    free(letter->data);
-
-    letter->head = NULL;
-    letter->data = NULL;
-}
-
-
-/*
- * A dead letter that matches the filters, read whole: its first line, a
- * JSON object, then the event.  NGX_DECLINED for others; one that cannot
- * be read or makes no sense is counted as invalid and left where it is.
- */
-
-static ngx_int_t
-ngx_http_postmark_letter_read(ngx_http_postmark_admin_t *ctx, char *path,
-    ngx_http_postmark_letter_t *letter)
-{
-    int            fd;
-    char          *nl;
-    cJSON         *h, *client, *dest, *id, *event;
-    size_t         i;
-    ssize_t        n;
-    struct stat    st;
-
-    ngx_memzero(letter, sizeof(ngx_http_postmark_letter_t));
-
-    fd = open(path, O_RDONLY|O_CLOEXEC);
-    if (fd == -1) {
-        return NGX_DECLINED;
-    }
-
-    if (fstat(fd, &st) == -1 || st.st_size == 0) {
-        (void) close(fd);
-        ctx->invalid++;
-        return NGX_DECLINED;
-    }
-
-    letter->data = malloc(st.st_size + 1);
-    if (letter->data == NULL) {
-        (void) close(fd);
-        return NGX_DECLINED;
-    }
-
-    n = read(fd, letter->data, st.st_size);
-    (void) close(fd);
-
-    if (n != st.st_size) {
-        goto invalid;
-    }
-
-    letter->data[n] = '\0';
-    letter->size = n;
-
-    nl = memchr(letter->data, '\n', n);
-    if (nl == NULL) {
-        goto invalid;
-    }
-
-    h = cJSON_ParseWithLength(letter->data, nl - letter->data);
-
-    client = cJSON_GetObjectItemCaseSensitive(h, "client");
-    dest = cJSON_GetObjectItemCaseSensitive(h, "destination");
-    id = cJSON_GetObjectItemCaseSensitive(h, "webhook_id");
-    event = cJSON_GetObjectItemCaseSensitive(h, "event");
-
-    if (!cJSON_IsString(client) || !cJSON_IsString(dest)
-        || !cJSON_IsString(id) || !cJSON_IsString(event)
-        || strlen(client->valuestring) > NGX_HTTP_POSTMARK_RECORD_NAME_MAX
-        || strlen(dest->valuestring) > NGX_HTTP_POSTMARK_RECORD_NAME_MAX
-        || strlen(id->valuestring) > 64 || strlen(event->valuestring) > 64)
-    {
-        cJSON_Delete(h);
-        goto invalid;
-    }
-
-    /* the event must stay free of the bytes that frame records */
-
-    for (i = nl + 1 - letter->data; i < (size_t) n; i++) {
-        if ((u_char) letter->data[i] < 0x20 && letter->data[i] != '\t'
-            && letter->data[i] != '\r' && letter->data[i] != '\n')
-        {
-            cJSON_Delete(h);
-            goto invalid;
-        }
-    }
-
-    if ((ctx->client && strcmp(ctx->client, client->valuestring) != 0)
-        || (ctx->dest && strcmp(ctx->dest, dest->valuestring) != 0))
-    {
-        cJSON_Delete(h);
-        free(letter->data);
-        return NGX_DECLINED;
-    }
-
-    letter->rec.client = client->valuestring;
-    letter->rec.client_len = strlen(client->valuestring);
-    letter->rec.dest = dest->valuestring;
-    letter->rec.dest_len = strlen(dest->valuestring);
-    letter->rec.id = id->valuestring;
-    letter->rec.id_len = strlen(id->valuestring);
-    letter->rec.event = event->valuestring;
-    letter->rec.event_len = strlen(event->valuestring);
-    letter->rec.body = nl + 1;
-    letter->rec.body_len = letter->data + n - (nl + 1);
-
-    letter->head = h;
-
-    return NGX_OK;
-
-invalid:
-
-    ctx->invalid++;
-    free(letter->data);
-
-    return NGX_DECLINED;
 }
 
 

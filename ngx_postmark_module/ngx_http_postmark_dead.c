@@ -8,12 +8,14 @@
  * Dead letters: a stored record moved out of the spool into a file of its
  * own, a JSON line about it (the reason, the last answer), then the event
  * as received.  The record is read back as any other, then written under
- * a temporary name in a thread, synced, and renamed into place.
+ * a temporary name in a thread, synced, and renamed into place; the admin
+ * API reads letters back here too, so that one file knows their format.
  */
 
 
 #include "ngx_http_postmark_spool.h"
 
+#include <sys/stat.h>
 #include <sys/uio.h>
 
 #include <cjson/cJSON.h>
@@ -402,4 +404,117 @@ ngx_http_postmark_dead_end(ngx_thread_task_t *task)
     ctx->handler(ctx->data, rc);
 
     ngx_free(task);
+}
+
+
+/*
+ * A dead letter read back whole, for threads: its first line, a JSON
+ * object, then the event as a record.  NGX_DECLINED when it cannot be
+ * opened (gone meanwhile) or no memory is had; NGX_ERROR when it cannot be
+ * read or makes no sense.
+ */
+
+ngx_int_t
+ngx_http_postmark_letter_read(char *path, ngx_http_postmark_letter_t *letter)
+{
+    int            fd;
+    char          *nl;
+    cJSON         *h, *client, *dest, *id, *event;
+    size_t         i;
+    ssize_t        n;
+    struct stat    st;
+
+    ngx_memzero(letter, sizeof(ngx_http_postmark_letter_t));
+
+    fd = open(path, O_RDONLY|O_CLOEXEC);
+    if (fd == -1) {
+        return NGX_DECLINED;
+    }
+
+    if (fstat(fd, &st) == -1 || st.st_size == 0) {
+        (void) close(fd);
+        return NGX_ERROR;
+    }
+
+    letter->data = malloc(st.st_size + 1);
+    if (letter->data == NULL) {
+        (void) close(fd);
+        return NGX_DECLINED;
+    }
+
+    n = read(fd, letter->data, st.st_size);
+    (void) close(fd);
+
+    if (n != st.st_size) {
+        goto invalid;
+    }
+
+    letter->data[n] = '\0';
+    letter->size = n;
+
+    nl = memchr(letter->data, '\n', n);
+    if (nl == NULL) {
+        goto invalid;
+    }
+
+    h = cJSON_ParseWithLength(letter->data, nl - letter->data);
+
+    client = cJSON_GetObjectItemCaseSensitive(h, "client");
+    dest = cJSON_GetObjectItemCaseSensitive(h, "destination");
+    id = cJSON_GetObjectItemCaseSensitive(h, "webhook_id");
+    event = cJSON_GetObjectItemCaseSensitive(h, "event");
+
+    if (!cJSON_IsString(client) || !cJSON_IsString(dest)
+        || !cJSON_IsString(id) || !cJSON_IsString(event)
+        || strlen(client->valuestring) > NGX_HTTP_POSTMARK_RECORD_NAME_MAX
+        || strlen(dest->valuestring) > NGX_HTTP_POSTMARK_RECORD_NAME_MAX
+        || strlen(id->valuestring) > 64 || strlen(event->valuestring) > 64)
+    {
+        cJSON_Delete(h);
+        goto invalid;
+    }
+
+    /* the event must stay free of the bytes that frame records */
+
+    for (i = nl + 1 - letter->data; i < (size_t) n; i++) {
+        if ((u_char) letter->data[i] < 0x20 && letter->data[i] != '\t'
+            && letter->data[i] != '\r' && letter->data[i] != '\n')
+        {
+            cJSON_Delete(h);
+            goto invalid;
+        }
+    }
+
+    letter->rec.client = client->valuestring;
+    letter->rec.client_len = strlen(client->valuestring);
+    letter->rec.dest = dest->valuestring;
+    letter->rec.dest_len = strlen(dest->valuestring);
+    letter->rec.id = id->valuestring;
+    letter->rec.id_len = strlen(id->valuestring);
+    letter->rec.event = event->valuestring;
+    letter->rec.event_len = strlen(event->valuestring);
+    letter->rec.body = nl + 1;
+    letter->rec.body_len = letter->data + n - (nl + 1);
+
+    letter->head = h;
+
+    return NGX_OK;
+
+invalid:
+
+    free(letter->data);
+    letter->data = NULL;
+
+    return NGX_ERROR;
+}
+
+
+void
+ngx_http_postmark_letter_free(ngx_http_postmark_letter_t *letter)
+{
+    cJSON_Delete(letter->head);
+    free(letter->data);
+
+    letter->head = NULL;
+    letter->data = NULL;
 }

@@ -108,9 +108,23 @@ void ngx_http_postmark_spool_count_dead(void);
 void ngx_http_postmark_spool_stats(off_t *bytes, ngx_uint_t *segments,
     ngx_uint_t *dead);
 
+/* a dead letter read back (ngx_http_postmark_dead.c) */
+
+typedef struct {
+    char                             *name;
+    struct cJSON                     *head;       /* its first line */
+    char                             *data;       /* the whole file */
+    size_t                            size;
+    ngx_http_postmark_record_t        rec;        /* into head and data */
+} ngx_http_postmark_letter_t;
+
 ngx_int_t ngx_http_postmark_dead_letter(ngx_http_postmark_stored_t *st,
     const char *reason, u_char *last, ngx_uint_t attempts,
     ngx_http_postmark_dead_pt handler, void *data);
+
+ngx_int_t ngx_http_postmark_letter_read(char *path,
+    ngx_http_postmark_letter_t *letter);
+void ngx_http_postmark_letter_free(ngx_http_postmark_letter_t *letter);
 
 ngx_int_t ngx_http_postmark_scan_init(ngx_cycle_t *cycle);
 void ngx_http_postmark_scan_exit(ngx_cycle_t *cycle);
