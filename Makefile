@@ -188,6 +188,7 @@ fuzz-corpus: $(FUZZ_TARGETS:%=$(FUZZ_DIR)/%_fuzz)
 	done
 
 test: deps module unit sdk
+	perl tools/calls.pl $(NGX_OBJS)/addon/ngx_postmark_module
 	TEST_NGINX_BINARY=$(NGINX_BIN) TEST_NGINX_MODULE=$(MODULE_SO) \
 	TEST_UNIT_DIR=$(BUILD)/unit TEST_SDK_DIR=$(SDK_DIR) $(PROVE)
 
@@ -222,6 +223,7 @@ $(ASAN_NGX): $(ASAN_DIR)/Makefile $(SOURCES)
 	$(MAKE) -C $(ASAN_DIR) -j2
 
 test-asan: deps $(ASAN_NGX) unit sdk
+	perl tools/calls.pl $(ASAN_DIR)/objs/addon/ngx_postmark_module
 	$(SAN_ENV) TEST_NGINX_BINARY=$(ASAN_NGX) TEST_NGINX_MODULE= \
 	TEST_UNIT_DIR=$(BUILD)/unit TEST_SDK_DIR=$(SDK_DIR) $(PROVE)
 
