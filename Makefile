@@ -56,8 +56,8 @@ FUZZ_DIR   := $(BUILD)/fuzz
 FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined \
               -fno-sanitize-recover=undefined
 
-.PHONY: all module deps sdk unit test test-asan fuzz fuzz-corpus source \
-        demo bench soak faults clean
+.PHONY: all module deps promtool sdk unit test test-asan fuzz fuzz-corpus \
+        source demo bench soak faults clean
 
 all: module
 
@@ -69,6 +69,13 @@ deps:
 	    apt-get update && \
 	    DEBIAN_FRONTEND=noninteractive apt-get install -y \
 	        --no-install-recommends $(DEB_PKGS); }
+
+# the tests check every metrics body with promtool, from Debian's
+# prometheus package (only promtool is used)
+promtool:
+	@command -v promtool >/dev/null || { apt-get update && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y \
+	        --no-install-recommends prometheus; }
 
 # Node.js comes from Debian when the machine has none (npm with it)
 $(SDK_DIR)/node_modules/postmark/package.json: t/sdk/package.json \
@@ -187,7 +194,7 @@ fuzz-corpus: $(FUZZ_TARGETS:%=$(FUZZ_DIR)/%_fuzz)
 	    mv $(FUZZ_DIR)/merged t/fuzz/corpus/$$target; \
 	done
 
-test: deps module unit sdk
+test: deps promtool module unit sdk
 	perl tools/calls.pl $(NGX_OBJS)/addon/ngx_postmark_module
 	TEST_NGINX_BINARY=$(NGINX_BIN) TEST_NGINX_MODULE=$(MODULE_SO) \
 	TEST_UNIT_DIR=$(BUILD)/unit TEST_SDK_DIR=$(SDK_DIR) $(PROVE)
@@ -222,7 +229,7 @@ $(ASAN_DIR)/Makefile: $(ASAN_SRC)/configure config
 $(ASAN_NGX): $(ASAN_DIR)/Makefile $(SOURCES)
 	$(MAKE) -C $(ASAN_DIR) -j2
 
-test-asan: deps $(ASAN_NGX) unit sdk
+test-asan: deps promtool $(ASAN_NGX) unit sdk
 	perl tools/calls.pl $(ASAN_DIR)/objs/addon/ngx_postmark_module
 	$(SAN_ENV) TEST_NGINX_BINARY=$(ASAN_NGX) TEST_NGINX_MODULE= \
 	TEST_UNIT_DIR=$(BUILD)/unit TEST_SDK_DIR=$(SDK_DIR) $(PROVE)

@@ -97,6 +97,8 @@ char *ngx_http_postmark_remove_fields(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 char *ngx_http_postmark_proxy(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+char *ngx_http_postmark_forward_name(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 
 /* ngx_http_postmark_policy.c */
 

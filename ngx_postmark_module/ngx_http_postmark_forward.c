@@ -13,6 +13,7 @@
 
 
 #include "ngx_http_postmark_forward.h"
+#include "ngx_http_postmark_stats.h"
 
 #include <sys/mman.h>
 
@@ -430,6 +431,9 @@ ngx_http_postmark_delivery_done(ngx_http_postmark_fetch_t *fetch)
     d = fetch->data;
     job = d->job;
 
+    ngx_http_postmark_stats_attempt(d->dest, fetch->status, fetch->result,
+                                    ngx_current_msec - d->start, d->body.len);
+
     if (fetch->result != CURLE_OK) {
         job->failed++;
         ngx_http_postmark_delivery_error(d, fetch->error, 0);
@@ -441,11 +445,19 @@ ngx_http_postmark_delivery_done(ngx_http_postmark_fetch_t *fetch)
 
     } else {
         d->ok = 1;
+        ngx_http_postmark_stats_delivery(d->dest,
+                                         NGX_HTTP_POSTMARK_D_DELIVERED);
 
         ngx_log_debug4(NGX_LOG_DEBUG_HTTP, job->log, 0,
                        "postmark forward %V to \"%V\": %l in %M ms",
                        &job->id, &d->dest->display, fetch->status,
                        ngx_current_msec - d->start);
+    }
+
+    /* a direct forward that failed is Postmark's to send again */
+
+    if (!d->ok && !job->retry) {
+        ngx_http_postmark_stats_delivery(d->dest, NGX_HTTP_POSTMARK_D_FAILED);
     }
 
     if (--job->pending == 0) {

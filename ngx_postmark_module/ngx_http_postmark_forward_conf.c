@@ -22,6 +22,8 @@
 
 static ngx_int_t ngx_http_postmark_url_creds(ngx_conf_t *cf, CURLU *u,
     ngx_str_t *creds);
+static char *ngx_http_postmark_forward_label(ngx_conf_t *cf,
+    ngx_http_postmark_client_t *client, ngx_http_postmark_dest_t *dest);
 static char *ngx_http_postmark_forward_check(ngx_conf_t *cf,
     ngx_http_postmark_dest_t *dest);
 static char *ngx_http_postmark_curl_check(ngx_conf_t *cf,
@@ -90,6 +92,11 @@ ngx_http_postmark_forward_block(ngx_conf_t *cf, ngx_command_t *cmd,
     }
 
     rv = ngx_http_postmark_forward_check(cf, dest);
+    if (rv != NGX_CONF_OK) {
+        return rv;
+    }
+
+    rv = ngx_http_postmark_forward_label(cf, client, dest);
     if (rv != NGX_CONF_OK) {
         return rv;
     }
@@ -815,6 +822,99 @@ ngx_http_postmark_proxy(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     *proxy = value[1];
+
+    return NGX_CONF_OK;
+}
+
+
+/* a forward's name, its label in metrics: never its URL's path */
+
+char *
+ngx_http_postmark_forward_name(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_postmark_dest_t *dest = conf;
+
+    ngx_str_t  *value;
+
+    if (dest->name.len) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (ngx_http_postmark_is_name(&value[1]) != NGX_OK) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid forward name \"%V\"; use up to 64 "
+                           "letters, digits, \".\", \"-\" and \"_\"",
+                           ngx_http_postmark_quote(cf, &value[1]));
+        return NGX_CONF_ERROR;
+    }
+
+    dest->name = value[1];
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * Without a name, a forward is known by its host (and port): a second
+ * one to the same host gets its place among the client's forwards, as
+ * "host-2".  Names are unique within a client.
+ */
+
+static char *
+ngx_http_postmark_forward_label(ngx_conf_t *cf,
+    ngx_http_postmark_client_t *client, ngx_http_postmark_dest_t *dest)
+{
+    u_char                    *p, *host, *end;
+    ngx_uint_t                 i, n, own;
+    ngx_http_postmark_dest_t  *dests;
+
+    dests = client->dests.elts;
+    n = client->dests.nelts - 1;       /* "dest" is the last */
+    own = (dest->name.len != 0);
+
+    if (!own) {
+        host = (u_char *) ngx_strstr(dest->display.data, "://") + 3;
+        end = dest->display.data + dest->display.len;
+
+        for (p = host; p < end && *p != '/'; p++) { /* void */ }
+
+        dest->name.data = host;
+        dest->name.len = p - host;
+    }
+
+    for (i = 0; i < n; i++) {
+        if (dests[i].name.len != dest->name.len
+            || ngx_strncmp(dests[i].name.data, dest->name.data,
+                           dest->name.len) != 0)
+        {
+            continue;
+        }
+
+        if (own) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "forward name \"%V\" is already taken by "
+                               "another forward of postmark client \"%V\"; "
+                               "give this one another with \"name\"",
+                               &dest->name, &client->name);
+            return NGX_CONF_ERROR;
+        }
+
+        p = ngx_pnalloc(cf->pool, dest->name.len + 1 + NGX_INT_T_LEN);
+        if (p == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        dest->name.len = ngx_sprintf(p, "%V-%ui", &dest->name, n + 1) - p;
+        dest->name.data = p;
+
+        /* "host-2" may be another's own name: look again, as if given */
+
+        own = 1;
+        i = (ngx_uint_t) -1;
+    }
 
     return NGX_CONF_OK;
 }

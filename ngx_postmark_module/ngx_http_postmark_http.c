@@ -12,6 +12,7 @@
 
 
 #include "ngx_http_postmark_http.h"
+#include "ngx_http_postmark_stats.h"
 
 
 static ngx_int_t ngx_http_postmark_variable(ngx_http_request_t *r,
@@ -65,12 +66,25 @@ ngx_http_postmark_create_ctx(ngx_http_request_t *r)
 void
 ngx_http_postmark_set_outcome(ngx_http_request_t *r, char *outcome)
 {
-    ngx_http_postmark_ctx_t  *ctx;
+    ngx_http_postmark_ctx_t       *ctx;
+    ngx_http_postmark_loc_conf_t  *plcf;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_postmark_module);
+    plcf = ngx_http_get_module_loc_conf(r, ngx_http_postmark_module);
 
     ctx->outcome.data = (u_char *) outcome;
     ctx->outcome.len = ngx_strlen(outcome);
+
+    /* each request has one outcome: it is counted here, once */
+
+    if (plcf->portal_client) {
+        ngx_http_postmark_stats_request(plcf->portal_client, 1,
+                                        &ctx->outcome, &ctx->event);
+
+    } else {
+        ngx_http_postmark_stats_request(ctx->client, 0, &ctx->outcome,
+                                        &ctx->event);
+    }
 }
 
 

@@ -59,6 +59,7 @@ ngx_int_t ngx_http_postmark_add_variables(ngx_conf_t *cf);
 ngx_int_t ngx_http_postmark_webhook_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_postmark_portal_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_postmark_admin_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_postmark_metrics_handler(ngx_http_request_t *r);
 
 
 #endif /* _NGX_HTTP_POSTMARK_HTTP_H_INCLUDED_ */

@@ -16,6 +16,7 @@
 
 
 #include "ngx_http_postmark_curl.h"
+#include "ngx_http_postmark_stats.h"
 
 
 typedef struct {
@@ -161,6 +162,13 @@ ngx_http_postmark_lane_change(ngx_http_postmark_lane_t *lane,
 
     if (!lane->api) {
         lanes->forwards += transfers;
+    }
+
+    if (!lane->api) {
+        ngx_http_postmark_stats_in_flight(
+            ngx_http_postmark_event_data(lane, ngx_http_postmark_dest_t,
+                                         lane),
+            lane->transfers);
     }
 
     is = (lane->transfers || !ngx_queue_empty(&lane->waiting));

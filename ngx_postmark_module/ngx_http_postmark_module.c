@@ -7,6 +7,7 @@
 #include "ngx_http_postmark_conf.h"
 #include "ngx_http_postmark_http.h"
 #include "ngx_http_postmark_retry.h"
+#include "ngx_http_postmark_stats.h"
 
 
 /* a location's client, found once the whole http block is read */
@@ -22,6 +23,8 @@ typedef struct {
 
 static ngx_int_t ngx_http_postmark_init_module(ngx_cycle_t *cycle);
 static ngx_int_t ngx_http_postmark_init_process(ngx_cycle_t *cycle);
+static char *ngx_http_postmark_metrics(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 static void ngx_http_postmark_exit_process(ngx_cycle_t *cycle);
 static void *ngx_http_postmark_create_main_conf(ngx_conf_t *cf);
 static char *ngx_http_postmark_init_main_conf(ngx_conf_t *cf, void *conf);
@@ -70,6 +73,13 @@ static ngx_command_t  ngx_http_postmark_commands[] = {
     { ngx_string("postmark_webhook"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS|NGX_CONF_TAKE1,
       ngx_http_postmark_webhook,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("postmark_metrics"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_postmark_metrics,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
       NULL },
@@ -218,6 +228,13 @@ static ngx_command_t  ngx_http_postmark_commands[] = {
       0,
       NULL },
 
+    { ngx_string("name"),
+      NGX_HTTP_POSTMARK_FORWARD_CONF|NGX_CONF_TAKE1,
+      ngx_http_postmark_forward_name,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("timeout"),
       NGX_HTTP_POSTMARK_FORWARD_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_msec_slot,
@@ -356,6 +373,10 @@ ngx_http_postmark_init_module(ngx_cycle_t *cycle)
     static ngx_uint_t        initialized;
     curl_version_info_data  *info;
 
+    /* the configuration runs now: its zone is the one a reload carries */
+
+    ngx_http_postmark_stats_commit(cycle);
+
     if (initialized) {
         return NGX_OK;
     }
@@ -406,6 +427,8 @@ ngx_http_postmark_init_process(ngx_cycle_t *cycle)
         return NGX_OK;
     }
 
+    ngx_http_postmark_stats_start(cycle);
+
     if (ngx_http_postmark_engine_init(cycle) != NGX_OK) {
         return NGX_ERROR;
     }
@@ -432,6 +455,7 @@ ngx_http_postmark_exit_process(ngx_cycle_t *cycle)
     ngx_http_postmark_engine_done(cycle);
     ngx_http_postmark_scan_exit(cycle);
     ngx_http_postmark_spool_exit(cycle);
+    ngx_http_postmark_stats_stop();
 }
 
 
@@ -573,7 +597,17 @@ ngx_http_postmark_init_main_conf(ngx_conf_t *cf, void *conf)
         return NGX_CONF_ERROR;
     }
 
-    return ngx_http_postmark_index_spooled(cf, pmcf);
+    if (ngx_http_postmark_index_spooled(cf, pmcf) != NGX_CONF_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    /* what all workers count: a slot per client and destination */
+
+    if (pmcf->clients.nelts == 0) {
+        return NGX_CONF_OK;
+    }
+
+    return ngx_http_postmark_stats_zone(cf, pmcf);
 }
 
 
@@ -634,6 +668,40 @@ ngx_http_postmark_portal(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
+/* a location serves what all workers counted, in Prometheus's format */
+
+static char *
+ngx_http_postmark_metrics(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_postmark_loc_conf_t *plcf = conf;
+
+    ngx_http_core_loc_conf_t       *clcf;
+    ngx_http_postmark_main_conf_t  *pmcf;
+
+    if (plcf->metrics) {
+        return "is duplicate";
+    }
+
+    if (plcf->webhook || plcf->prefix.len || plcf->admin) {
+        return "cannot share a location with \"postmark_webhook\", "
+               "\"postmark_portal\" or \"postmark_spool_admin\"; give "
+               "it a location of its own";
+    }
+
+    plcf->metrics = 1;
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+    clcf->handler = ngx_http_postmark_metrics_handler;
+
+    /* the workers must find the zone: they start as for any location */
+
+    pmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_postmark_module);
+    pmcf->used = 1;
+
+    return NGX_CONF_OK;
+}
+
+
 /* one way of binding a portal: the old name says what to write */
 
 static char *
@@ -666,6 +734,10 @@ ngx_http_postmark_location(ngx_conf_t *cf, ngx_http_postmark_loc_conf_t *plcf,
 
     if (plcf->admin) {
         return "cannot share a location with \"postmark_spool_admin\"";
+    }
+
+    if (plcf->metrics) {
+        return "cannot share a location with \"postmark_metrics\"";
     }
 
     if (plcf->webhook || plcf->prefix.len) {

@@ -48,6 +48,7 @@ typedef struct ngx_http_postmark_job_s     ngx_http_postmark_job_t;
 typedef struct ngx_http_postmark_segment_s ngx_http_postmark_segment_t;
 typedef struct ngx_http_postmark_outbox_s  ngx_http_postmark_outbox_t;
 typedef struct ngx_http_postmark_conn_s    ngx_http_postmark_conn_t;
+typedef struct ngx_http_postmark_slot_s    ngx_http_postmark_slot_t;
 
 
 #define NGX_HTTP_POSTMARK_KEYS_MAX    8
@@ -125,6 +126,8 @@ typedef struct {
     ngx_queue_t                   idle;         /* its kept connections */
     ngx_uint_t                    nidle;
     ngx_uint_t                    index;        /* among spooled ones */
+    ngx_str_t                     name;         /* in metrics */
+    ngx_http_postmark_slot_t     *slot;         /* in the shared zone */
     u_char                       *file;
     ngx_uint_t                    line;
 } ngx_http_postmark_dest_t;
@@ -135,6 +138,7 @@ typedef struct {
 struct ngx_http_postmark_client_s {
     ngx_str_node_t                node;         /* by name, in the tree */
     ngx_str_t                     name;
+    ngx_http_postmark_slot_t     *slot;         /* in the shared zone */
     u_char                       *file;
     ngx_uint_t                    line;
 
@@ -175,6 +179,9 @@ typedef struct {
     ngx_thread_pool_t            *thread_pool;
     ngx_array_t                   spooled;   /* ngx_http_postmark_dest_t * */
     ngx_array_t                   spooled_by_name;   /* client, then URL */
+    ngx_shm_zone_t               *stats;     /* what all workers count */
+    ngx_uint_t                    stats_slots;
+    ngx_uint_t                    stats_workers;
     u_char                       *admin_file;   /* a location needs it */
     ngx_uint_t                    admin_line;
 } ngx_http_postmark_main_conf_t;
@@ -192,6 +199,8 @@ typedef struct {
 
     ngx_uint_t                    admin;
     u_char                        admin_hash[NGX_HTTP_POSTMARK_HASH_LEN];
+
+    ngx_uint_t                    metrics;
 } ngx_http_postmark_loc_conf_t;
 
 

@@ -443,6 +443,10 @@ ngx_http_postmark_spool_admin(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
                "\"postmark_portal\"";
     }
 
+    if (plcf->metrics) {
+        return "cannot share a location with \"postmark_metrics\"";
+    }
+
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
 
     if (!ngx_http_postmark_prefix_location(clcf)) {

@@ -21,6 +21,7 @@
 
 #include "ngx_http_postmark_retry.h"
 #include "ngx_http_postmark_forward.h"
+#include "ngx_http_postmark_stats.h"
 
 
 #define NGX_HTTP_POSTMARK_ANSWER_MAX  200
@@ -370,6 +371,8 @@ ngx_http_postmark_retry_free(ngx_http_postmark_pending_t *p)
 
     if (p->outbox) {
         p->outbox->pending--;
+        ngx_http_postmark_stats_backlog(p->outbox->dest, p->outbox->pending,
+                                        p->outbox->breaker);
     }
 
     ngx_http_postmark_note_release(p->last);
@@ -421,6 +424,8 @@ ngx_http_postmark_retry_dead_done(void *data, ngx_int_t rc)
     } else {
         if (rc == NGX_OK && p->outbox) {
             p->outbox->dead++;
+            ngx_http_postmark_stats_delivery(p->outbox->dest,
+                                             NGX_HTTP_POSTMARK_D_DEAD);
         }
 
         ngx_http_postmark_retry_free(p);
@@ -551,6 +556,10 @@ ngx_http_postmark_outbox_dispatch(ngx_http_postmark_outbox_t *ob)
     }
 
     ob->dispatching = 0;
+
+    /* what the workers show together: this worker's share */
+
+    ngx_http_postmark_stats_backlog(ob->dest, ob->pending, ob->breaker);
 }
 
 
@@ -939,6 +948,7 @@ ngx_http_postmark_attempt_failed(ngx_http_postmark_pending_t *p,
         }
 
         ngx_http_postmark_due_add(p, delay);
+        ngx_http_postmark_stats_retry(ob->dest);
     }
 
     if (job) {
@@ -986,6 +996,7 @@ ngx_http_postmark_breaker(ngx_http_postmark_outbox_t *ob)
     }
 
     ob->breaker = NGX_HTTP_POSTMARK_BREAKER_OPEN;
+    ngx_http_postmark_stats_backlog(ob->dest, ob->pending, ob->breaker);
     ngx_http_postmark_outbox_wait(ob, ob->wait);
 }
 

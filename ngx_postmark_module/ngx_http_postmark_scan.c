@@ -14,6 +14,7 @@
 
 #include "ngx_http_postmark_spool.h"
 #include "ngx_http_postmark_file.h"
+#include "ngx_http_postmark_stats.h"
 
 #include <sys/file.h>
 
@@ -341,6 +342,8 @@ ngx_http_postmark_scan_done(ngx_event_t *ev)
 
     ngx_http_postmark_spool_measured(ctx->bytes, ctx->segments,
                                      ctx->dead_letters);
+    ngx_http_postmark_stats_spool(ctx->bytes, ctx->segments,
+                                  ctx->dead_letters);
 
     if (ctx->fd != NGX_INVALID_FILE) {
         if (ngx_exiting || ngx_terminate || ngx_quit) {
