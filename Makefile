@@ -56,7 +56,7 @@ FUZZ_DIR   := $(BUILD)/fuzz
 FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined \
               -fno-sanitize-recover=undefined
 
-.PHONY: all module deps promtool sdk unit test test-asan fuzz fuzz-corpus \
+.PHONY: all module deps test-tools sdk unit test test-asan fuzz fuzz-corpus \
         source demo bench soak faults clean
 
 all: module
@@ -70,12 +70,15 @@ deps:
 	    DEBIAN_FRONTEND=noninteractive apt-get install -y \
 	        --no-install-recommends $(DEB_PKGS); }
 
-# the tests check every metrics body with promtool, from Debian's
-# prometheus package (only promtool is used)
-promtool:
-	@command -v promtool >/dev/null || { apt-get update && \
+# what the tests check the status with: promtool for the metrics (from
+# Debian's prometheus package, of which only promtool is used), and
+# JSON::Validator for the JSON against t/schema/status.json
+TEST_PKGS  := prometheus libjson-validator-perl
+
+test-tools:
+	@dpkg -s $(TEST_PKGS) >/dev/null 2>&1 || { apt-get update && \
 	    DEBIAN_FRONTEND=noninteractive apt-get install -y \
-	        --no-install-recommends prometheus; }
+	        --no-install-recommends $(TEST_PKGS); }
 
 # Node.js comes from Debian when the machine has none (npm with it)
 $(SDK_DIR)/node_modules/postmark/package.json: t/sdk/package.json \
@@ -194,7 +197,7 @@ fuzz-corpus: $(FUZZ_TARGETS:%=$(FUZZ_DIR)/%_fuzz)
 	    mv $(FUZZ_DIR)/merged t/fuzz/corpus/$$target; \
 	done
 
-test: deps promtool module unit sdk
+test: deps test-tools module unit sdk
 	perl tools/calls.pl $(NGX_OBJS)/addon/ngx_postmark_module
 	TEST_NGINX_BINARY=$(NGINX_BIN) TEST_NGINX_MODULE=$(MODULE_SO) \
 	TEST_UNIT_DIR=$(BUILD)/unit TEST_SDK_DIR=$(SDK_DIR) $(PROVE)
@@ -229,7 +232,7 @@ $(ASAN_DIR)/Makefile: $(ASAN_SRC)/configure config
 $(ASAN_NGX): $(ASAN_DIR)/Makefile $(SOURCES)
 	$(MAKE) -C $(ASAN_DIR) -j2
 
-test-asan: deps promtool $(ASAN_NGX) unit sdk
+test-asan: deps test-tools $(ASAN_NGX) unit sdk
 	perl tools/calls.pl $(ASAN_DIR)/objs/addon/ngx_postmark_module
 	$(SAN_ENV) TEST_NGINX_BINARY=$(ASAN_NGX) TEST_NGINX_MODULE= \
 	TEST_UNIT_DIR=$(BUILD)/unit TEST_SDK_DIR=$(SDK_DIR) $(PROVE)

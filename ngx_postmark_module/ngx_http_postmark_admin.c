@@ -87,8 +87,6 @@ static void ngx_http_postmark_replay_unlinked(ngx_event_t *ev);
 static void ngx_http_postmark_admin_free(ngx_http_postmark_admin_t *ctx);
 static void ngx_http_postmark_admin_finish(ngx_thread_task_t *task,
     ngx_int_t rc);
-static ngx_int_t ngx_http_postmark_admin_send(ngx_http_request_t *r,
-    ngx_uint_t status, cJSON *json);
 
 
 ngx_int_t
@@ -289,7 +287,7 @@ ngx_http_postmark_admin_status(ngx_http_request_t *r)
         cJSON_AddBoolToObject(item, "gone", ob[i].gone);
     }
 
-    return ngx_http_postmark_admin_send(r, NGX_HTTP_OK, json);
+    return ngx_http_postmark_send_cjson(r, NGX_HTTP_OK, json);
 }
 
 
@@ -686,7 +684,7 @@ ngx_http_postmark_letters_done(ngx_event_t *ev)
         return;
     }
 
-    rc = ngx_http_postmark_admin_send(r, NGX_HTTP_OK, json);
+    rc = ngx_http_postmark_send_cjson(r, NGX_HTTP_OK, json);
 
     ngx_http_postmark_admin_finish(task, rc);
 }
@@ -880,7 +878,7 @@ ngx_http_postmark_replay_unlinked(ngx_event_t *ev)
                   "postmark spool admin: %ui dead letters replayed, %ui "
                   "skipped", ctx->replayed, ctx->skipped);
 
-    rc = ngx_http_postmark_admin_send(ctx->request, NGX_HTTP_OK, json);
+    rc = ngx_http_postmark_send_cjson(ctx->request, NGX_HTTP_OK, json);
 
     ngx_http_postmark_admin_finish(task, rc);
 }
@@ -939,34 +937,3 @@ ngx_http_postmark_admin_finish(ngx_thread_task_t *task, ngx_int_t rc)
 }
 
 
-/* sends and frees "json" */
-
-static ngx_int_t
-ngx_http_postmark_admin_send(ngx_http_request_t *r, ngx_uint_t status,
-    cJSON *json)
-{
-    char       *text;
-    u_char     *p;
-    size_t      len;
-
-    text = cJSON_PrintUnformatted(json);
-    cJSON_Delete(json);
-
-    if (text == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    len = ngx_strlen(text);
-
-    p = ngx_pnalloc(r->pool, len + 1);
-    if (p == NULL) {
-        free(text);
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    ngx_memcpy(p, text, len);
-    p[len] = '\n';
-    free(text);
-
-    return ngx_http_postmark_send_json(r, status, p, len + 1);
-}

@@ -875,14 +875,16 @@ ngx_http_postmark_forward_label(ngx_conf_t *cf,
     n = client->dests.nelts - 1;       /* "dest" is the last */
     own = (dest->name.len != 0);
 
+    host = (u_char *) ngx_strstr(dest->display.data, "://") + 3;
+    end = dest->display.data + dest->display.len;
+
+    for (p = host; p < end && *p != '/'; p++) { /* void */ }
+
+    dest->host.data = host;
+    dest->host.len = p - host;
+
     if (!own) {
-        host = (u_char *) ngx_strstr(dest->display.data, "://") + 3;
-        end = dest->display.data + dest->display.len;
-
-        for (p = host; p < end && *p != '/'; p++) { /* void */ }
-
-        dest->name.data = host;
-        dest->name.len = p - host;
+        dest->name = dest->host;
     }
 
     for (i = 0; i < n; i++) {

@@ -14,6 +14,8 @@
 #include "ngx_http_postmark_http.h"
 #include "ngx_http_postmark_stats.h"
 
+#include <cjson/cJSON.h>
+
 
 static ngx_int_t ngx_http_postmark_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
@@ -482,4 +484,39 @@ ngx_http_postmark_variable(ngx_http_request_t *r,
     v->data = s->data;
 
     return NGX_OK;
+}
+
+
+/* sends and frees "json" */
+
+/* a cJSON answer, which is freed here */
+
+ngx_int_t
+ngx_http_postmark_send_cjson(ngx_http_request_t *r, ngx_uint_t status,
+    cJSON *json)
+{
+    char       *text;
+    u_char     *p;
+    size_t      len;
+
+    text = cJSON_PrintUnformatted(json);
+    cJSON_Delete(json);
+
+    if (text == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    len = ngx_strlen(text);
+
+    p = ngx_pnalloc(r->pool, len + 1);
+    if (p == NULL) {
+        free(text);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_memcpy(p, text, len);
+    p[len] = '\n';
+    free(text);
+
+    return ngx_http_postmark_send_json(r, status, p, len + 1);
 }

@@ -52,6 +52,10 @@ ngx_int_t ngx_http_postmark_send_status(ngx_http_request_t *r,
     ngx_uint_t status, char *outcome, char *message);
 ngx_int_t ngx_http_postmark_send_unauthorized(ngx_http_request_t *r,
     char *challenge, char *message);
+struct cJSON;
+
+ngx_int_t ngx_http_postmark_send_cjson(ngx_http_request_t *r,
+    ngx_uint_t status, struct cJSON *json);
 ngx_int_t ngx_http_postmark_send_json(ngx_http_request_t *r,
     ngx_uint_t status, u_char *json, size_t len);
 ngx_int_t ngx_http_postmark_add_variables(ngx_conf_t *cf);
@@ -60,6 +64,8 @@ ngx_int_t ngx_http_postmark_webhook_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_postmark_portal_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_postmark_admin_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_postmark_metrics_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_postmark_status_json(ngx_http_request_t *r,
+    ngx_str_t *only);
 
 
 #endif /* _NGX_HTTP_POSTMARK_HTTP_H_INCLUDED_ */

@@ -75,15 +75,13 @@ static void ngx_http_postmark_max_concurrent(ngx_http_postmark_render_t *ctx,
     ngx_http_postmark_client_t *client, ngx_http_postmark_dest_t *dest);
 static void ngx_http_postmark_breakers(ngx_http_postmark_render_t *ctx,
     ngx_http_postmark_client_t *client, ngx_http_postmark_dest_t *dest);
-static void ngx_http_postmark_rows(ngx_http_postmark_dest_t *dest,
-    ngx_uint_t *in_flight, ngx_uint_t *pending, ngx_uint_t *breaker);
 
 
 ngx_int_t
 ngx_http_postmark_metrics_handler(ngx_http_request_t *r)
 {
     ngx_int_t                    rc;
-    ngx_str_t                    only;
+    ngx_str_t                    only, format;
     ngx_chain_t                 *cl;
     ngx_http_postmark_totals_t  *t;
     ngx_http_postmark_render_t   ctx;
@@ -111,6 +109,12 @@ ngx_http_postmark_metrics_handler(ngx_http_request_t *r)
 
     if (ngx_http_arg(r, (u_char *) "client", 6, &only) == NGX_OK) {
         ctx.only = only;
+    }
+
+    if (ngx_http_arg(r, (u_char *) "format", 6, &format) == NGX_OK
+        && format.len == 4 && ngx_strncmp(format.data, "json", 4) == 0)
+    {
+        return ngx_http_postmark_status_json(r, &ctx.only);
     }
 
     ngx_http_postmark_totals(&ctx, t);
@@ -481,7 +485,7 @@ ngx_http_postmark_pending(ngx_http_postmark_render_t *ctx,
 {
     ngx_uint_t  in_flight, pending, breaker;
 
-    ngx_http_postmark_rows(dest, &in_flight, &pending, &breaker);
+    ngx_http_postmark_stats_sum(dest, &in_flight, &pending, &breaker);
 
     ngx_http_postmark_printf(ctx, "nginx_postmark_pending_deliveries");
     ngx_http_postmark_labels(ctx, client, dest);
@@ -495,7 +499,7 @@ ngx_http_postmark_in_flight(ngx_http_postmark_render_t *ctx,
 {
     ngx_uint_t  in_flight, pending, breaker;
 
-    ngx_http_postmark_rows(dest, &in_flight, &pending, &breaker);
+    ngx_http_postmark_stats_sum(dest, &in_flight, &pending, &breaker);
 
     ngx_http_postmark_printf(ctx, "nginx_postmark_in_flight_deliveries");
     ngx_http_postmark_labels(ctx, client, dest);
@@ -523,50 +527,13 @@ ngx_http_postmark_breakers(ngx_http_postmark_render_t *ctx,
 
     static const char  *states[] = { "closed", "open", "half_open" };
 
-    ngx_http_postmark_rows(dest, &in_flight, &pending, &breaker);
+    ngx_http_postmark_stats_sum(dest, &in_flight, &pending, &breaker);
 
     for (i = 0; i < 3; i++) {
         ngx_http_postmark_printf(ctx, "nginx_postmark_circuit_breaker_state");
         ngx_http_postmark_labels(ctx, client, dest);
         ngx_http_postmark_printf(ctx, ",state=\"%s\"} %d\n", states[i],
                                  breaker == i);
-    }
-}
-
-
-/*
- * The sums of the workers' rows, of both generations that may run; the
- * worst breaker: open, then probing, then closed.
- */
-
-static void
-ngx_http_postmark_rows(ngx_http_postmark_dest_t *dest,
-    ngx_uint_t *in_flight, ngx_uint_t *pending, ngx_uint_t *breaker)
-{
-    ngx_uint_t                p, w, n, b;
-    ngx_http_postmark_row_t  *row;
-
-    *in_flight = 0;
-    *pending = 0;
-    *breaker = NGX_HTTP_POSTMARK_BREAKER_CLOSED;
-
-    n = ngx_http_postmark_stats_workers();
-
-    for (p = 0; p < 2; p++) {
-        for (w = 0; w < n; w++) {
-            row = ngx_http_postmark_stats_row(dest, p, w);
-
-            *in_flight += row->in_flight;
-            *pending += row->pending;
-            b = row->breaker;
-
-            if (b == NGX_HTTP_POSTMARK_BREAKER_OPEN
-                || (b == NGX_HTTP_POSTMARK_BREAKER_PROBING
-                    && *breaker == NGX_HTTP_POSTMARK_BREAKER_CLOSED))
-            {
-                *breaker = b;
-            }
-        }
     }
 }
 

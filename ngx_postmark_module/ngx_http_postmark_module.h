@@ -81,6 +81,12 @@ struct ngx_http_postmark_lane_s {
 #define NGX_HTTP_POSTMARK_DIRECT      0
 #define NGX_HTTP_POSTMARK_SPOOLED     1
 
+/* a spooled destination's circuit breaker, in a worker */
+
+#define NGX_HTTP_POSTMARK_BREAKER_CLOSED   0
+#define NGX_HTTP_POSTMARK_BREAKER_OPEN     1
+#define NGX_HTTP_POSTMARK_BREAKER_PROBING  2
+
 
 /* how a destination is delivered to; a client holds the defaults */
 
@@ -127,6 +133,7 @@ typedef struct {
     ngx_uint_t                    nidle;
     ngx_uint_t                    index;        /* among spooled ones */
     ngx_str_t                     name;         /* in metrics */
+    ngx_str_t                     host;         /* and its port */
     ngx_http_postmark_slot_t     *slot;         /* in the shared zone */
     u_char                       *file;
     ngx_uint_t                    line;

@@ -56,10 +56,6 @@ typedef struct {
 
 /* a destination's spooled deliveries in this worker */
 
-#define NGX_HTTP_POSTMARK_BREAKER_CLOSED   0
-#define NGX_HTTP_POSTMARK_BREAKER_OPEN     1
-#define NGX_HTTP_POSTMARK_BREAKER_PROBING  2
-
 struct ngx_http_postmark_outbox_s {
     ngx_http_postmark_dest_t         *dest;
     ngx_queue_t                       ready;

@@ -794,3 +794,40 @@ ngx_http_postmark_stats_spool(off_t bytes, ngx_uint_t segments,
     t->spool_segments = segments;
     t->dead_letters = dead;
 }
+
+
+/*
+ * The sums of the workers' rows, of both generations that may run; the
+ * worst breaker: open, then probing, then closed.
+ */
+
+void
+ngx_http_postmark_stats_sum(ngx_http_postmark_dest_t *dest,
+    ngx_uint_t *in_flight, ngx_uint_t *pending, ngx_uint_t *breaker)
+{
+    ngx_uint_t                p, w, n, b;
+    ngx_http_postmark_row_t  *row;
+
+    *in_flight = 0;
+    *pending = 0;
+    *breaker = NGX_HTTP_POSTMARK_BREAKER_CLOSED;
+
+    n = ngx_http_postmark_stats_workers();
+
+    for (p = 0; p < 2; p++) {
+        for (w = 0; w < n; w++) {
+            row = ngx_http_postmark_stats_row(dest, p, w);
+
+            *in_flight += row->in_flight;
+            *pending += row->pending;
+            b = row->breaker;
+
+            if (b == NGX_HTTP_POSTMARK_BREAKER_OPEN
+                || (b == NGX_HTTP_POSTMARK_BREAKER_PROBING
+                    && *breaker == NGX_HTTP_POSTMARK_BREAKER_CLOSED))
+            {
+                *breaker = b;
+            }
+        }
+    }
+}

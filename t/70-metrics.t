@@ -15,6 +15,7 @@ use warnings;
 use Test::More;
 use Time::HiRes qw(time sleep);
 use File::Temp qw(tempfile);
+use JSON::PP;
 
 use PostmarkTest qw(wait_for);
 use PostmarkTest::Spool qw(event);
@@ -109,6 +110,48 @@ sub sum_of {
     return $sum;
 }
 
+# the JSON of the same location: valid by t/schema/status.json, and
+# telling what the text tells
+my $validator;
+
+sub check_json {
+    my ($m, $what) = @_;
+    my $r = $t->post('/metrics?format=json', undef, method => 'GET');
+    my $json = eval { decode_json($r->{body}) };
+    ok($json, "$what: the JSON status answers") or return;
+
+  SKIP: {
+        skip 'JSON::Validator is not installed (make test installs it)', 1
+            unless eval { require JSON::Validator; 1 };
+        $validator //= JSON::Validator->new->schema(
+            PostmarkTest::repo_root() . '/t/schema/status.json');
+        my @errors = $validator->validate($json);
+        is_deeply([map { "$_" } @errors], [],
+                  "$what: the JSON is valid by t/schema/status.json");
+    }
+
+    my @differ;
+    for my $c (keys %{ $json->{clients} }) {
+        my $client = $json->{clients}{$c};
+        for my $o (keys %{ $client->{requests} }) {
+            my $v = value($m, 'nginx_postmark_webhook_requests_total',
+                          client => $c, outcome => $o);
+            push @differ, "$c $o" if ($v // -1) > $client->{requests}{$o};
+        }
+        for my $d (keys %{ $client->{destinations} }) {
+            my $dest = $client->{destinations}{$d};
+            for my $o (keys %{ $dest->{deliveries} }) {
+                my $v = value($m, 'nginx_postmark_deliveries_total',
+                              client => $c, destination => $d, outcome => $o);
+                push @differ, "$c $d $o"
+                    if !defined $v || $v > $dest->{deliveries}{$o};
+            }
+        }
+    }
+    is_deeply(\@differ, [], "$what: the JSON has what the text has");
+    return $json;
+}
+
 # the text format's rules, and the project's own
 sub check_body {
     my ($m, $what) = @_;
@@ -169,6 +212,8 @@ sub check_body {
             or diag $out;
         unlink $file;
     }
+
+    check_json($m, $what);
 }
 
 # a reload is done once no worker of the configuration before is left
@@ -312,6 +357,9 @@ is(value($m, 'nginx_postmark_webhook_requests_total', client => 'c150',
 my $one = scrape('?client=c150');
 ok($one && !grep({ /client="(?!c150")/ } keys %{ $one->{values} }),
    '?client= shows that client only');
+my $j = decode_json($t->post('/metrics?format=json&client=c150', undef,
+                             method => 'GET')->{body});
+is_deeply([keys %{ $j->{clients} }], ['c150'], 'in the JSON too');
 check_body($m, 'in a larger zone');
 
 # --- a worker killed mid-delivery ---------------------------------------
