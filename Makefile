@@ -71,9 +71,10 @@ deps:
 	        --no-install-recommends $(DEB_PKGS); }
 
 # what the tests check the status with: promtool for the metrics (from
-# Debian's prometheus package, of which only promtool is used), and
-# JSON::Validator for the JSON against t/schema/status.json
-TEST_PKGS  := prometheus libjson-validator-perl
+# Debian's prometheus package, of which only promtool is used),
+# JSON::Validator for the JSON against t/schema/status.json, and Debian's
+# Chromium for the page (driven by playwright-core, from t/sdk)
+TEST_PKGS  := prometheus libjson-validator-perl chromium
 
 test-tools:
 	@dpkg -s $(TEST_PKGS) >/dev/null 2>&1 || { apt-get update && \

@@ -66,6 +66,7 @@ ngx_int_t ngx_http_postmark_admin_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_postmark_metrics_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_postmark_status_json(ngx_http_request_t *r,
     ngx_str_t *only);
+ngx_int_t ngx_http_postmark_page(ngx_http_request_t *r);
 
 
 #endif /* _NGX_HTTP_POSTMARK_HTTP_H_INCLUDED_ */

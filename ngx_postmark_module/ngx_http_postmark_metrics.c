@@ -111,10 +111,18 @@ ngx_http_postmark_metrics_handler(ngx_http_request_t *r)
         ctx.only = only;
     }
 
-    if (ngx_http_arg(r, (u_char *) "format", 6, &format) == NGX_OK
-        && format.len == 4 && ngx_strncmp(format.data, "json", 4) == 0)
-    {
-        return ngx_http_postmark_status_json(r, &ctx.only);
+    if (ngx_http_arg(r, (u_char *) "format", 6, &format) == NGX_OK) {
+        if (format.len == 4 && ngx_strncmp(format.data, "json", 4) == 0) {
+            return ngx_http_postmark_status_json(r, &ctx.only);
+        }
+
+        if (format.len == 4 && ngx_strncmp(format.data, "html", 4) == 0) {
+            return ngx_http_postmark_page(r);
+        }
+
+        return ngx_http_postmark_send_status(r, NGX_HTTP_BAD_REQUEST,
+                   "bad_format", "format= takes json or html; without it "
+                   "the metrics are in Prometheus's text format");
     }
 
     ngx_http_postmark_totals(&ctx, t);
