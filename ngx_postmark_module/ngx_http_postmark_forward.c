@@ -432,7 +432,8 @@ ngx_http_postmark_delivery_done(ngx_http_postmark_fetch_t *fetch)
     job = d->job;
 
     ngx_http_postmark_stats_attempt(d->dest, fetch->status, fetch->result,
-                                    ngx_current_msec - d->start, d->body.len);
+                                    ngx_current_msec - d->start, d->body.len,
+                                    fetch->error, &fetch->response);
 
     if (fetch->result != CURLE_OK) {
         job->failed++;

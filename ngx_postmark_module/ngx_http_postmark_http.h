@@ -67,6 +67,8 @@ ngx_int_t ngx_http_postmark_metrics_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_postmark_status_json(ngx_http_request_t *r,
     ngx_str_t *only);
 ngx_int_t ngx_http_postmark_page(ngx_http_request_t *r);
+ngx_int_t ngx_http_postmark_status_own(ngx_http_request_t *r,
+    ngx_http_postmark_client_t *client);
 
 
 #endif /* _NGX_HTTP_POSTMARK_HTTP_H_INCLUDED_ */

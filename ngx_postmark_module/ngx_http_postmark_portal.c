@@ -24,6 +24,8 @@
 #define NGX_HTTP_POSTMARK_RESPONSE_MAX  (16 * 1024 * 1024)
 
 
+static ngx_int_t ngx_http_postmark_portal_own(ngx_http_request_t *r,
+    ngx_http_postmark_ctx_t *ctx, ngx_http_postmark_loc_conf_t *plcf);
 static ngx_int_t ngx_http_postmark_portal_check(ngx_http_request_t *r,
     ngx_http_postmark_ctx_t *ctx, ngx_http_postmark_loc_conf_t *plcf);
 static ngx_int_t ngx_http_postmark_portal_key(ngx_http_request_t *r,
@@ -81,6 +83,57 @@ ngx_http_postmark_portal_handler(ngx_http_request_t *r)
 }
 
 
+/*
+ * "_deliveries" after the prefix is the module's, not Postmark's (none of
+ * Postmark's paths starts with "_"): the client's view of its own
+ * destinations.  NGX_DECLINED for every other path.
+ */
+
+static ngx_int_t
+ngx_http_postmark_portal_own(ngx_http_request_t *r,
+    ngx_http_postmark_ctx_t *ctx, ngx_http_postmark_loc_conf_t *plcf)
+{
+    u_char     *path;
+    size_t      len;
+    ngx_int_t   rc;
+
+    if (r->uri.len < plcf->prefix.len) {
+        return NGX_DECLINED;
+    }
+
+    path = r->uri.data + plcf->prefix.len;
+    len = r->uri.len - plcf->prefix.len;
+
+    if (len && path[0] == '/') {
+        path++;
+        len--;
+    }
+
+    if (len != sizeof("_deliveries") - 1
+        || ngx_strncmp(path, "_deliveries", len) != 0)
+    {
+        return NGX_DECLINED;
+    }
+
+    if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
+        if (ngx_http_postmark_add_header(r, "Allow", "GET, HEAD") != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        return ngx_http_postmark_portal_refuse(r, NGX_HTTP_NOT_ALLOWED,
+                   NGX_HTTP_POSTMARK_E_READ_ONLY,
+                   "the view of your deliveries is read-only");
+    }
+
+    rc = ngx_http_discard_request_body(r);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    return ngx_http_postmark_status_own(r, ctx->client);
+}
+
+
 /* everything that can be refused before the body is read */
 
 static ngx_int_t
@@ -111,6 +164,11 @@ ngx_http_postmark_portal_check(ngx_http_request_t *r,
                    rc == NGX_HTTP_UNAUTHORIZED ? NGX_HTTP_POSTMARK_E_TOKEN
                                                : NGX_HTTP_POSTMARK_E_HEADER,
                    reason);
+    }
+
+    rc = ngx_http_postmark_portal_own(r, ctx, plcf);
+    if (rc != NGX_DECLINED) {
+        return rc;
     }
 
     rc = ngx_http_postmark_portal_route(r, ctx, plcf);

@@ -38,7 +38,7 @@ struct ngx_http_postmark_slot_s {
     union {
         ngx_http_postmark_cstat_t   client;
         ngx_http_postmark_dstat_t   dest;
-        u_char                      pad[256 - NGX_HTTP_POSTMARK_HASH_LEN
+        u_char                      pad[1024 - NGX_HTTP_POSTMARK_HASH_LEN
                                         - 2 * sizeof(ngx_uint_t)];
     } u;
 };
@@ -178,6 +178,14 @@ ngx_http_postmark_stats_zone(ngx_conf_t *cf,
     {
         nslots = run->nslots;
         workers = run->workers;
+
+    } else if (run
+               && ngx_http_postmark_stats_size(nslots, workers)
+                  == ngx_http_postmark_stats_size(run->nslots, run->workers))
+    {
+        /* another layout of the same size would be taken for the old one */
+
+        nslots *= 2;
     }
 
     ngx_str_set(&name, "postmark");
@@ -675,10 +683,13 @@ ngx_http_postmark_stats_request(ngx_http_postmark_client_t *client,
 
 void
 ngx_http_postmark_stats_attempt(ngx_http_postmark_dest_t *dest, long status,
-    ngx_int_t result, ngx_msec_t elapsed, size_t sent)
+    ngx_int_t result, ngx_msec_t elapsed, size_t sent, const char *reason,
+    ngx_str_t *answer)
 {
-    ngx_uint_t                  i;
-    ngx_http_postmark_dstat_t  *ds;
+    u_char                        text[NGX_HTTP_POSTMARK_FAILURE_TEXT];
+    ngx_uint_t                    i;
+    ngx_http_postmark_dstat_t    *ds;
+    ngx_http_postmark_failure_t  *f;
 
     if (ngx_http_postmark_zone == NULL || dest->slot == NULL) {
         return;
@@ -716,6 +727,34 @@ ngx_http_postmark_stats_attempt(ngx_http_postmark_dest_t *dest, long status,
     }
 
     (void) ngx_atomic_fetch_add(&ds->attempts[i], 1);
+
+    /*
+     * A failure is kept among the last few, for the client's own view:
+     * what the endpoint answered, or why there was no answer.  A reader
+     * skips an entry while its time is 0, as it is while being written.
+     */
+
+    if (i != NGX_HTTP_POSTMARK_A_2XX) {
+        f = &ds->failures[ngx_atomic_fetch_add(&ds->failures_next, 1)
+                          % NGX_HTTP_POSTMARK_FAILURES];
+
+        if (answer && answer->len) {
+            ngx_http_postmark_printable(text, sizeof(text),
+                                        (char *) answer->data, answer->len,
+                                        ' ');
+
+        } else {
+            ngx_http_postmark_printable(text, sizeof(text), reason,
+                                        reason ? ngx_strlen(reason) : 0,
+                                        ' ');
+        }
+
+        f->at = 0;
+        f->status = (result == CURLE_OK) ? (ngx_atomic_uint_t) status : 0;
+        f->result = i;
+        ngx_memcpy(f->text, text, sizeof(text));
+        f->at = ngx_time();
+    }
 
     for (i = 0; elapsed > ngx_http_postmark_buckets[i]; i++) { /* void */ }
 

@@ -72,6 +72,19 @@
 
 #define NGX_HTTP_POSTMARK_BUCKETS          10
 
+/* the last failed attempts of a destination, for its client's view */
+
+#define NGX_HTTP_POSTMARK_FAILURES         5
+#define NGX_HTTP_POSTMARK_FAILURE_TEXT     112
+
+
+typedef struct {
+    ngx_atomic_t                  at;             /* 0: being written */
+    ngx_atomic_t                  status;
+    ngx_atomic_t                  result;
+    u_char                        text[NGX_HTTP_POSTMARK_FAILURE_TEXT];
+} ngx_http_postmark_failure_t;
+
 
 typedef struct {
     ngx_atomic_t                  webhook[NGX_HTTP_POSTMARK_W_N];
@@ -88,6 +101,8 @@ typedef struct {
     ngx_atomic_t                  duration_ms;    /* their sum */
     ngx_atomic_t                  retries;
     ngx_atomic_t                  sent_bytes;
+    ngx_atomic_t                  failures_next;
+    ngx_http_postmark_failure_t   failures[NGX_HTTP_POSTMARK_FAILURES];
 } ngx_http_postmark_dstat_t;
 
 
@@ -142,7 +157,8 @@ ngx_http_postmark_row_t *ngx_http_postmark_stats_row(
 void ngx_http_postmark_stats_request(ngx_http_postmark_client_t *client,
     ngx_uint_t portal, ngx_str_t *outcome, ngx_str_t *event);
 void ngx_http_postmark_stats_attempt(ngx_http_postmark_dest_t *dest,
-    long status, ngx_int_t result, ngx_msec_t elapsed, size_t sent);
+    long status, ngx_int_t result, ngx_msec_t elapsed, size_t sent,
+    const char *reason, ngx_str_t *answer);
 void ngx_http_postmark_stats_delivery(ngx_http_postmark_dest_t *dest,
     ngx_uint_t outcome);
 void ngx_http_postmark_stats_retry(ngx_http_postmark_dest_t *dest);

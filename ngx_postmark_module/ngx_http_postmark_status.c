@@ -22,6 +22,8 @@ static cJSON *ngx_http_postmark_status_client(ngx_http_postmark_client_t *c);
 static cJSON *ngx_http_postmark_status_dest(ngx_http_postmark_dest_t *dest);
 static cJSON *ngx_http_postmark_status_set(const char **names,
     ngx_atomic_t *values, ngx_uint_t n);
+static ngx_int_t ngx_http_postmark_status_failures(cJSON *json,
+    ngx_http_postmark_dstat_t *ds);
 static cJSON *ngx_http_postmark_status_time(time_t t);
 static cJSON *ngx_http_postmark_status_str(ngx_str_t *s);
 
@@ -261,7 +263,104 @@ ngx_http_postmark_status_dest(ngx_http_postmark_dest_t *dest)
     cJSON_AddNumberToObject(hist, "sum_ms", (double) ds->duration_ms);
     cJSON_AddNumberToObject(hist, "count", (double) count);
 
+    if (ngx_http_postmark_status_failures(json, ds) != NGX_OK) {
+        cJSON_Delete(json);
+        return NULL;
+    }
+
     return json;
+}
+
+
+/* the last failed attempts, the latest first */
+
+static ngx_int_t
+ngx_http_postmark_status_failures(cJSON *json, ngx_http_postmark_dstat_t *ds)
+{
+    u_char                        text[NGX_HTTP_POSTMARK_FAILURE_TEXT];
+    time_t                        at;
+    ngx_uint_t                    i, n, next;
+    cJSON                        *list, *item;
+    ngx_http_postmark_failure_t  *f;
+
+    list = cJSON_AddArrayToObject(json, "recent_failures");
+    if (list == NULL) {
+        return NGX_ERROR;
+    }
+
+    next = ds->failures_next;
+    n = ngx_min(next, NGX_HTTP_POSTMARK_FAILURES);
+
+    for (i = 1; i <= n; i++) {
+        f = &ds->failures[(next - i) % NGX_HTTP_POSTMARK_FAILURES];
+
+        at = f->at;
+        ngx_memcpy(text, f->text, sizeof(text));
+        text[sizeof(text) - 1] = '\0';
+
+        if (at == 0 || f->result >= NGX_HTTP_POSTMARK_A_N) {
+            continue;           /* being written right now */
+        }
+
+        item = cJSON_CreateObject();
+        if (item == NULL) {
+            return NGX_ERROR;
+        }
+
+        cJSON_AddItemToObject(item, "at", ngx_http_postmark_status_time(at));
+        cJSON_AddStringToObject(item, "result",
+                                ngx_http_postmark_attempt_results[f->result]);
+
+        if (f->status) {
+            cJSON_AddNumberToObject(item, "status", (double) f->status);
+
+        } else {
+            cJSON_AddNullToObject(item, "status");
+        }
+
+        cJSON_AddStringToObject(item, "answer", (char *) text);
+        cJSON_AddItemToArray(list, item);
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * A client's own view, through its portal and with its portal key: its
+ * destinations only, by name and host (never a URL), with their health,
+ * backlog and last failures.
+ */
+
+ngx_int_t
+ngx_http_postmark_status_own(ngx_http_request_t *r,
+    ngx_http_postmark_client_t *client)
+{
+    cJSON  *json, *view;
+
+    if (client->slot == NULL || ngx_http_postmark_stats_totals() == NULL) {
+        return ngx_http_postmark_send_status(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                   "unavailable", "nothing is counted in this process");
+    }
+
+    view = ngx_http_postmark_status_client(client);
+    json = cJSON_CreateObject();
+
+    if (view == NULL || json == NULL) {
+        cJSON_Delete(view);
+        cJSON_Delete(json);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    cJSON_AddNumberToObject(json, "version", 1);
+    cJSON_AddStringToObject(json, "client", (char *) client->name.data);
+    cJSON_AddItemToObject(json, "destinations",
+                          cJSON_DetachItemFromObject(view, "destinations"));
+    cJSON_AddItemToObject(json, "last_event",
+                          cJSON_DetachItemFromObject(view, "last_event"));
+    cJSON_Delete(view);
+
+    return ngx_http_postmark_send_cjson(r, NGX_HTTP_OK, json);
 }
 
 
