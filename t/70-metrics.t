@@ -384,7 +384,9 @@ ok(wait_for(sub {
 close $_ for grep { $_ } @held;
 $ok->set_mode;
 
-# --- nginx -t ------------------------------------------------------------
+# --- nginx -t, in a directory of its own ------------------------------------
+
+my $c = PostmarkTest->new;
 
 my @bad = (
     [ 'with a webhook', 'location = /m { postmark_webhook; postmark_metrics; }',
@@ -393,7 +395,7 @@ my @bad = (
       qr/"postmark_metrics" directive is duplicate/ ],
 );
 for my $case (@bad) {
-    my ($rc, $out) = $t->config_test(<<"EOF", 'bad.conf');
+    my ($rc, $out) = $c->config_test(<<"EOF", 'bad.conf');
 %%TEST_GLOBALS%%
 events { }
 http {
@@ -416,7 +418,7 @@ my @names = (
       qr/invalid forward name "a\/b"/ ],
 );
 for my $case (@names) {
-    my ($rc, $out) = $t->config_test(<<"EOF", 'bad.conf');
+    my ($rc, $out) = $c->config_test(<<"EOF", 'bad.conf');
 %%TEST_GLOBALS%%
 events { }
 http {
@@ -427,7 +429,7 @@ EOF
     like($out, $case->[2], '... saying why');
 }
 
-my ($rc, $out) = $t->config_test(<<"EOF", 'twohosts.conf');
+my ($rc, $out) = $c->config_test(<<"EOF", 'twohosts.conf');
 %%TEST_GLOBALS%%
 events { }
 http {
