@@ -41,6 +41,10 @@ static void ngx_http_postmark_family(ngx_http_postmark_render_t *ctx,
     ngx_http_postmark_family_pt client, ngx_http_postmark_family_pt dest);
 static void ngx_http_postmark_printf(ngx_http_postmark_render_t *ctx,
     const char *fmt, ...);
+static void ngx_http_postmark_series(ngx_http_postmark_render_t *ctx,
+    const char *name, ngx_http_postmark_client_t *client,
+    ngx_http_postmark_dest_t *dest, const char *label, const char **names,
+    ngx_atomic_t *values);
 static void ngx_http_postmark_labels(ngx_http_postmark_render_t *ctx,
     ngx_http_postmark_client_t *client, ngx_http_postmark_dest_t *dest);
 static void ngx_http_postmark_label_value(ngx_http_postmark_render_t *ctx,
@@ -316,18 +320,9 @@ static void
 ngx_http_postmark_webhook_requests(ngx_http_postmark_render_t *ctx,
     ngx_http_postmark_client_t *client, ngx_http_postmark_dest_t *dest)
 {
-    ngx_uint_t                  i;
-    ngx_http_postmark_cstat_t  *cs;
-
-    cs = ngx_http_postmark_stats_client(client);
-
-    for (i = 0; i < NGX_HTTP_POSTMARK_W_N; i++) {
-        ngx_http_postmark_printf(ctx, "nginx_postmark_webhook_requests_total");
-        ngx_http_postmark_labels(ctx, client, NULL);
-        ngx_http_postmark_printf(ctx, ",outcome=\"%s\"} %uA\n",
-                                 ngx_http_postmark_webhook_outcomes[i],
-                                 cs->webhook[i]);
-    }
+    ngx_http_postmark_series(ctx, "webhook_requests_total", client, NULL,
+                             "outcome", ngx_http_postmark_webhook_outcomes,
+                             ngx_http_postmark_stats_client(client)->webhook);
 }
 
 
@@ -335,18 +330,9 @@ static void
 ngx_http_postmark_events(ngx_http_postmark_render_t *ctx,
     ngx_http_postmark_client_t *client, ngx_http_postmark_dest_t *dest)
 {
-    ngx_uint_t                  i;
-    ngx_http_postmark_cstat_t  *cs;
-
-    cs = ngx_http_postmark_stats_client(client);
-
-    for (i = 0; i < NGX_HTTP_POSTMARK_T_N; i++) {
-        ngx_http_postmark_printf(ctx, "nginx_postmark_events_total");
-        ngx_http_postmark_labels(ctx, client, NULL);
-        ngx_http_postmark_printf(ctx, ",record_type=\"%s\"} %uA\n",
-                                 ngx_http_postmark_record_types[i],
-                                 cs->events[i]);
-    }
+    ngx_http_postmark_series(ctx, "events_total", client, NULL,
+                             "record_type", ngx_http_postmark_record_types,
+                             ngx_http_postmark_stats_client(client)->events);
 }
 
 
@@ -367,18 +353,9 @@ static void
 ngx_http_postmark_portal_requests(ngx_http_postmark_render_t *ctx,
     ngx_http_postmark_client_t *client, ngx_http_postmark_dest_t *dest)
 {
-    ngx_uint_t                  i;
-    ngx_http_postmark_cstat_t  *cs;
-
-    cs = ngx_http_postmark_stats_client(client);
-
-    for (i = 0; i < NGX_HTTP_POSTMARK_P_N; i++) {
-        ngx_http_postmark_printf(ctx, "nginx_postmark_portal_requests_total");
-        ngx_http_postmark_labels(ctx, client, NULL);
-        ngx_http_postmark_printf(ctx, ",outcome=\"%s\"} %uA\n",
-                                 ngx_http_postmark_portal_outcomes[i],
-                                 cs->portal[i]);
-    }
+    ngx_http_postmark_series(ctx, "portal_requests_total", client, NULL,
+                             "outcome", ngx_http_postmark_portal_outcomes,
+                             ngx_http_postmark_stats_client(client)->portal);
 }
 
 
@@ -386,18 +363,9 @@ static void
 ngx_http_postmark_deliveries(ngx_http_postmark_render_t *ctx,
     ngx_http_postmark_client_t *client, ngx_http_postmark_dest_t *dest)
 {
-    ngx_uint_t                  i;
-    ngx_http_postmark_dstat_t  *ds;
-
-    ds = ngx_http_postmark_stats_dest(dest);
-
-    for (i = 0; i < NGX_HTTP_POSTMARK_D_N; i++) {
-        ngx_http_postmark_printf(ctx, "nginx_postmark_deliveries_total");
-        ngx_http_postmark_labels(ctx, client, dest);
-        ngx_http_postmark_printf(ctx, ",outcome=\"%s\"} %uA\n",
-                                 ngx_http_postmark_delivery_outcomes[i],
-                                 ds->deliveries[i]);
-    }
+    ngx_http_postmark_series(ctx, "deliveries_total", client, dest,
+                             "outcome", ngx_http_postmark_delivery_outcomes,
+                             ngx_http_postmark_stats_dest(dest)->deliveries);
 }
 
 
@@ -405,18 +373,9 @@ static void
 ngx_http_postmark_attempts(ngx_http_postmark_render_t *ctx,
     ngx_http_postmark_client_t *client, ngx_http_postmark_dest_t *dest)
 {
-    ngx_uint_t                  i;
-    ngx_http_postmark_dstat_t  *ds;
-
-    ds = ngx_http_postmark_stats_dest(dest);
-
-    for (i = 0; i < NGX_HTTP_POSTMARK_A_N; i++) {
-        ngx_http_postmark_printf(ctx, "nginx_postmark_delivery_attempts_total");
-        ngx_http_postmark_labels(ctx, client, dest);
-        ngx_http_postmark_printf(ctx, ",result=\"%s\"} %uA\n",
-                                 ngx_http_postmark_attempt_results[i],
-                                 ds->attempts[i]);
-    }
+    ngx_http_postmark_series(ctx, "delivery_attempts_total", client, dest,
+                             "result", ngx_http_postmark_attempt_results,
+                             ngx_http_postmark_stats_dest(dest)->attempts);
 }
 
 
@@ -542,6 +501,24 @@ ngx_http_postmark_breakers(ngx_http_postmark_render_t *ctx,
         ngx_http_postmark_labels(ctx, client, dest);
         ngx_http_postmark_printf(ctx, ",state=\"%s\"} %d\n", states[i],
                                  breaker == i);
+    }
+}
+
+
+/* one series per name of "names", with "label" set to it */
+
+static void
+ngx_http_postmark_series(ngx_http_postmark_render_t *ctx, const char *name,
+    ngx_http_postmark_client_t *client, ngx_http_postmark_dest_t *dest,
+    const char *label, const char **names, ngx_atomic_t *values)
+{
+    ngx_uint_t  i;
+
+    for (i = 0; names[i]; i++) {
+        ngx_http_postmark_printf(ctx, "nginx_postmark_%s", name);
+        ngx_http_postmark_labels(ctx, client, dest);
+        ngx_http_postmark_printf(ctx, ",%s=\"%s\"} %uA\n", label, names[i],
+                                 values[i]);
     }
 }
 
