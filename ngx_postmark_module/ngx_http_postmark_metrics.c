@@ -41,6 +41,9 @@ static void ngx_http_postmark_family(ngx_http_postmark_render_t *ctx,
     ngx_http_postmark_family_pt client, ngx_http_postmark_family_pt dest);
 static void ngx_http_postmark_printf(ngx_http_postmark_render_t *ctx,
     const char *fmt, ...);
+static void ngx_http_postmark_sample(ngx_http_postmark_render_t *ctx,
+    const char *name, ngx_http_postmark_client_t *client,
+    ngx_http_postmark_dest_t *dest, ngx_atomic_uint_t value);
 static void ngx_http_postmark_series(ngx_http_postmark_render_t *ctx,
     const char *name, ngx_http_postmark_client_t *client,
     ngx_http_postmark_dest_t *dest, const char *label, const char **names,
@@ -340,10 +343,8 @@ static void
 ngx_http_postmark_last_event(ngx_http_postmark_render_t *ctx,
     ngx_http_postmark_client_t *client, ngx_http_postmark_dest_t *dest)
 {
-    ngx_http_postmark_printf(ctx,
-                             "nginx_postmark_last_event_timestamp_seconds");
-    ngx_http_postmark_labels(ctx, client, NULL);
-    ngx_http_postmark_printf(ctx, "} %uA\n",
+    ngx_http_postmark_sample(ctx, "last_event_timestamp_seconds", client,
+                             NULL,
                              ngx_http_postmark_stats_client(client)
                                  ->last_event);
 }
@@ -428,9 +429,7 @@ static void
 ngx_http_postmark_retries(ngx_http_postmark_render_t *ctx,
     ngx_http_postmark_client_t *client, ngx_http_postmark_dest_t *dest)
 {
-    ngx_http_postmark_printf(ctx, "nginx_postmark_delivery_retries_total");
-    ngx_http_postmark_labels(ctx, client, dest);
-    ngx_http_postmark_printf(ctx, "} %uA\n",
+    ngx_http_postmark_sample(ctx, "delivery_retries_total", client, dest,
                              ngx_http_postmark_stats_dest(dest)->retries);
 }
 
@@ -439,9 +438,7 @@ static void
 ngx_http_postmark_sent(ngx_http_postmark_render_t *ctx,
     ngx_http_postmark_client_t *client, ngx_http_postmark_dest_t *dest)
 {
-    ngx_http_postmark_printf(ctx, "nginx_postmark_sent_bytes_total");
-    ngx_http_postmark_labels(ctx, client, dest);
-    ngx_http_postmark_printf(ctx, "} %uA\n",
+    ngx_http_postmark_sample(ctx, "sent_bytes_total", client, dest,
                              ngx_http_postmark_stats_dest(dest)->sent_bytes);
 }
 
@@ -453,10 +450,7 @@ ngx_http_postmark_pending(ngx_http_postmark_render_t *ctx,
     ngx_uint_t  in_flight, pending, breaker;
 
     ngx_http_postmark_stats_sum(dest, &in_flight, &pending, &breaker);
-
-    ngx_http_postmark_printf(ctx, "nginx_postmark_pending_deliveries");
-    ngx_http_postmark_labels(ctx, client, dest);
-    ngx_http_postmark_printf(ctx, "} %ui\n", pending);
+    ngx_http_postmark_sample(ctx, "pending_deliveries", client, dest, pending);
 }
 
 
@@ -467,10 +461,8 @@ ngx_http_postmark_in_flight(ngx_http_postmark_render_t *ctx,
     ngx_uint_t  in_flight, pending, breaker;
 
     ngx_http_postmark_stats_sum(dest, &in_flight, &pending, &breaker);
-
-    ngx_http_postmark_printf(ctx, "nginx_postmark_in_flight_deliveries");
-    ngx_http_postmark_labels(ctx, client, dest);
-    ngx_http_postmark_printf(ctx, "} %ui\n", in_flight);
+    ngx_http_postmark_sample(ctx, "in_flight_deliveries", client, dest,
+                             in_flight);
 }
 
 
@@ -478,9 +470,8 @@ static void
 ngx_http_postmark_max_concurrent(ngx_http_postmark_render_t *ctx,
     ngx_http_postmark_client_t *client, ngx_http_postmark_dest_t *dest)
 {
-    ngx_http_postmark_printf(ctx, "nginx_postmark_max_concurrent_deliveries");
-    ngx_http_postmark_labels(ctx, client, dest);
-    ngx_http_postmark_printf(ctx, "} %ui\n", dest->policy.max_concurrent);
+    ngx_http_postmark_sample(ctx, "max_concurrent_deliveries", client, dest,
+                             dest->policy.max_concurrent);
 }
 
 
@@ -502,6 +493,19 @@ ngx_http_postmark_breakers(ngx_http_postmark_render_t *ctx,
         ngx_http_postmark_printf(ctx, ",state=\"%s\"} %d\n", states[i],
                                  breaker == i);
     }
+}
+
+
+/* one series of a client, or of its destination "dest" */
+
+static void
+ngx_http_postmark_sample(ngx_http_postmark_render_t *ctx, const char *name,
+    ngx_http_postmark_client_t *client, ngx_http_postmark_dest_t *dest,
+    ngx_atomic_uint_t value)
+{
+    ngx_http_postmark_printf(ctx, "nginx_postmark_%s", name);
+    ngx_http_postmark_labels(ctx, client, dest);
+    ngx_http_postmark_printf(ctx, "} %uA\n", value);
 }
 
 

@@ -137,11 +137,7 @@ ngx_http_postmark_scan_exit(ngx_cycle_t *cycle)
 }
 
 
-/*
- * Every second, and at once when a worker starts: the spool's size, and
- * one segment that no worker holds any more, taken over with whatever it
- * has left to deliver.
- */
+/* what this worker wrote from now on is not in what the scan measures */
 
 static void
 ngx_http_postmark_scan_start(ngx_event_t *ev)

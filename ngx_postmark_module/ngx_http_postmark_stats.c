@@ -68,6 +68,9 @@ static void ngx_http_postmark_stats_key(u_char *key, char kind,
 static size_t ngx_http_postmark_stats_size(ngx_uint_t nslots,
     ngx_uint_t workers);
 static ngx_uint_t ngx_http_postmark_pow2(ngx_uint_t n);
+static ngx_http_postmark_row_t *ngx_http_postmark_stats_row(
+    ngx_http_postmark_zone_t *z, ngx_http_postmark_dest_t *dest,
+    ngx_uint_t parity, ngx_uint_t worker);
 static ngx_http_postmark_row_t *ngx_http_postmark_stats_own(
     ngx_http_postmark_dest_t *dest);
 static void ngx_http_postmark_stats_clear(ngx_http_postmark_zone_t *z,
@@ -560,23 +563,13 @@ ngx_http_postmark_stats_totals(void)
 }
 
 
-ngx_uint_t
-ngx_http_postmark_stats_workers(void)
-{
-    return ngx_http_postmark_zone ? ngx_http_postmark_zone->workers : 0;
-}
-
 
 /* a worker's row for a destination, for the sums the metrics show */
 
-ngx_http_postmark_row_t *
-ngx_http_postmark_stats_row(ngx_http_postmark_dest_t *dest,
-    ngx_uint_t parity, ngx_uint_t worker)
+static ngx_http_postmark_row_t *
+ngx_http_postmark_stats_row(ngx_http_postmark_zone_t *z,
+    ngx_http_postmark_dest_t *dest, ngx_uint_t parity, ngx_uint_t worker)
 {
-    ngx_http_postmark_zone_t  *z;
-
-    z = ngx_http_postmark_zone;
-
     return &z->rows[(parity * z->workers + worker) * z->nslots
                     + dest->slot->index];
 }
@@ -589,7 +582,8 @@ ngx_http_postmark_stats_own(ngx_http_postmark_dest_t *dest)
         return NULL;
     }
 
-    return ngx_http_postmark_stats_row(dest, ngx_http_postmark_parity,
+    return ngx_http_postmark_stats_row(ngx_http_postmark_zone, dest,
+                                       ngx_http_postmark_parity,
                                        ngx_http_postmark_worker_row);
 }
 
@@ -844,18 +838,19 @@ void
 ngx_http_postmark_stats_sum(ngx_http_postmark_dest_t *dest,
     ngx_uint_t *in_flight, ngx_uint_t *pending, ngx_uint_t *breaker)
 {
-    ngx_uint_t                p, w, n, b;
-    ngx_http_postmark_row_t  *row;
+    ngx_uint_t                 p, w, b;
+    ngx_http_postmark_row_t   *row;
+    ngx_http_postmark_zone_t  *z;
 
     *in_flight = 0;
     *pending = 0;
     *breaker = NGX_HTTP_POSTMARK_BREAKER_CLOSED;
 
-    n = ngx_http_postmark_stats_workers();
+    z = ngx_http_postmark_zone;
 
     for (p = 0; p < 2; p++) {
-        for (w = 0; w < n; w++) {
-            row = ngx_http_postmark_stats_row(dest, p, w);
+        for (w = 0; w < z->workers; w++) {
+            row = ngx_http_postmark_stats_row(z, dest, p, w);
 
             *in_flight += row->in_flight;
             *pending += row->pending;

@@ -144,15 +144,12 @@ void ngx_http_postmark_stats_commit(ngx_cycle_t *cycle);
 void ngx_http_postmark_stats_start(ngx_cycle_t *cycle);
 void ngx_http_postmark_stats_stop(void);
 ngx_http_postmark_totals_t *ngx_http_postmark_stats_totals(void);
-ngx_uint_t ngx_http_postmark_stats_workers(void);
 ngx_http_postmark_cstat_t *ngx_http_postmark_stats_client(
     ngx_http_postmark_client_t *client);
 ngx_http_postmark_dstat_t *ngx_http_postmark_stats_dest(
     ngx_http_postmark_dest_t *dest);
 void ngx_http_postmark_stats_sum(ngx_http_postmark_dest_t *dest,
     ngx_uint_t *in_flight, ngx_uint_t *pending, ngx_uint_t *breaker);
-ngx_http_postmark_row_t *ngx_http_postmark_stats_row(
-    ngx_http_postmark_dest_t *dest, ngx_uint_t parity, ngx_uint_t worker);
 
 void ngx_http_postmark_stats_request(ngx_http_postmark_client_t *client,
     ngx_uint_t portal, ngx_str_t *outcome, ngx_str_t *event);
