@@ -19,6 +19,7 @@
 
 #include "ngx_http_postmark_http.h"
 #include "ngx_http_postmark_retry.h"
+#include "ngx_http_postmark_stats.h"
 
 #include <sys/file.h>
 
@@ -236,7 +237,7 @@ ngx_http_postmark_admin_status(ngx_http_request_t *r)
 {
     off_t                           bytes;
     cJSON                          *json, *list, *item;
-    ngx_uint_t                      i, n, segments, dead;
+    ngx_uint_t                      i, n, segments, dead, state, failures;
     const char                     *circuit;
     ngx_http_postmark_outbox_t     *ob;
     ngx_http_postmark_main_conf_t  *pmcf;
@@ -268,8 +269,10 @@ ngx_http_postmark_admin_status(ngx_http_request_t *r)
 
         cJSON_AddItemToArray(list, item);
 
-        circuit = ob[i].breaker == NGX_HTTP_POSTMARK_BREAKER_OPEN ? "open"
-                  : ob[i].breaker == NGX_HTTP_POSTMARK_BREAKER_PROBING
+        state = ngx_http_postmark_breaker_state(ob[i].dest, &failures);
+
+        circuit = state == NGX_HTTP_POSTMARK_BREAKER_OPEN ? "open"
+                  : state == NGX_HTTP_POSTMARK_BREAKER_PROBING
                     ? "probing" : "closed";
 
         cJSON_AddStringToObject(item, "client",
@@ -281,7 +284,7 @@ ngx_http_postmark_admin_status(ngx_http_request_t *r)
         cJSON_AddNumberToObject(item, "delivered", (double) ob[i].delivered);
         cJSON_AddNumberToObject(item, "dead_lettered", (double) ob[i].dead);
         cJSON_AddNumberToObject(item, "failures_in_a_row",
-                                (double) ob[i].failures);
+                                (double) failures);
         cJSON_AddStringToObject(item, "circuit_breaker", circuit);
         cJSON_AddBoolToObject(item, "paused", ob[i].paused);
         cJSON_AddBoolToObject(item, "gone", ob[i].gone);

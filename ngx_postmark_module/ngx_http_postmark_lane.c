@@ -8,15 +8,23 @@
  * Room for transfers.  A worker runs as many transfers at once as it has
  * room for, half of its connections: calls to Postmark's API keep an
  * eighth of them, and destinations share the rest fairly, each also under
- * its own max_concurrent.  A transfer without room waits in its lane, for
- * no longer than its timeout; lanes get freed room in turn, one transfer
- * each, and a lane with a "wake" (a spooled destination's outbox) is told
- * so that it starts one.
+ * its own max_concurrent, which holds for all workers together: the
+ * shared zone counts every worker's attempts.  A transfer without room
+ * waits in its lane, for no longer than its timeout; lanes get freed room
+ * in turn, one transfer each, and a lane with a "wake" (a spooled
+ * destination's outbox) is told so that it starts one.  Room that another
+ * worker frees is not announced: a lane that waits for it looks again
+ * every few milliseconds.
  */
 
 
 #include "ngx_http_postmark_curl.h"
 #include "ngx_http_postmark_stats.h"
+
+
+/* how often a lane held back by the other workers' attempts looks again */
+
+#define NGX_HTTP_POSTMARK_LANE_POLL   20
 
 
 typedef struct {
@@ -28,10 +36,13 @@ typedef struct {
     ngx_queue_t                 blocked;    /* lanes waiting for room */
     ngx_http_postmark_lane_t    api;
     ngx_event_t                 next;       /* posted when room frees */
+    ngx_event_t                 poll;       /* room other workers free */
     ngx_http_postmark_admit_pt  admit;      /* NULL: closed */
 } ngx_http_postmark_lanes_t;
 
 
+static void ngx_http_postmark_lane_count(ngx_http_postmark_lane_t *lane,
+    ngx_int_t transfers);
 static void ngx_http_postmark_lane_block(ngx_http_postmark_lane_t *lane);
 static void ngx_http_postmark_lanes_next(ngx_event_t *ev);
 
@@ -61,6 +72,8 @@ ngx_http_postmark_lanes_init(ngx_uint_t capacity,
 
     ngx_http_postmark_timer_init(&lanes->next, ngx_http_postmark_lanes_next,
                                  log);
+    ngx_http_postmark_timer_init(&lanes->poll, ngx_http_postmark_lanes_next,
+                                 log);
 }
 
 
@@ -71,6 +84,7 @@ ngx_http_postmark_lanes_close(void)
 {
     ngx_http_postmark_lanes.admit = NULL;
     ngx_http_postmark_timer_stop(&ngx_http_postmark_lanes.next);
+    ngx_http_postmark_timer_stop(&ngx_http_postmark_lanes.poll);
 }
 
 
@@ -108,9 +122,10 @@ ngx_http_postmark_lane_init(ngx_http_postmark_lane_t *lane, ngx_uint_t max)
 
 
 /*
- * Whether a lane may start one more transfer: below its own cap, and for
- * a destination, below a fair share of the forwards, counted as if one
- * more lane were busy so that a newcomer always finds room.
+ * Whether a lane may start one more transfer: below its own cap (of all
+ * workers: a hint here, the place is taken by lane_reserve()), and for a
+ * destination, below a fair share of the forwards, counted as if one more
+ * lane were busy so that a newcomer always finds room.
  */
 
 ngx_uint_t
@@ -122,7 +137,13 @@ ngx_http_postmark_lane_room(ngx_http_postmark_lane_t *lane)
     lanes = &ngx_http_postmark_lanes;
 
     if (lanes->admit == NULL
-        || (lane->max && lane->transfers >= lane->max))
+        || (lane->max
+            && (lane->transfers >= lane->max
+                || ngx_http_postmark_stats_full(
+                       ngx_http_postmark_event_data(lane,
+                                                    ngx_http_postmark_dest_t,
+                                                    lane),
+                       lane->max))))
     {
         return 0;
     }
@@ -144,10 +165,36 @@ ngx_http_postmark_lane_room(ngx_http_postmark_lane_t *lane)
 }
 
 
-/* a lane's transfers change by "transfers"; busy lanes are counted */
+/*
+ * A lane's transfers change by "transfers" (1, -1 or 0), and so does the
+ * destination's count of all workers.
+ */
 
 void
 ngx_http_postmark_lane_change(ngx_http_postmark_lane_t *lane,
+    ngx_int_t transfers)
+{
+    ngx_http_postmark_dest_t  *dest;
+
+    if (!lane->api && transfers) {
+        dest = ngx_http_postmark_event_data(lane, ngx_http_postmark_dest_t,
+                                            lane);
+        if (transfers > 0) {
+            (void) ngx_http_postmark_stats_enter(dest, 0);
+
+        } else {
+            ngx_http_postmark_stats_leave(dest);
+        }
+    }
+
+    ngx_http_postmark_lane_count(lane, transfers);
+}
+
+
+/* the worker's own counts; busy lanes are counted */
+
+static void
+ngx_http_postmark_lane_count(ngx_http_postmark_lane_t *lane,
     ngx_int_t transfers)
 {
     ngx_uint_t                   was, is;
@@ -162,13 +209,6 @@ ngx_http_postmark_lane_change(ngx_http_postmark_lane_t *lane,
 
     if (!lane->api) {
         lanes->forwards += transfers;
-    }
-
-    if (!lane->api) {
-        ngx_http_postmark_stats_in_flight(
-            ngx_http_postmark_event_data(lane, ngx_http_postmark_dest_t,
-                                         lane),
-            lane->transfers);
     }
 
     is = (lane->transfers || !ngx_queue_empty(&lane->waiting));
@@ -189,10 +229,17 @@ ngx_http_postmark_lane_change(ngx_http_postmark_lane_t *lane,
 static void
 ngx_http_postmark_lane_block(ngx_http_postmark_lane_t *lane)
 {
+    ngx_http_postmark_lanes_t  *lanes;
+
+    lanes = &ngx_http_postmark_lanes;
+
     if (!lane->blocked) {
-        ngx_queue_insert_tail(&ngx_http_postmark_lanes.blocked,
-                              &lane->queue);
+        ngx_queue_insert_tail(&lanes->blocked, &lane->queue);
         lane->blocked = 1;
+    }
+
+    if (lane->max && !lanes->poll.timer_set && lanes->admit) {
+        ngx_add_timer(&lanes->poll, NGX_HTTP_POSTMARK_LANE_POLL);
     }
 }
 
@@ -215,8 +262,26 @@ ngx_http_postmark_lane_reserve(ngx_http_postmark_lane_t *lane)
         return NGX_DECLINED;
     }
 
+    if (lane->max) {
+
+        /* the place among all workers' attempts, taken or not */
+
+        if (!ngx_http_postmark_stats_enter(
+                 ngx_http_postmark_event_data(lane, ngx_http_postmark_dest_t,
+                                              lane),
+                 lane->max))
+        {
+            ngx_http_postmark_lane_block(lane);
+            return NGX_DECLINED;
+        }
+
+        ngx_http_postmark_lane_count(lane, 1);
+
+    } else {
+        ngx_http_postmark_lane_change(lane, 1);
+    }
+
     lane->reserved++;
-    ngx_http_postmark_lane_change(lane, 1);
 
     return NGX_OK;
 }

@@ -9,7 +9,8 @@
  * destination has an outbox per worker: the deliveries ready to go, in the
  * order they became ready, started while the destination has room under
  * its max_concurrent, is not paused by a Retry-After, not gone (410), and
- * its circuit breaker is not open.  A failed attempt waits an exponential
+ * its circuit breaker is not open.  The cap and the breaker are those of
+ * all workers together, in the shared zone (ngx_http_postmark_stats.c).  A failed attempt waits an exponential
  * backoff with jitter; an event that would be older than retry_max_age
  * before its next attempt goes to the dead letters.
  *
@@ -371,8 +372,7 @@ ngx_http_postmark_retry_free(ngx_http_postmark_pending_t *p)
 
     if (p->outbox) {
         p->outbox->pending--;
-        ngx_http_postmark_stats_backlog(p->outbox->dest, p->outbox->pending,
-                                        p->outbox->breaker);
+        ngx_http_postmark_stats_backlog(p->outbox->dest, p->outbox->pending);
     }
 
     ngx_http_postmark_note_release(p->last);
@@ -559,23 +559,48 @@ ngx_http_postmark_outbox_dispatch(ngx_http_postmark_outbox_t *ob)
 
     /* what the workers show together: this worker's share */
 
-    ngx_http_postmark_stats_backlog(ob->dest, ob->pending, ob->breaker);
+    ngx_http_postmark_stats_backlog(ob->dest, ob->pending);
 }
 
+
+/*
+ * Whether the destination takes an attempt now, as far as its breaker
+ * says: max_concurrent is the cap of the destination's lane.  A probe
+ * goes alone, and one that never reports (its worker died) gives its
+ * place to another worker's after the attempt's timeout.
+ */
 
 static ngx_uint_t
 ngx_http_postmark_outbox_open(ngx_http_postmark_outbox_t *ob)
 {
+    ngx_int_t   rc;
+    ngx_msec_t  wait;
+
     if (ngx_http_postmark_retry.exiting || ngx_exiting || ngx_terminate
-        || ngx_quit || ob->gone || ob->paused
-        || ob->breaker == NGX_HTTP_POSTMARK_BREAKER_OPEN)
+        || ngx_quit || ob->gone || ob->paused)
     {
         return 0;
     }
 
-    /* max_concurrent is the cap of the destination's lane */
+    if (ob->probing) {
+        return ob->busy == 0;
+    }
 
-    return ob->breaker != NGX_HTTP_POSTMARK_BREAKER_PROBING || ob->busy == 0;
+    rc = ngx_http_postmark_breaker_admit(ob->dest,
+                                         ob->dest->timeout + 5000,
+                                         &wait);
+
+    if (rc == NGX_AGAIN) {
+        ngx_http_postmark_outbox_wait(ob, wait);
+        return 0;
+    }
+
+    if (rc == NGX_DONE) {
+        ob->probing = 1;
+        return ob->busy == 0;
+    }
+
+    return 1;
 }
 
 
@@ -598,7 +623,7 @@ ngx_http_postmark_attempt_unreserve(ngx_http_postmark_pending_t *p)
 }
 
 
-/* a Retry-After pause ended, or an open breaker lets one probe through */
+/* a Retry-After pause ended, or the breaker may let a probe through */
 
 static void
 ngx_http_postmark_outbox_resume(ngx_event_t *ev)
@@ -608,10 +633,6 @@ ngx_http_postmark_outbox_resume(ngx_event_t *ev)
     ob = ngx_http_postmark_event_data(ev, ngx_http_postmark_outbox_t, resume);
 
     ob->paused = 0;
-
-    if (ob->breaker == NGX_HTTP_POSTMARK_BREAKER_OPEN) {
-        ob->breaker = NGX_HTTP_POSTMARK_BREAKER_PROBING;
-    }
 
     ngx_http_postmark_outbox_dispatch(ob);
 }
@@ -815,17 +836,16 @@ ngx_http_postmark_attempt_done(ngx_http_postmark_job_t *job)
 
     if (d->ok) {
         ob->delivered++;
+        ob->probing = 0;
 
-        if (ob->breaker != NGX_HTTP_POSTMARK_BREAKER_CLOSED) {
+        if (ngx_http_postmark_breaker_passed(ob->dest)) {
             ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
                           "postmark client \"%V\": forward to \"%V\" "
                           "answers again: circuit breaker closed, %ui "
-                          "deliveries waiting", &ob->dest->client->name,
-                          &ob->dest->display, ob->pending - 1);
+                          "deliveries waiting in this worker",
+                          &ob->dest->client->name, &ob->dest->display,
+                          ob->pending - 1);
         }
-
-        ob->failures = 0;
-        ob->breaker = NGX_HTTP_POSTMARK_BREAKER_CLOSED;
 
         ngx_http_postmark_job_destroy(job);
         ngx_http_postmark_retry_done(p);
@@ -925,7 +945,6 @@ ngx_http_postmark_attempt_failed(ngx_http_postmark_pending_t *p,
 
     ngx_http_postmark_attempt_unreserve(p);
 
-    ob->failures++;
     ngx_http_postmark_breaker(ob);
 
     delay = ngx_http_postmark_backoff(p);
@@ -959,45 +978,33 @@ ngx_http_postmark_attempt_failed(ngx_http_postmark_pending_t *p,
 }
 
 
-/*
- * After breaker_failures failures in a row, the destination gets no
- * attempts for breaker_wait, then a single probe; each failed probe
- * doubles the wait, up to the largest backoff.
- */
+/* a failure counts for the breaker of all workers, which it may open */
 
 static void
 ngx_http_postmark_breaker(ngx_http_postmark_outbox_t *ob)
 {
-    ngx_http_postmark_policy_t  *policy;
+    ngx_uint_t  failures, probe;
+    ngx_msec_t  wait;
 
-    policy = &ob->dest->policy;
+    probe = ob->probing;
+    ob->probing = 0;
 
-    if (policy->breaker_failures == 0) {
+    wait = ngx_http_postmark_breaker_failed(ob->dest, probe, &failures);
+
+    if (wait == 0) {
         return;
     }
 
-    if (ob->breaker == NGX_HTTP_POSTMARK_BREAKER_PROBING) {
-        ob->wait = ngx_min(2 * ob->wait, ngx_max(policy->backoff_max,
-                                                 policy->breaker_wait));
-
-    } else if (ob->breaker == NGX_HTTP_POSTMARK_BREAKER_CLOSED
-               && ob->failures >= policy->breaker_failures)
-    {
-        ob->wait = policy->breaker_wait;
-
+    if (!probe) {
         ngx_log_error(NGX_LOG_WARN, ngx_cycle->log, 0,
                       "postmark client \"%V\": forward to \"%V\" failed "
                       "%ui times in a row: circuit breaker open, one probe "
-                      "in %M ms, %ui deliveries waiting",
+                      "in %M ms, %ui deliveries waiting in this worker",
                       &ob->dest->client->name, &ob->dest->display,
-                      ob->failures, ob->wait, ob->pending);
-    } else {
-        return;
+                      failures, wait, ob->pending);
     }
 
-    ob->breaker = NGX_HTTP_POSTMARK_BREAKER_OPEN;
-    ngx_http_postmark_stats_backlog(ob->dest, ob->pending, ob->breaker);
-    ngx_http_postmark_outbox_wait(ob, ob->wait);
+    ngx_http_postmark_outbox_wait(ob, wait);
 }
 
 

@@ -61,9 +61,6 @@ struct ngx_http_postmark_outbox_s {
     ngx_queue_t                       ready;
     ngx_uint_t                        pending;    /* all, in any state */
     ngx_uint_t                        busy;       /* attempts under way */
-    ngx_uint_t                        failures;   /* in a row */
-    ngx_uint_t                        breaker;
-    ngx_msec_t                        wait;       /* of the open breaker */
     ngx_event_t                       resume;
     ngx_uint_t                        delivered;
     ngx_uint_t                        dead;
@@ -73,6 +70,7 @@ struct ngx_http_postmark_outbox_s {
     unsigned                          paused:1;   /* Retry-After */
     unsigned                          gone:1;     /* 410 Gone */
     unsigned                          dispatching:1;
+    unsigned                          probing:1;  /* this worker's probe */
 };
 
 

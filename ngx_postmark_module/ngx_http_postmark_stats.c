@@ -14,11 +14,15 @@
  * One that does not fit gets a larger zone, and the counters are copied
  * over by name.  A slot is never given back while its zone lives.
  *
- * Workers add to counters with ngx_atomic_fetch_add(), without a lock.
- * What a worker has right now (attempts under way, pending deliveries,
- * its circuit breaker) it writes to a row of its own, per destination,
- * for the configuration's generation: a respawned worker clears its
- * predecessor's row, and a worker that exits clears its own.
+ * Workers add to counters with ngx_atomic_fetch_add(), without a lock;
+ * a destination's attempts under way and its circuit breaker change by
+ * compare-and-swap, so that max_concurrent and the breaker hold for the
+ * whole nginx.  What a worker has right now (its attempts under way, its
+ * pending deliveries) it also writes to a row of its own, per destination.
+ * A worker takes a free set of rows when it starts, marked with its pid,
+ * and gives it back when it exits; the rows of a worker that died (killed,
+ * or crashed) are found within a second by any worker, which takes what
+ * they held under way back from the destinations' counts.
  */
 
 
@@ -28,6 +32,9 @@
 #define NGX_HTTP_POSTMARK_STATS_MAGIC   0x706d7331   /* "pms1" */
 #define NGX_HTTP_POSTMARK_SLOTS_MIN     64
 #define NGX_HTTP_POSTMARK_WORKERS_MIN   4
+
+/* a set of rows being given back */
+#define NGX_HTTP_POSTMARK_RELEASING     ((ngx_atomic_uint_t) -1)
 
 
 struct ngx_http_postmark_slot_s {
@@ -47,11 +54,12 @@ struct ngx_http_postmark_slot_s {
 typedef struct {
     uint32_t                        magic;
     ngx_uint_t                      nslots;      /* a power of two */
-    ngx_uint_t                      workers;     /* rows, a power of two */
+    ngx_uint_t                      workers;     /* a power of two */
     ngx_uint_t                      used;
     ngx_http_postmark_totals_t      totals;
     ngx_http_postmark_slot_t       *slots;
-    ngx_http_postmark_row_t        *rows;        /* [2][workers][nslots] */
+    ngx_http_postmark_row_t        *rows;        /* [2 * workers][nslots] */
+    ngx_atomic_t                   *owners;      /* [2 * workers]: pids */
 } ngx_http_postmark_zone_t;
 
 
@@ -65,16 +73,19 @@ static ngx_http_postmark_slot_t *ngx_http_postmark_stats_find(
     ngx_http_postmark_zone_t *z, u_char *key, ngx_uint_t *free);
 static void ngx_http_postmark_stats_key(u_char *key, char kind,
     ngx_str_t *client, ngx_str_t *dest);
+static size_t ngx_http_postmark_stats_bytes(ngx_uint_t nslots,
+    ngx_uint_t workers);
 static size_t ngx_http_postmark_stats_size(ngx_uint_t nslots,
     ngx_uint_t workers);
 static ngx_uint_t ngx_http_postmark_pow2(ngx_uint_t n);
-static ngx_http_postmark_row_t *ngx_http_postmark_stats_row(
-    ngx_http_postmark_zone_t *z, ngx_http_postmark_dest_t *dest,
-    ngx_uint_t parity, ngx_uint_t worker);
 static ngx_http_postmark_row_t *ngx_http_postmark_stats_own(
     ngx_http_postmark_dest_t *dest);
-static void ngx_http_postmark_stats_clear(ngx_http_postmark_zone_t *z,
-    ngx_uint_t parity, ngx_uint_t worker);
+static ngx_uint_t ngx_http_postmark_stats_dead(ngx_atomic_uint_t pid);
+static void ngx_http_postmark_stats_release(ngx_http_postmark_zone_t *z,
+    ngx_uint_t set);
+static void ngx_http_postmark_stats_sweep(ngx_event_t *ev);
+static void ngx_http_postmark_stats_sub(ngx_atomic_t *a,
+    ngx_atomic_uint_t n);
 
 
 const char  *ngx_http_postmark_webhook_outcomes[] = {
@@ -113,10 +124,10 @@ const ngx_msec_t  ngx_http_postmark_buckets[] = {
 /* the master's: the zone of the configuration that runs */
 static ngx_http_postmark_zone_t  *ngx_http_postmark_running;
 
-/* a worker's: the zone it counts in, and the row it writes */
+/* a worker's: the zone it counts in, and the set of rows it writes */
 static ngx_http_postmark_zone_t  *ngx_http_postmark_zone;
-static ngx_uint_t                 ngx_http_postmark_parity;
-static ngx_uint_t                 ngx_http_postmark_worker_row;
+static ngx_uint_t                 ngx_http_postmark_set;
+static ngx_event_t                ngx_http_postmark_sweeper;
 
 
 /*
@@ -219,16 +230,26 @@ ngx_http_postmark_stats_zone(ngx_conf_t *cf,
 }
 
 
-/* the zone's bytes for "nslots" slots and rows for "workers" workers */
+/* what the zone holds for "nslots" slots and rows for "workers" workers */
+
+static size_t
+ngx_http_postmark_stats_bytes(ngx_uint_t nslots, ngx_uint_t workers)
+{
+    return sizeof(ngx_http_postmark_zone_t)
+           + nslots * sizeof(ngx_http_postmark_slot_t)
+           + 2 * workers * nslots * sizeof(ngx_http_postmark_row_t)
+           + 2 * workers * sizeof(ngx_atomic_t);
+}
+
+
+/* the zone's bytes, with what the slab allocator needs of its own */
 
 static size_t
 ngx_http_postmark_stats_size(ngx_uint_t nslots, ngx_uint_t workers)
 {
     size_t  size;
 
-    size = sizeof(ngx_http_postmark_zone_t)
-           + nslots * sizeof(ngx_http_postmark_slot_t)
-           + 2 * workers * nslots * sizeof(ngx_http_postmark_row_t);
+    size = ngx_http_postmark_stats_bytes(nslots, workers);
 
     /* the slab allocator's own: its pool, a page of alignment, a page map */
 
@@ -288,20 +309,13 @@ ngx_http_postmark_stats_init_zone(ngx_shm_zone_t *zone, void *data)
         z->totals.generation++;
         z->totals.loaded = ngx_time();
 
-        /* the rows of the workers two generations ago are free again */
-
-        ngx_http_postmark_stats_clear(z, z->totals.generation & 1,
-                                      NGX_ERROR);
-
         return ngx_http_postmark_stats_bind(z, NULL, pmcf);
     }
 
     nslots = pmcf->stats_slots;
     workers = pmcf->stats_workers;
 
-    bytes = sizeof(ngx_http_postmark_zone_t)
-            + nslots * sizeof(ngx_http_postmark_slot_t)
-            + 2 * workers * nslots * sizeof(ngx_http_postmark_row_t);
+    bytes = ngx_http_postmark_stats_bytes(nslots, workers);
 
     shpool->log_nomem = 0;
 
@@ -320,6 +334,7 @@ ngx_http_postmark_stats_init_zone(ngx_shm_zone_t *zone, void *data)
     z->workers = workers;
     z->slots = (ngx_http_postmark_slot_t *) (z + 1);
     z->rows = (ngx_http_postmark_row_t *) (z->slots + nslots);
+    z->owners = (ngx_atomic_t *) (z->rows + 2 * workers * nslots);
 
     for (i = 0; i < nslots; i++) {
         z->slots[i].index = i;
@@ -409,6 +424,9 @@ ngx_http_postmark_stats_take(ngx_http_postmark_zone_t *z,
             ngx_memcpy(slot, was, sizeof(ngx_http_postmark_slot_t));
             slot->index = index;
 
+            /* the old workers' attempts end in the old zone */
+            slot->u.dest.in_flight = 0;
+
         } else {
             ngx_memcpy(slot->key, key, NGX_HTTP_POSTMARK_HASH_LEN);
         }
@@ -492,11 +510,16 @@ ngx_http_postmark_stats_commit(ngx_cycle_t *cycle)
 }
 
 
-/* in a worker: its row, cleared of a predecessor's that was killed */
+/*
+ * In a worker: a set of rows of its own, free or left by a worker that
+ * died, and a timer that looks for the sets of workers that die later.
+ */
 
 void
 ngx_http_postmark_stats_start(ngx_cycle_t *cycle)
 {
+    ngx_uint_t                      i;
+    ngx_atomic_uint_t               pid;
     ngx_http_postmark_zone_t       *z;
     ngx_http_postmark_main_conf_t  *pmcf;
 
@@ -509,50 +532,152 @@ ngx_http_postmark_stats_start(ngx_cycle_t *cycle)
 
     z = ((ngx_slab_pool_t *) pmcf->stats->shm.addr)->data;
 
-    if (ngx_worker >= z->workers) {
+    for (i = 0; i < 2 * z->workers; i++) {
+        pid = z->owners[i];
+
+        if ((pid == 0 || ngx_http_postmark_stats_dead(pid))
+            && ngx_atomic_cmp_set(&z->owners[i], pid, ngx_pid))
+        {
+            if (pid) {
+                ngx_http_postmark_stats_release(z, i);
+            }
+
+            break;
+        }
+    }
+
+    if (i == 2 * z->workers) {
         ngx_log_error(NGX_LOG_WARN, cycle->log, 0,
-                      "postmark: worker %ui has no row in the shared zone "
-                      "(%ui rows): what it has under way is not shown; "
-                      "reload nginx", ngx_worker, z->workers);
+                      "postmark: the shared zone has no free rows for this "
+                      "worker (%ui sets): its attempts are not held to "
+                      "max_concurrent with the others'; reload nginx",
+                      2 * z->workers);
         return;
     }
 
     ngx_http_postmark_zone = z;
-    ngx_http_postmark_parity = z->totals.generation & 1;
-    ngx_http_postmark_worker_row = ngx_worker;
+    ngx_http_postmark_set = i;
 
-    ngx_http_postmark_stats_clear(z, ngx_http_postmark_parity, ngx_worker);
+    ngx_http_postmark_timer_init(&ngx_http_postmark_sweeper,
+                                 ngx_http_postmark_stats_sweep, cycle->log);
+    ngx_add_timer(&ngx_http_postmark_sweeper, 1000);
 }
 
 
-/* a worker that exits leaves nothing under way behind */
+/* a worker that exits gives back its rows and what they hold */
 
 void
 ngx_http_postmark_stats_stop(void)
 {
-    if (ngx_http_postmark_zone) {
-        ngx_http_postmark_stats_clear(ngx_http_postmark_zone,
-                                      ngx_http_postmark_parity,
-                                      ngx_http_postmark_worker_row);
-        ngx_http_postmark_zone = NULL;
+    ngx_http_postmark_zone_t  *z;
+
+    z = ngx_http_postmark_zone;
+
+    if (z == NULL) {
+        return;
+    }
+
+    ngx_http_postmark_timer_stop(&ngx_http_postmark_sweeper);
+
+    ngx_http_postmark_stats_release(z, ngx_http_postmark_set);
+    z->owners[ngx_http_postmark_set] = 0;
+
+    ngx_http_postmark_zone = NULL;
+}
+
+
+/* a pid of a worker that is gone; a zombie counts as alive until reaped */
+
+static ngx_uint_t
+ngx_http_postmark_stats_dead(ngx_atomic_uint_t pid)
+{
+    if (pid == NGX_HTTP_POSTMARK_RELEASING) {
+        return 0;
+    }
+
+    if ((ngx_pid_t) pid == ngx_pid) {
+        return 1;
+    }
+
+    return kill((ngx_pid_t) pid, 0) == -1 && ngx_errno == NGX_ESRCH;
+}
+
+
+/* every second: the rows of workers that died are given back */
+
+static void
+ngx_http_postmark_stats_sweep(ngx_event_t *ev)
+{
+    ngx_uint_t                 i;
+    ngx_atomic_uint_t          pid;
+    ngx_http_postmark_zone_t  *z;
+
+    z = ngx_http_postmark_zone;
+
+    if (z == NULL) {
+        return;
+    }
+
+    for (i = 0; i < 2 * z->workers; i++) {
+        pid = z->owners[i];
+
+        if (pid == 0 || i == ngx_http_postmark_set
+            || !ngx_http_postmark_stats_dead(pid)
+            || !ngx_atomic_cmp_set(&z->owners[i], pid,
+                                   NGX_HTTP_POSTMARK_RELEASING))
+        {
+            continue;
+        }
+
+        ngx_log_error(NGX_LOG_NOTICE, ev->log, 0,
+                      "postmark: worker %P is gone; what it had under way "
+                      "is counted no more", (ngx_pid_t) pid);
+
+        ngx_http_postmark_stats_release(z, i);
+        z->owners[i] = 0;
+    }
+
+    if (!ngx_exiting) {
+        ngx_add_timer(ev, 1000);
     }
 }
 
 
-/* the rows of one worker, or of every worker (NGX_ERROR), of a parity */
+/*
+ * A set of rows given back: what its worker had under way is taken from
+ * the destinations' counts (a worker adds to its row first, so a count is
+ * never left behind by one killed in between), and the rows are cleared.
+ */
 
 static void
-ngx_http_postmark_stats_clear(ngx_http_postmark_zone_t *z, ngx_uint_t parity,
-    ngx_uint_t worker)
+ngx_http_postmark_stats_release(ngx_http_postmark_zone_t *z, ngx_uint_t set)
 {
-    ngx_uint_t  w;
+    ngx_uint_t                i;
+    ngx_http_postmark_row_t  *rows;
 
-    for (w = 0; w < z->workers; w++) {
-        if (worker == (ngx_uint_t) NGX_ERROR || worker == w) {
-            ngx_memzero(&z->rows[(parity * z->workers + w) * z->nslots],
-                        z->nslots * sizeof(ngx_http_postmark_row_t));
+    rows = &z->rows[set * z->nslots];
+
+    for (i = 0; i < z->nslots; i++) {
+        if (rows[i].in_flight) {
+            ngx_http_postmark_stats_sub(&z->slots[i].u.dest.in_flight,
+                                        rows[i].in_flight);
         }
     }
+
+    ngx_memzero(rows, z->nslots * sizeof(ngx_http_postmark_row_t));
+}
+
+
+/* a count that cannot go below zero */
+
+static void
+ngx_http_postmark_stats_sub(ngx_atomic_t *a, ngx_atomic_uint_t n)
+{
+    ngx_atomic_uint_t  v;
+
+    do {
+        v = *a;
+    } while (!ngx_atomic_cmp_set(a, v, v > n ? v - n : 0));
 }
 
 
@@ -564,27 +689,18 @@ ngx_http_postmark_stats_totals(void)
 
 
 
-/* a worker's row for a destination, for the sums the metrics show */
-
-static ngx_http_postmark_row_t *
-ngx_http_postmark_stats_row(ngx_http_postmark_zone_t *z,
-    ngx_http_postmark_dest_t *dest, ngx_uint_t parity, ngx_uint_t worker)
-{
-    return &z->rows[(parity * z->workers + worker) * z->nslots
-                    + dest->slot->index];
-}
-
-
 static ngx_http_postmark_row_t *
 ngx_http_postmark_stats_own(ngx_http_postmark_dest_t *dest)
 {
-    if (ngx_http_postmark_zone == NULL || dest->slot == NULL) {
+    ngx_http_postmark_zone_t  *z;
+
+    z = ngx_http_postmark_zone;
+
+    if (z == NULL || dest->slot == NULL) {
         return NULL;
     }
 
-    return ngx_http_postmark_stats_row(ngx_http_postmark_zone, dest,
-                                       ngx_http_postmark_parity,
-                                       ngx_http_postmark_worker_row);
+    return &z->rows[ngx_http_postmark_set * z->nslots + dest->slot->index];
 }
 
 
@@ -778,25 +894,71 @@ ngx_http_postmark_stats_retry(ngx_http_postmark_dest_t *dest)
 }
 
 
-/* what this worker has of a destination right now */
+/*
+ * One more attempt under way to a destination, if fewer than "max" of
+ * every worker are (0: no limit).  Its worker's row counts it first.
+ */
+
+ngx_uint_t
+ngx_http_postmark_stats_enter(ngx_http_postmark_dest_t *dest, ngx_uint_t max)
+{
+    ngx_atomic_t             *all;
+    ngx_atomic_uint_t         n;
+    ngx_http_postmark_row_t  *row;
+
+    row = ngx_http_postmark_stats_own(dest);
+
+    /* a worker without rows is not held to the others' count */
+
+    if (row == NULL) {
+        return 1;
+    }
+
+    all = &dest->slot->u.dest.in_flight;
+
+    row->in_flight++;
+
+    do {
+        n = *all;
+
+        if (max && n >= max) {
+            row->in_flight--;
+            return 0;
+        }
+
+    } while (!ngx_atomic_cmp_set(all, n, n + 1));
+
+    return 1;
+}
+
 
 void
-ngx_http_postmark_stats_in_flight(ngx_http_postmark_dest_t *dest,
-    ngx_uint_t n)
+ngx_http_postmark_stats_leave(ngx_http_postmark_dest_t *dest)
 {
     ngx_http_postmark_row_t  *row;
 
     row = ngx_http_postmark_stats_own(dest);
 
-    if (row) {
-        row->in_flight = n;
+    if (row && row->in_flight) {
+        ngx_http_postmark_stats_sub(&dest->slot->u.dest.in_flight, 1);
+        row->in_flight--;
     }
+}
+
+
+/* whether "max" attempts of every worker are under way: a hint, no place */
+
+ngx_uint_t
+ngx_http_postmark_stats_full(ngx_http_postmark_dest_t *dest, ngx_uint_t max)
+{
+    return ngx_http_postmark_zone && dest->slot
+           && dest->slot->u.dest.in_flight >= max;
 }
 
 
 void
 ngx_http_postmark_stats_backlog(ngx_http_postmark_dest_t *dest,
-    ngx_uint_t pending, ngx_uint_t breaker)
+    ngx_uint_t pending)
 {
     ngx_http_postmark_row_t  *row;
 
@@ -804,8 +966,176 @@ ngx_http_postmark_stats_backlog(ngx_http_postmark_dest_t *dest,
 
     if (row) {
         row->pending = pending;
-        row->breaker = breaker;
     }
+}
+
+
+/*
+ * The circuit breaker of a destination, one for every worker: a word with
+ * the state in its low two bits and, above them, the time (ngx_current_msec,
+ * the same clock in every process) until which it is open, or until which
+ * a probe may run before another worker takes its place.  It changes only
+ * by compare-and-swap, so that one worker opens it, and one probes.
+ */
+
+#define ngx_http_postmark_breaker_word(until, state)                         \
+    ((ngx_atomic_uint_t) (until) << 2 | (state))
+
+
+/*
+ * Whether an attempt may start: NGX_OK when closed; NGX_DONE when open no
+ * longer and this worker's next attempt is the probe, for at most "probe"
+ * ms; NGX_AGAIN, and "wait" ms until it is worth asking again.
+ */
+
+ngx_int_t
+ngx_http_postmark_breaker_admit(ngx_http_postmark_dest_t *dest,
+    ngx_msec_t probe, ngx_msec_t *wait)
+{
+    ngx_msec_t          until;
+    ngx_atomic_t       *b;
+    ngx_atomic_uint_t   w;
+
+    if (dest->slot == NULL) {
+        return NGX_OK;
+    }
+
+    b = &dest->slot->u.dest.breaker;
+
+    for ( ;; ) {
+        w = *b;
+
+        if ((w & 3) == NGX_HTTP_POSTMARK_BREAKER_CLOSED) {
+            return NGX_OK;
+        }
+
+        until = (ngx_msec_t) (w >> 2);
+
+        if ((ngx_msec_int_t) (until - ngx_current_msec) > 0) {
+
+            /* a probe elsewhere: ask again soon, it may have closed it */
+
+            *wait = until - ngx_current_msec;
+
+            if ((w & 3) == NGX_HTTP_POSTMARK_BREAKER_PROBING) {
+                *wait = ngx_min(*wait, 1000);
+            }
+
+            return NGX_AGAIN;
+        }
+
+        if (ngx_atomic_cmp_set(b, w,
+                ngx_http_postmark_breaker_word(ngx_current_msec + probe,
+                                    NGX_HTTP_POSTMARK_BREAKER_PROBING)))
+        {
+            return NGX_DONE;
+        }
+    }
+}
+
+
+/* an attempt passed: 1 when it closed the breaker */
+
+ngx_uint_t
+ngx_http_postmark_breaker_passed(ngx_http_postmark_dest_t *dest)
+{
+    ngx_atomic_uint_t           w;
+    ngx_http_postmark_dstat_t  *ds;
+
+    if (dest->slot == NULL) {
+        return 0;
+    }
+
+    ds = &dest->slot->u.dest;
+    ds->failed_in_a_row = 0;
+
+    for ( ;; ) {
+        w = ds->breaker;
+
+        if ((w & 3) == NGX_HTTP_POSTMARK_BREAKER_CLOSED) {
+            return 0;
+        }
+
+        if (ngx_atomic_cmp_set(&ds->breaker, w,
+                               NGX_HTTP_POSTMARK_BREAKER_CLOSED))
+        {
+            return 1;
+        }
+    }
+}
+
+
+/*
+ * An attempt failed ("probe": it was this worker's probe): the wait, when
+ * this failure opened the breaker, or 0.  After breaker_failures failures
+ * in a row of any workers, the breaker opens for breaker_wait; each failed
+ * probe doubles the wait, up to the largest backoff.
+ */
+
+ngx_msec_t
+ngx_http_postmark_breaker_failed(ngx_http_postmark_dest_t *dest,
+    ngx_uint_t probe, ngx_uint_t *failures)
+{
+    ngx_msec_t                   wait;
+    ngx_atomic_uint_t            w;
+    ngx_http_postmark_dstat_t   *ds;
+    ngx_http_postmark_policy_t  *policy;
+
+    *failures = 0;
+
+    if (dest->slot == NULL) {
+        return 0;
+    }
+
+    ds = &dest->slot->u.dest;
+    policy = &dest->policy;
+
+    *failures = ngx_atomic_fetch_add(&ds->failed_in_a_row, 1) + 1;
+
+    if (policy->breaker_failures == 0) {
+        return 0;
+    }
+
+    for ( ;; ) {
+        w = ds->breaker;
+
+        if ((w & 3) == NGX_HTTP_POSTMARK_BREAKER_PROBING && probe) {
+            wait = ngx_min(2 * ds->breaker_wait,
+                           ngx_max(policy->backoff_max,
+                                   policy->breaker_wait));
+
+        } else if ((w & 3) == NGX_HTTP_POSTMARK_BREAKER_CLOSED
+                   && *failures >= policy->breaker_failures)
+        {
+            wait = policy->breaker_wait;
+
+        } else {
+            return 0;
+        }
+
+        if (ngx_atomic_cmp_set(&ds->breaker, w,
+                ngx_http_postmark_breaker_word(ngx_current_msec + wait,
+                                    NGX_HTTP_POSTMARK_BREAKER_OPEN)))
+        {
+            ds->breaker_wait = wait;
+            return wait;
+        }
+    }
+}
+
+
+ngx_uint_t
+ngx_http_postmark_breaker_state(ngx_http_postmark_dest_t *dest,
+    ngx_uint_t *failures)
+{
+    if (dest->slot == NULL) {
+        *failures = 0;
+        return NGX_HTTP_POSTMARK_BREAKER_CLOSED;
+    }
+
+    *failures = dest->slot->u.dest.failed_in_a_row;
+
+    return dest->slot->u.dest.breaker & 3;
 }
 
 
@@ -829,39 +1159,22 @@ ngx_http_postmark_stats_spool(off_t bytes, ngx_uint_t segments,
 }
 
 
-/*
- * The sums of the workers' rows, of both generations that may run; the
- * worst breaker: open, then probing, then closed.
- */
+/* what every worker has now: attempts, pending deliveries, the breaker */
 
 void
 ngx_http_postmark_stats_sum(ngx_http_postmark_dest_t *dest,
     ngx_uint_t *in_flight, ngx_uint_t *pending, ngx_uint_t *breaker)
 {
-    ngx_uint_t                 p, w, b;
-    ngx_http_postmark_row_t   *row;
+    ngx_uint_t                 i, failures;
     ngx_http_postmark_zone_t  *z;
-
-    *in_flight = 0;
-    *pending = 0;
-    *breaker = NGX_HTTP_POSTMARK_BREAKER_CLOSED;
 
     z = ngx_http_postmark_zone;
 
-    for (p = 0; p < 2; p++) {
-        for (w = 0; w < z->workers; w++) {
-            row = ngx_http_postmark_stats_row(z, dest, p, w);
+    *in_flight = dest->slot->u.dest.in_flight;
+    *breaker = ngx_http_postmark_breaker_state(dest, &failures);
+    *pending = 0;
 
-            *in_flight += row->in_flight;
-            *pending += row->pending;
-            b = row->breaker;
-
-            if (b == NGX_HTTP_POSTMARK_BREAKER_OPEN
-                || (b == NGX_HTTP_POSTMARK_BREAKER_PROBING
-                    && *breaker == NGX_HTTP_POSTMARK_BREAKER_CLOSED))
-            {
-                *breaker = b;
-            }
-        }
+    for (i = 0; i < 2 * z->workers; i++) {
+        *pending += z->rows[i * z->nslots + dest->slot->index].pending;
     }
 }

@@ -8,9 +8,11 @@
  * What all workers count together (ngx_http_postmark_stats.c): one shared
  * zone, sized from the configuration, with a slot per client and per
  * destination that the configuration binds when it is loaded.  Counters
- * are added to without a lock; what one worker has (attempts under way,
- * pending deliveries, its circuit breaker) it publishes in a row of its
- * own, which a respawned worker clears.
+ * are added to without a lock, and so are a destination's attempts under
+ * way, held to its max_concurrent, and its circuit breaker, changed only
+ * by compare-and-swap.  What one worker has (its share of the attempts
+ * under way, its pending deliveries) it also writes to a row of its own,
+ * so that what a killed worker had can be taken back.
  */
 
 #ifndef _NGX_HTTP_POSTMARK_STATS_H_INCLUDED_
@@ -103,6 +105,12 @@ typedef struct {
     ngx_atomic_t                  sent_bytes;
     ngx_atomic_t                  failures_next;
     ngx_http_postmark_failure_t   failures[NGX_HTTP_POSTMARK_FAILURES];
+
+    /* of every worker, now */
+    ngx_atomic_t                  in_flight;
+    ngx_atomic_t                  breaker;        /* until << 2 | state */
+    ngx_atomic_t                  breaker_wait;   /* ms, of the last open */
+    ngx_atomic_t                  failed_in_a_row;
 } ngx_http_postmark_dstat_t;
 
 
@@ -111,8 +119,6 @@ typedef struct {
 typedef struct {
     ngx_atomic_t                  in_flight;
     ngx_atomic_t                  pending;
-    ngx_atomic_t                  breaker;        /* NGX_..._BREAKER_* */
-    ngx_atomic_t                  spare;
 } ngx_http_postmark_row_t;
 
 
@@ -159,10 +165,20 @@ void ngx_http_postmark_stats_attempt(ngx_http_postmark_dest_t *dest,
 void ngx_http_postmark_stats_delivery(ngx_http_postmark_dest_t *dest,
     ngx_uint_t outcome);
 void ngx_http_postmark_stats_retry(ngx_http_postmark_dest_t *dest);
-void ngx_http_postmark_stats_in_flight(ngx_http_postmark_dest_t *dest,
-    ngx_uint_t n);
+ngx_uint_t ngx_http_postmark_stats_enter(ngx_http_postmark_dest_t *dest,
+    ngx_uint_t max);
+void ngx_http_postmark_stats_leave(ngx_http_postmark_dest_t *dest);
+ngx_uint_t ngx_http_postmark_stats_full(ngx_http_postmark_dest_t *dest,
+    ngx_uint_t max);
 void ngx_http_postmark_stats_backlog(ngx_http_postmark_dest_t *dest,
-    ngx_uint_t pending, ngx_uint_t breaker);
+    ngx_uint_t pending);
+ngx_int_t ngx_http_postmark_breaker_admit(ngx_http_postmark_dest_t *dest,
+    ngx_msec_t probe, ngx_msec_t *wait);
+ngx_uint_t ngx_http_postmark_breaker_passed(ngx_http_postmark_dest_t *dest);
+ngx_msec_t ngx_http_postmark_breaker_failed(ngx_http_postmark_dest_t *dest,
+    ngx_uint_t probe, ngx_uint_t *failures);
+ngx_uint_t ngx_http_postmark_breaker_state(ngx_http_postmark_dest_t *dest,
+    ngx_uint_t *failures);
 void ngx_http_postmark_stats_spool(off_t bytes, ngx_uint_t segments,
     ngx_uint_t dead);
 

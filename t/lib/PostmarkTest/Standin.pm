@@ -344,6 +344,7 @@ sub _record {
     my ($self, $req) = @_;
     my %r = %$req;
     $r{tls_client} = $self->{client_cert} if $self->{client_cert};
+    $r{at} = Time::HiRes::time();
     my $file = sprintf '%s.body.%d.%d', $self->{log}, $$, ++$self->{seq};
     open my $bf, '>', $file or die "$file: $!";
     binmode $bf;

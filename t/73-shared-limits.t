@@ -1,0 +1,158 @@
+#!/usr/bin/perl
+
+# max_concurrent and the circuit breaker hold for the whole nginx, not per
+# worker: four workers, each connection handed to one of them by the
+# kernel (reuseport), a stand-in that counts the attempts under way at
+# once, and a breaker opened by failures that several workers saw.  An
+# open breaker stays open across a reload.
+
+use strict;
+use warnings;
+
+use Test::More;
+use Time::HiRes qw(time sleep);
+
+use PostmarkTest qw(wait_for);
+use PostmarkTest::Spool qw(event burst arrivals);
+
+my $t = PostmarkTest->new;
+my %s = map { $_ => $t->standin($_) } qw(capped broken held);
+
+sub client {
+    my ($name, $body) = @_;
+    return <<"EOF";
+    postmark_client $name {
+        webhook_user      $name;
+        webhook_password  secret;
+        delivery          spooled;
+$body
+        forward ${\ $s{$name}->url('/') } { }
+    }
+EOF
+}
+
+$t->write_config(<<"EOF");
+%%TEST_GLOBALS%%
+worker_processes 4;
+events { }
+http {
+    %%TEST_GLOBALS_HTTP%%
+
+    postmark_spool %%TESTDIR%%/spool max_size=64m;
+
+    log_format workers '\$pid \$postmark_client \$status';
+
+${\ client('capped', 'max_concurrent 2;') }
+${\ client('broken', "retry_backoff 100ms 4s;
+        circuit_breaker 3 1s;") }
+${\ client('held', "retry_backoff 100ms 1s;
+        circuit_breaker 2 10s;") }
+
+    server {
+        listen 127.0.0.1:%%PORT_8080%% reuseport;
+        access_log %%TESTDIR%%/logs/workers.log workers;
+        location = /webhook { postmark_webhook; }
+        location = /metrics { postmark_metrics; }
+    }
+}
+EOF
+
+$t->run;
+
+# the workers that answered a client's webhooks
+sub workers_of {
+    my ($client) = @_;
+    my %pids;
+    for (split /\n/, PostmarkTest::read_file($t->dir . '/logs/workers.log')) {
+        my ($pid, $name) = split / /;
+        $pids{$pid} = 1 if $name eq $client;
+    }
+    return scalar keys %pids;
+}
+
+sub breaker_state {
+    my ($client) = @_;
+    my $r = $t->post('/metrics', undef, method => 'GET');
+    return '' unless $r && $r->{status} == 200;
+    for (split /\n/, $r->{body}) {
+        return $1 if /^nginx_postmark_circuit_breaker_state\{client="$client"
+                      ,destination="[^"]*",state="(\w+)"\}[ ]1$/x;
+    }
+    return '';
+}
+
+# --- max_concurrent 2, four workers --------------------------------------
+
+$s{capped}->set_mode(delay => 0.3);
+burst($t, to => 24, procs => 8, user => 'capped');
+
+cmp_ok(workers_of('capped'), '>=', 2,
+       'cap: the events were received by several workers');
+ok(wait_for(sub { $s{capped}->count >= 24 }, 30),
+   'cap: all 24 events are delivered');
+is($s{capped}->max_concurrent, 2,
+   'cap: never more than 2 at a time for all workers, and 2 were used');
+my ($count) = arrivals($s{capped});
+is(scalar keys %$count, 24, 'cap: 24 distinct events');
+
+ok(wait_for(sub {
+       my $r = $t->post('/metrics', undef, method => 'GET');
+       $r && $r->{body} =~ /^nginx_postmark_in_flight_deliveries\{client=
+                            "capped",[^}]*\}[ ]0$/mx
+   }, 5), 'cap: nothing is left under way at rest');
+
+# --- one breaker for every worker ----------------------------------------
+
+$s{broken}->set_mode(status => 500);
+burst($t, from => 100, to => 116, procs => 8, user => 'broken');
+cmp_ok(workers_of('broken'), '>=', 2,
+       'breaker: the failures were seen by several workers');
+
+my $open = qr/"broken".*failed \d+ times in a row: circuit breaker open/;
+ok(wait_for(sub { $t->log_lines($open) }, 10),
+   'breaker: it opens after failures in a row');
+my $opened = time;
+is(breaker_state('broken'), 'open', 'breaker: the metrics show it open');
+
+# attempts under way when it opened end within a few milliseconds
+sleep 7.5;
+my @after = sort { $a <=> $b } grep { $_ > $opened + 0.3 }
+            map { $_->{at} } $s{broken}->requests;
+
+is(scalar(() = $t->log_lines($open)), 1,
+   'breaker: one worker opened it, for all');
+ok(@after >= 2 && @after <= 4, sprintf('breaker: %d probes in 7.5 s of '
+   . 'waits of 1, 2 and 4 s (16 events wait)', scalar @after));
+my @gaps = map { $after[$_] - $after[$_ - 1] } 1 .. $#after;
+ok(!grep({ $_ < 0.9 } @gaps), 'breaker: one probe per wait, never two '
+   . 'at once (gaps: ' . join(', ', map { sprintf '%.2f', $_ } @gaps)
+   . ' s)');
+
+$s{broken}->set_mode(status => 200);
+my $closed = qr/"broken".*answers again: circuit breaker closed/;
+ok(wait_for(sub { $t->log_lines($closed) }, 10),
+   'breaker: a probe that passes closes it');
+ok(wait_for(sub { my ($c) = arrivals($s{broken}); keys(%$c) >= 16 },
+            15), 'breaker: then every event is delivered');
+is(breaker_state('broken'), 'closed', 'breaker: and the metrics say closed');
+
+# --- an open breaker stays open across a reload --------------------------
+
+$s{held}->set_mode(status => 500);
+burst($t, from => 300, to => 304, procs => 2, user => 'held');
+ok(wait_for(sub { $t->log_lines(qr/"held".*circuit breaker open/) }, 10),
+   'reload: the breaker of "held" is open');
+my $before = $s{held}->count;
+
+$t->reload;
+ok(wait_for(sub {
+       my $r = $t->post('/metrics', undef, method => 'GET');
+       $r && $r->{body} =~ /^nginx_postmark_config_generation 2$/m
+   }, 10), 'reload: the new generation runs');
+
+sleep 2;
+is($s{held}->count, $before, 'reload: the new workers make no attempt '
+   . 'while it is open');
+is(breaker_state('held'), 'open', 'reload: the metrics still say open');
+
+$t->finish;
