@@ -78,6 +78,8 @@ static void ngx_http_postmark_pending(ngx_http_postmark_render_t *ctx,
     ngx_http_postmark_client_t *client, ngx_http_postmark_dest_t *dest);
 static void ngx_http_postmark_in_flight(ngx_http_postmark_render_t *ctx,
     ngx_http_postmark_client_t *client, ngx_http_postmark_dest_t *dest);
+static void ngx_http_postmark_oldest(ngx_http_postmark_render_t *ctx,
+    ngx_http_postmark_client_t *client, ngx_http_postmark_dest_t *dest);
 static void ngx_http_postmark_max_concurrent(ngx_http_postmark_render_t *ctx,
     ngx_http_postmark_client_t *client, ngx_http_postmark_dest_t *dest);
 static void ngx_http_postmark_breakers(ngx_http_postmark_render_t *ctx,
@@ -165,15 +167,19 @@ ngx_http_postmark_metrics_handler(ngx_http_request_t *r)
     ngx_http_postmark_family(&ctx, "pending_deliveries", "gauge",
         "Spooled deliveries waiting, in all workers.",
         NULL, ngx_http_postmark_pending);
+    ngx_http_postmark_family(&ctx, "oldest_pending_age_seconds", "gauge",
+        "Age of the oldest spooled delivery waiting, in all workers, as "
+        "last counted (every few seconds); 0: none waits.",
+        NULL, ngx_http_postmark_oldest);
     ngx_http_postmark_family(&ctx, "in_flight_deliveries", "gauge",
         "Attempts under way, in all workers.",
         NULL, ngx_http_postmark_in_flight);
     ngx_http_postmark_family(&ctx, "max_concurrent_deliveries", "gauge",
-        "The max_concurrent of a destination, per worker; 0: none.",
+        "The max_concurrent of a destination, for all workers; 0: none.",
         NULL, ngx_http_postmark_max_concurrent);
     ngx_http_postmark_family(&ctx, "circuit_breaker_state", "gauge",
-        "The circuit breaker of a spooled destination: 1 for its state, "
-        "the worst of the workers' (each worker has its own).",
+        "The circuit breaker of a spooled destination, one for all "
+        "workers: 1 for its state.",
         NULL, ngx_http_postmark_breakers);
 
     if (ctx.rc != NGX_OK || ctx.out == NULL) {
@@ -292,9 +298,9 @@ ngx_http_postmark_totals(ngx_http_postmark_render_t *ctx,
     if (pmcf->spool.len) {
         ngx_http_postmark_printf(ctx,
             "# HELP nginx_postmark_spool_size_bytes The spool on disk, as "
-            "last scanned.\n"
+            "last scanned, with what every worker wrote since.\n"
             "# TYPE nginx_postmark_spool_size_bytes gauge\n"
-            "nginx_postmark_spool_size_bytes %uA\n"
+            "nginx_postmark_spool_size_bytes %O\n"
             "# HELP nginx_postmark_spool_max_size_bytes The spool's "
             "max_size.\n"
             "# TYPE nginx_postmark_spool_max_size_bytes gauge\n"
@@ -307,7 +313,8 @@ ngx_http_postmark_totals(ngx_http_postmark_render_t *ctx,
             "replay, as last scanned.\n"
             "# TYPE nginx_postmark_dead_letters gauge\n"
             "nginx_postmark_dead_letters %uA\n",
-            t->spool_bytes, pmcf->spool_max_size, t->spool_segments,
+            ngx_http_postmark_stats_spool_size(), pmcf->spool_max_size,
+            t->spool_segments,
             t->dead_letters);
     }
 
@@ -463,6 +470,15 @@ ngx_http_postmark_in_flight(ngx_http_postmark_render_t *ctx,
     ngx_http_postmark_stats_sum(dest, &in_flight, &pending, &breaker);
     ngx_http_postmark_sample(ctx, "in_flight_deliveries", client, dest,
                              in_flight);
+}
+
+
+static void
+ngx_http_postmark_oldest(ngx_http_postmark_render_t *ctx,
+    ngx_http_postmark_client_t *client, ngx_http_postmark_dest_t *dest)
+{
+    ngx_http_postmark_sample(ctx, "oldest_pending_age_seconds", client, dest,
+                             ngx_http_postmark_stats_oldest_age(dest));
 }
 
 

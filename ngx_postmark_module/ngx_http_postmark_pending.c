@@ -43,6 +43,7 @@ typedef struct {
     ngx_queue_t                     blocks;
     ngx_queue_t                     room;
     ngx_uint_t                      nblocks;
+    ngx_queue_t                    *walked;     /* the walk's next block */
 
     /* when each pending delivery is looked at next: one nginx timer */
     ngx_rbtree_t                    dues;
@@ -189,11 +190,64 @@ ngx_http_postmark_pending_free(ngx_http_postmark_pending_t *p)
     }
 
     if (b->used == 0 && pd->nblocks > 1) {
+        if (pd->walked == &b->all) {
+            pd->walked = ngx_queue_next(&b->all);
+        }
+
         ngx_queue_remove(&b->room);
         ngx_queue_remove(&b->all);
         pd->nblocks--;
         ngx_free(b);
     }
+}
+
+
+/*
+ * A walk over every pending delivery, "blocks" blocks at a time, so that
+ * a large backlog never holds the event loop for long: "each" sees every
+ * delivery in use, and must not free any.  1 when the walk is through,
+ * and the next begins again at the first block.
+ */
+
+ngx_uint_t
+ngx_http_postmark_pending_walk(ngx_uint_t blocks,
+    ngx_http_postmark_pending_pt each)
+{
+    ngx_uint_t                          i, n;
+    ngx_queue_t                        *q;
+    ngx_http_postmark_block_t          *b;
+    ngx_http_postmark_pending_t        *slots;
+    ngx_http_postmark_pending_state_t  *pd;
+
+    pd = &ngx_http_postmark_pendings;
+
+    if (pd->blocks.next == NULL) {
+        return 1;
+    }
+
+    q = pd->walked ? pd->walked : ngx_queue_head(&pd->blocks);
+
+    for (n = 0; n < blocks && q != ngx_queue_sentinel(&pd->blocks); n++) {
+        b = ngx_queue_data(q, ngx_http_postmark_block_t, all);
+        slots = (ngx_http_postmark_pending_t *) (b + 1);
+
+        for (i = 0; i < ngx_http_postmark_block_slots; i++) {
+            if (slots[i].used) {
+                each(&slots[i]);
+            }
+        }
+
+        q = ngx_queue_next(q);
+    }
+
+    if (q == ngx_queue_sentinel(&pd->blocks)) {
+        pd->walked = NULL;
+        return 1;
+    }
+
+    pd->walked = q;
+
+    return 0;
 }
 
 

@@ -67,6 +67,7 @@ struct ngx_http_postmark_outbox_s {
     ngx_http_postmark_note_t         *note;       /* its last answer */
     ngx_http_postmark_job_t          *fresh;      /* a first attempt's body */
     ngx_http_postmark_pending_t      *fresh_for;
+    uint64_t                          oldest;     /* of the walk, or 0 */
     unsigned                          paused:1;   /* Retry-After */
     unsigned                          gone:1;     /* 410 Gone */
     unsigned                          dispatching:1;
@@ -81,6 +82,8 @@ void ngx_http_postmark_pending_init(ngx_http_postmark_pending_pt due,
 void ngx_http_postmark_pending_exit(ngx_http_postmark_pending_pt each);
 ngx_http_postmark_pending_t *ngx_http_postmark_pending_alloc(void);
 void ngx_http_postmark_pending_free(ngx_http_postmark_pending_t *p);
+ngx_uint_t ngx_http_postmark_pending_walk(ngx_uint_t blocks,
+    ngx_http_postmark_pending_pt each);
 void ngx_http_postmark_due_add(ngx_http_postmark_pending_t *p,
     ngx_msec_t after);
 void ngx_http_postmark_due_del(ngx_http_postmark_pending_t *p);

@@ -30,6 +30,7 @@ typedef struct {
     ngx_uint_t                      exiting;
 
     off_t                           bytes;
+    ngx_atomic_uint_t               mark;       /* written, when it began */
     ngx_uint_t                      segments;
     ngx_uint_t                      dead_letters;
 
@@ -159,7 +160,9 @@ ngx_http_postmark_scan_start(ngx_event_t *ev)
     ctx->now = ngx_time();
     ctx->fd = NGX_INVALID_FILE;
 
-    ngx_http_postmark_spool_measure();
+    /* what is written from now on is not in what the scan measures */
+
+    ctx->mark = ngx_http_postmark_stats_spool_mark();
 
     if (ngx_http_postmark_task_post(scans->task) != NGX_OK) {
         ngx_add_timer(&scans->timer, NGX_HTTP_POSTMARK_SCAN_EVERY);
@@ -336,10 +339,9 @@ ngx_http_postmark_scan_done(ngx_event_t *ev)
                       ctx->fd == NGX_INVALID_FILE ? ctx->dir : ctx->path);
     }
 
-    ngx_http_postmark_spool_measured(ctx->bytes, ctx->segments,
-                                     ctx->dead_letters);
+    ngx_http_postmark_spool_measured(ctx->segments, ctx->dead_letters);
     ngx_http_postmark_stats_spool(ctx->bytes, ctx->segments,
-                                  ctx->dead_letters);
+                                  ctx->dead_letters, ctx->mark);
 
     if (ctx->fd != NGX_INVALID_FILE) {
         if (ngx_exiting || ngx_terminate || ngx_quit) {

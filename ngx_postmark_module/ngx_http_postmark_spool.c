@@ -25,6 +25,7 @@
 
 #include "ngx_http_postmark_spool.h"
 #include "ngx_http_postmark_file.h"
+#include "ngx_http_postmark_stats.h"
 
 #include <sys/file.h>
 
@@ -102,10 +103,7 @@ typedef struct {
     ngx_http_postmark_segment_t    *active;
     ngx_uint_t                      seq;
 
-    /* the spool's size: last scanned, plus what was written since */
-    off_t                           scanned;
-    off_t                           written;
-    off_t                           written_at_scan;
+    /* as last scanned; the size is all workers', in the shared zone */
     ngx_uint_t                      segments_on_disk;
     ngx_uint_t                      dead_letters;
 
@@ -269,24 +267,6 @@ ngx_http_postmark_segment_abandon(ngx_http_postmark_segment_t *seg)
 
 
 /*
- * Whether "size" more bytes would take the spool past its max_size.  The
- * size is the last scan's, about a second old, plus what this worker wrote
- * since: other workers' writes in that second are not seen.
- */
-
-ngx_int_t
-ngx_http_postmark_spool_full(size_t size)
-{
-    ngx_http_postmark_spool_t  *spool;
-
-    spool = &ngx_http_postmark_spool;
-
-    return spool->scanned + (spool->written - spool->written_at_scan)
-           + (off_t) size > spool->conf->spool_max_size;
-}
-
-
-/*
  * Writes a batch of deliveries into the active segment, all in one group:
  * a received event for each of its spooled destinations, or replayed dead
  * letters.  Returns NGX_OK when the batch's commit will be told the
@@ -323,7 +303,14 @@ ngx_http_postmark_spool_write(ngx_http_postmark_batch_t *b)
         return NGX_ABORT;
     }
 
-    if (ngx_http_postmark_spool_full(size)) {
+    /*
+     * The room is taken for all workers at once.  A write that fails after
+     * this holds it until the next scan measures the spool again.
+     */
+
+    if (!ngx_http_postmark_stats_spool_take(size,
+                                  ngx_http_postmark_spool.conf->spool_max_size))
+    {
         ngx_http_postmark_spool_refused();
         return NGX_DECLINED;
     }
@@ -462,8 +449,6 @@ ngx_http_postmark_spool_reserve(size_t size,
 
     *segment = seg;
     *offset = seg->size + seg->len;
-
-    spool->written += size;
 
     return ngx_http_postmark_segment_append(seg, size);
 }
@@ -1084,27 +1069,14 @@ ngx_http_postmark_read_done(ngx_event_t *ev)
 }
 
 
-/*
- * A scan of the spool's directories begins: what this worker writes from
- * now on is not in what it measures.
- */
-
 void
-ngx_http_postmark_spool_measure(void)
-{
-    ngx_http_postmark_spool.written_at_scan = ngx_http_postmark_spool.written;
-}
-
-
-void
-ngx_http_postmark_spool_measured(off_t bytes, ngx_uint_t segments,
+ngx_http_postmark_spool_measured(ngx_uint_t segments,
     ngx_uint_t dead)
 {
     ngx_http_postmark_spool_t  *spool;
 
     spool = &ngx_http_postmark_spool;
 
-    spool->scanned = bytes;
     spool->segments_on_disk = segments;
     spool->dead_letters = dead;
 }
@@ -1158,7 +1130,7 @@ ngx_http_postmark_spool_stats(off_t *bytes, ngx_uint_t *segments,
 
     spool = &ngx_http_postmark_spool;
 
-    *bytes = spool->scanned + (spool->written - spool->written_at_scan);
+    *bytes = ngx_http_postmark_stats_spool_size();
     *segments = spool->segments_on_disk;
     *dead = spool->dead_letters;
 }

@@ -98,9 +98,7 @@ void ngx_http_postmark_spool_commit(ngx_http_postmark_segment_t *segment,
 ngx_int_t ngx_http_postmark_spool_read(ngx_http_postmark_stored_t *st,
     u_char *buf, ngx_http_postmark_read_pt handler, void *data);
 void ngx_http_postmark_spool_done(ngx_http_postmark_stored_t *st);
-ngx_int_t ngx_http_postmark_spool_full(size_t size);
-void ngx_http_postmark_spool_measure(void);
-void ngx_http_postmark_spool_measured(off_t bytes, ngx_uint_t segments,
+void ngx_http_postmark_spool_measured(ngx_uint_t segments,
     ngx_uint_t dead);
 ngx_int_t ngx_http_postmark_spool_adopt(u_char *path, ngx_fd_t fd, off_t size,
     ngx_http_postmark_record_t *recs, ngx_uint_t n);

@@ -546,17 +546,18 @@ ngx_http_postmark_stats_start(ngx_cycle_t *cycle)
         }
     }
 
+    ngx_http_postmark_zone = z;
+    ngx_http_postmark_set = i;
+
     if (i == 2 * z->workers) {
         ngx_log_error(NGX_LOG_WARN, cycle->log, 0,
                       "postmark: the shared zone has no free rows for this "
                       "worker (%ui sets): its attempts are not held to "
                       "max_concurrent with the others'; reload nginx",
                       2 * z->workers);
+        ngx_http_postmark_set = NGX_ERROR;
         return;
     }
-
-    ngx_http_postmark_zone = z;
-    ngx_http_postmark_set = i;
 
     ngx_http_postmark_timer_init(&ngx_http_postmark_sweeper,
                                  ngx_http_postmark_stats_sweep, cycle->log);
@@ -577,10 +578,12 @@ ngx_http_postmark_stats_stop(void)
         return;
     }
 
-    ngx_http_postmark_timer_stop(&ngx_http_postmark_sweeper);
+    if (ngx_http_postmark_set != (ngx_uint_t) NGX_ERROR) {
+        ngx_http_postmark_timer_stop(&ngx_http_postmark_sweeper);
 
-    ngx_http_postmark_stats_release(z, ngx_http_postmark_set);
-    z->owners[ngx_http_postmark_set] = 0;
+        ngx_http_postmark_stats_release(z, ngx_http_postmark_set);
+        z->owners[ngx_http_postmark_set] = 0;
+    }
 
     ngx_http_postmark_zone = NULL;
 }
@@ -696,7 +699,9 @@ ngx_http_postmark_stats_own(ngx_http_postmark_dest_t *dest)
 
     z = ngx_http_postmark_zone;
 
-    if (z == NULL || dest->slot == NULL) {
+    if (z == NULL || dest->slot == NULL
+        || ngx_http_postmark_set == (ngx_uint_t) NGX_ERROR)
+    {
         return NULL;
     }
 
@@ -970,6 +975,51 @@ ngx_http_postmark_stats_backlog(ngx_http_postmark_dest_t *dest,
 }
 
 
+/* the creation of this worker's oldest pending delivery, as last walked */
+
+void
+ngx_http_postmark_stats_oldest(ngx_http_postmark_dest_t *dest,
+    uint64_t created)
+{
+    ngx_http_postmark_row_t  *row;
+
+    row = ngx_http_postmark_stats_own(dest);
+
+    if (row) {
+        row->oldest = (ngx_atomic_uint_t) created;
+    }
+}
+
+
+/* the age of every worker's oldest, in seconds; 0 when none waits */
+
+ngx_uint_t
+ngx_http_postmark_stats_oldest_age(ngx_http_postmark_dest_t *dest)
+{
+    uint64_t                   oldest, o, now;
+    ngx_uint_t                 i;
+    ngx_time_t                *tp;
+    ngx_http_postmark_zone_t  *z;
+
+    z = ngx_http_postmark_zone;
+    oldest = 0;
+
+    for (i = 0; i < 2 * z->workers; i++) {
+        o = z->rows[i * z->nslots + dest->slot->index].oldest;
+
+        if (o && (oldest == 0 || o < oldest)) {
+            oldest = o;
+        }
+    }
+
+    tp = ngx_timeofday();
+    now = (uint64_t) tp->sec * 1000 + tp->msec;
+
+    return (oldest && now > oldest) ? (ngx_uint_t) ((now - oldest) / 1000)
+                                    : 0;
+}
+
+
 /*
  * The circuit breaker of a destination, one for every worker: a word with
  * the state in its low two bits and, above them, the time (ngx_current_msec,
@@ -1139,11 +1189,16 @@ ngx_http_postmark_breaker_state(ngx_http_postmark_dest_t *dest,
 }
 
 
-/* the spool as this worker's last scan measured it */
+/*
+ * The spool's size for all workers: what the last scan of any worker
+ * measured, plus what every worker wrote since that scan began.  Writes
+ * take their room first, so that workers writing at once cannot together
+ * go past max_size.
+ */
 
 void
 ngx_http_postmark_stats_spool(off_t bytes, ngx_uint_t segments,
-    ngx_uint_t dead)
+    ngx_uint_t dead, ngx_atomic_uint_t mark)
 {
     ngx_http_postmark_totals_t  *t;
 
@@ -1154,8 +1209,62 @@ ngx_http_postmark_stats_spool(off_t bytes, ngx_uint_t segments,
     t = &ngx_http_postmark_zone->totals;
 
     t->spool_bytes = (ngx_atomic_uint_t) bytes;
+    t->spool_written_at_scan = mark;
     t->spool_segments = segments;
     t->dead_letters = dead;
+}
+
+
+/* when a scan begins: what was written before is in what it measures */
+
+ngx_atomic_uint_t
+ngx_http_postmark_stats_spool_mark(void)
+{
+    return ngx_http_postmark_zone
+           ? ngx_http_postmark_zone->totals.spool_written : 0;
+}
+
+
+/* room for "size" more bytes under "max", taken; 0: the spool is full */
+
+ngx_uint_t
+ngx_http_postmark_stats_spool_take(off_t size, off_t max)
+{
+    ngx_atomic_uint_t            before;
+    ngx_http_postmark_totals_t  *t;
+
+    if (ngx_http_postmark_zone == NULL) {
+        return 1;
+    }
+
+    t = &ngx_http_postmark_zone->totals;
+
+    before = ngx_atomic_fetch_add(&t->spool_written, size);
+
+    if ((off_t) (t->spool_bytes + before - t->spool_written_at_scan) + size
+        > max)
+    {
+        (void) ngx_atomic_fetch_add(&t->spool_written, -size);
+        return 0;
+    }
+
+    return 1;
+}
+
+
+off_t
+ngx_http_postmark_stats_spool_size(void)
+{
+    ngx_http_postmark_totals_t  *t;
+
+    if (ngx_http_postmark_zone == NULL) {
+        return 0;
+    }
+
+    t = &ngx_http_postmark_zone->totals;
+
+    return (off_t) (t->spool_bytes + t->spool_written
+                    - t->spool_written_at_scan);
 }
 
 

@@ -119,6 +119,7 @@ typedef struct {
 typedef struct {
     ngx_atomic_t                  in_flight;
     ngx_atomic_t                  pending;
+    ngx_atomic_t                  oldest;         /* ms since the epoch */
 } ngx_http_postmark_row_t;
 
 
@@ -126,7 +127,11 @@ typedef struct {
 
 typedef struct {
     ngx_atomic_t                  rejected[NGX_HTTP_POSTMARK_R_N];
+
+    /* the spool: its size when last scanned, what was written since */
     ngx_atomic_t                  spool_bytes;
+    ngx_atomic_t                  spool_written;
+    ngx_atomic_t                  spool_written_at_scan;
     ngx_atomic_t                  spool_segments;
     ngx_atomic_t                  dead_letters;
     ngx_uint_t                    generation;
@@ -172,6 +177,10 @@ ngx_uint_t ngx_http_postmark_stats_full(ngx_http_postmark_dest_t *dest,
     ngx_uint_t max);
 void ngx_http_postmark_stats_backlog(ngx_http_postmark_dest_t *dest,
     ngx_uint_t pending);
+void ngx_http_postmark_stats_oldest(ngx_http_postmark_dest_t *dest,
+    uint64_t created);
+ngx_uint_t ngx_http_postmark_stats_oldest_age(
+    ngx_http_postmark_dest_t *dest);
 ngx_int_t ngx_http_postmark_breaker_admit(ngx_http_postmark_dest_t *dest,
     ngx_msec_t probe, ngx_msec_t *wait);
 ngx_uint_t ngx_http_postmark_breaker_passed(ngx_http_postmark_dest_t *dest);
@@ -180,7 +189,10 @@ ngx_msec_t ngx_http_postmark_breaker_failed(ngx_http_postmark_dest_t *dest,
 ngx_uint_t ngx_http_postmark_breaker_state(ngx_http_postmark_dest_t *dest,
     ngx_uint_t *failures);
 void ngx_http_postmark_stats_spool(off_t bytes, ngx_uint_t segments,
-    ngx_uint_t dead);
+    ngx_uint_t dead, ngx_atomic_uint_t mark);
+ngx_atomic_uint_t ngx_http_postmark_stats_spool_mark(void);
+ngx_uint_t ngx_http_postmark_stats_spool_take(off_t size, off_t max);
+off_t ngx_http_postmark_stats_spool_size(void);
 
 
 #endif /* _NGX_HTTP_POSTMARK_STATS_H_INCLUDED_ */

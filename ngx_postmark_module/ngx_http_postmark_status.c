@@ -84,7 +84,8 @@ ngx_http_postmark_status_json(ngx_http_request_t *r, ngx_str_t *only)
     if (pmcf->spool.len) {
         item = cJSON_AddObjectToObject(json, "spool");
         if (item) {
-            cJSON_AddNumberToObject(item, "bytes", (double) t->spool_bytes);
+            cJSON_AddNumberToObject(item, "bytes",
+                              (double) ngx_http_postmark_stats_spool_size());
             cJSON_AddNumberToObject(item, "max_size",
                                     (double) pmcf->spool_max_size);
             cJSON_AddNumberToObject(item, "segments",
@@ -222,6 +223,8 @@ ngx_http_postmark_status_dest(ngx_http_postmark_dest_t *dest)
     cJSON_AddStringToObject(json, "circuit_breaker",
                             states[breaker < 3 ? breaker : 0]);
     cJSON_AddNumberToObject(json, "pending", (double) pending);
+    cJSON_AddNumberToObject(json, "oldest_pending_age_seconds",
+                            (double) ngx_http_postmark_stats_oldest_age(dest));
     cJSON_AddNumberToObject(json, "in_flight", (double) in_flight);
     cJSON_AddNumberToObject(json, "max_concurrent",
                             (double) dest->policy.max_concurrent);

@@ -293,6 +293,7 @@ check_body($m, 'after traffic');
 # --- a spooled backlog, while its destination is down -------------------
 
 $down->stop;
+my $backlog_since = time;
 for my $i (1 .. 10) {
     $t->post('/webhook', event(100 + $i), user => 'beta',
              password => 'secret');
@@ -310,6 +311,16 @@ cmp_ok(value($m, 'nginx_postmark_delivery_attempts_total', client => 'beta',
 is(value($m, 'nginx_postmark_webhook_requests_total', client => 'beta',
          outcome => 'spooled'), 10, 'its events were spooled');
 
+# the walk that finds the oldest runs every second or so
+ok(wait_for(sub {
+       $m = scrape();
+       value($m, 'nginx_postmark_oldest_pending_age_seconds',
+             client => 'beta', destination => $beta) >= 3 }, 10),
+   'the age of its oldest pending delivery grows');
+cmp_ok(value($m, 'nginx_postmark_oldest_pending_age_seconds',
+             client => 'beta', destination => $beta), '<=',
+       time - $backlog_since + 1, 'and is no older than the backlog');
+
 $down->start;
 ok(wait_for(sub {
        $m = scrape();
@@ -317,6 +328,10 @@ ok(wait_for(sub {
        && value($m, 'nginx_postmark_deliveries_total', client => 'beta',
                 destination => $beta, outcome => 'delivered') == 10 }, 20),
    'once it is back the backlog empties and every event is delivered');
+ok(wait_for(sub {
+       value(scrape(), 'nginx_postmark_oldest_pending_age_seconds',
+             client => 'beta', destination => $beta) == 0 }, 10),
+   'and nothing pending is old any more');
 
 # --- a reload keeps the counters ------------------------------------------
 

@@ -4,19 +4,21 @@
 # worker: four workers, each connection handed to one of them by the
 # kernel (reuseport), a stand-in that counts the attempts under way at
 # once, and a breaker opened by failures that several workers saw.  An
-# open breaker stays open across a reload.
+# open breaker stays open across a reload.  The spool's max_size holds for
+# large events that several workers write at the same moment.
 
 use strict;
 use warnings;
 
 use Test::More;
+use POSIX ();
 use Time::HiRes qw(time sleep);
 
 use PostmarkTest qw(wait_for);
 use PostmarkTest::Spool qw(event burst arrivals);
 
 my $t = PostmarkTest->new;
-my %s = map { $_ => $t->standin($_) } qw(capped broken held);
+my %s = map { $_ => $t->standin($_) } qw(capped broken held big);
 
 sub client {
     my ($name, $body) = @_;
@@ -38,7 +40,8 @@ events { }
 http {
     %%TEST_GLOBALS_HTTP%%
 
-    postmark_spool %%TESTDIR%%/spool max_size=64m;
+    postmark_spool %%TESTDIR%%/spool max_size=25m;
+    client_max_body_size 16m;
 
     log_format workers '\$pid \$postmark_client \$status';
 
@@ -47,6 +50,7 @@ ${\ client('broken', "retry_backoff 100ms 4s;
         circuit_breaker 3 1s;") }
 ${\ client('held', "retry_backoff 100ms 1s;
         circuit_breaker 2 10s;") }
+${\ client('big', "retry_backoff 1h 1h;") }
 
     server {
         listen 127.0.0.1:%%PORT_8080%% reuseport;
@@ -155,4 +159,42 @@ is($s{held}->count, $before, 'reload: the new workers make no attempt '
    . 'while it is open');
 is(breaker_state('held'), 'open', 'reload: the metrics still say open');
 
-$t->finish;
+# --- max_size for all workers --------------------------------------------
+
+# eight 10 MB events at once, over fresh connections: two fit in 25 MB
+$s{big}->set_mode(status => 500);
+my $text = 'x' x (10 * 1024 * 1024);
+my @pids;
+for my $n (1 .. 8) {
+    my $pid = fork // die "fork: $!";
+    if ($pid == 0) {
+        my $r = $t->post('/webhook', qq({"RecordType":"Inbound",)
+                         . qq("MessageStream":"inbound","MessageID":"m$n",)
+                         . qq("TextBody":"$text"}), user => 'big',
+                         password => 'secret', timeout => 60);
+        POSIX::_exit(!$r ? 9 : $r->{status} == 200 ? 0
+                     : $r->{status} == 503 ? 1 : 2);
+    }
+    push @pids, $pid;
+}
+my %status;
+for (@pids) {
+    waitpid $_, 0;
+    $status{(200, 503, 'other')[$? >> 8] // 'none'}++;
+}
+
+cmp_ok(workers_of('big'), '>=', 2, 'max_size: the events were received by '
+       . 'several workers');
+my $accepted = $status{200} // 0;
+ok($accepted >= 1 && $accepted <= 2, "max_size: $accepted of 8 events of "
+   . '10 MB accepted in 25 MB');
+is($status{503} // 0, 8 - $accepted, 'max_size: the others are answered 503');
+
+my $on_disk = 0;
+$on_disk += -s $_ for glob($t->dir . '/spool/*');
+cmp_ok($on_disk, '<=', 25 * 1024 * 1024, "max_size: $on_disk bytes in the "
+       . 'spool, no more than max_size');
+ok($t->log_lines(qr/postmark spool ".*" is full \(max_size=26214400\)/),
+   'max_size: the error log says the spool is full');
+
+$t->finish(allow => qr/is full/);
