@@ -10,9 +10,10 @@
  * order they became ready, started while the destination has room under
  * its max_concurrent, is not paused by a Retry-After, not gone (410), and
  * its circuit breaker is not open.  The cap and the breaker are those of
- * all workers together, in the shared zone (ngx_http_postmark_stats.c).  A failed attempt waits an exponential
- * backoff with jitter; an event that would be older than retry_max_age
- * before its next attempt goes to the dead letters.
+ * all workers together, in the shared zone (ngx_http_postmark_stats.c).
+ * A failed attempt waits an exponential backoff with jitter; an event that
+ * would be older than retry_max_age before its next attempt goes to the
+ * dead letters.
  *
  * Every attempt is a job of ngx_http_postmark_forward.c with one delivery,
  * so it is sent as a direct forward is: same headers, same webhook-id,
