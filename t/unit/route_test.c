@@ -349,6 +349,18 @@ test_activity(void)
          "/bounces?count=5&offset=0&fromdate=2026-01-05T10%3A00%3A00%2B01%3A00"
          "&todate=2026-01-05T10%3A00%3A00-05%3A00");
 
+    /* the last day of each month, and February's in leap years */
+
+    sent("/stats/outbound?fromdate=2024-02-29&todate=2026-12-31",
+         "/stats/outbound?fromdate=2024-02-29&todate=2026-12-31");
+    sent("/bounces?count=5&offset=0&fromdate=2000-2-29&todate=2026-04-30T23:59",
+         "/bounces?count=5&offset=0&fromdate=2000-02-29"
+         "&todate=2026-04-30T23%3A59");
+    sent("/messages/outbound?count=5&offset=0&fromdate=2026-01-31"
+         "&todate=2026-02-28",
+         "/messages/outbound?count=5&offset=0&fromdate=2026-01-31"
+         "&todate=2026-02-28");
+
     /* text of up to 512 bytes: 256 Cyrillic letters */
 
     {
@@ -402,7 +414,9 @@ test_activity_refused(void)
             "2026-01-01T10:00:00.", "2026-01-01T10:00.5",
             "2026-01-01T10:00:00.1234567890", "2026-01-01T10:00:00+1:00",
             "2026-01-01T10:00:00Zx", "2026-01-01-05:00", "2026/01/01",
-            "2026-01-01T10:00:00+01:00:00", NULL
+            "2026-01-01T10:00:00+01:00:00", "2026-02-29", "2026-02-31",
+            "2026-04-31", "2026-06-31T10:00", "2026-09-31", "2026-11-31",
+            "2100-02-29", "1900-02-29T00:00:00Z", NULL
         };
 
         char  target[200];
