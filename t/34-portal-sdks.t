@@ -108,6 +108,8 @@ my %js_wire = (
     'getDeliveryStatistics' => '/deliverystats',
     'getBounces' => '/bounces?count=100&offset=0&type=HardBounce'
         . '&inactive=true&emailFilter=example.com',
+    'getBounces of a message'
+        => "/bounces?count=100&offset=0&messageID=$MSG",
     'getBounce' => "/bounces/$BOUNCE",
     'getBounceDump' => "/bounces/$BOUNCE/dump",
     'getOutboundOverview' => "/stats/outbound?tag=welcome-email&$range"
@@ -153,13 +155,26 @@ my %rb_wire = (
     'delivery_stats' => '/deliverystats',
     'get_bounces' => '/bounces?count=30&offset=0&type=HardBounce'
         . '&inactive=false',
+    'get_bounces of a message'
+        => "/bounces?count=30&offset=0&messageID=$MSG",
     'get_bounce' => "/bounces/$BOUNCE",
     'dump_bounce' => "/bounces/$BOUNCE/dump",
     'get_stats_totals'
         => '/stats/outbound?tag=welcome-email&fromdate=2026-11-01',
     'get_stats_counts sends' => '/stats/outbound/sends',
     'get_stats_counts bounces' => '/stats/outbound/bounces',
+    'get_stats_counts spam'
+        => "/stats/outbound/spam?$range&messagestream=outbound",
+    'get_stats_counts tracked' => '/stats/outbound/tracked?tag=welcome-email',
+    'get_stats_counts opens' => '/stats/outbound/opens',
+    'get_stats_counts opens platforms' => '/stats/outbound/opens/platforms',
+    'get_stats_counts opens emailclients'
+        => '/stats/outbound/opens/emailclients',
     'get_stats_counts opens readtimes' => '/stats/outbound/opens/readtimes',
+    'get_stats_counts clicks' => '/stats/outbound/clicks',
+    'get_stats_counts clicks browserfamilies'
+        => '/stats/outbound/clicks/browserfamilies',
+    'get_stats_counts clicks platforms' => '/stats/outbound/clicks/platforms',
     'get_stats_counts clicks location' => '/stats/outbound/clicks/location',
     'get_message_streams' => '/message-streams',
     'get_message_stream' => '/message-streams/outbound',
@@ -176,21 +191,28 @@ my %postmark_says = (
 
 # ... and what the portal refuses: status and ErrorCode
 my %js_refused = (
-    getServer => [403, 9010], getWebhooks => [403, 9010],
-    createWebhook => [403, 9010], activateBounce => [403, 9003],
+    getServer => [403, 9010], editServer => [403, 9010],
+    getWebhooks => [403, 9010], getWebhook => [403, 9010],
+    createWebhook => [403, 9010], editWebhook => [403, 9010],
+    deleteWebhook => [403, 9010], activateBounce => [403, 9003],
     bypassBlockedInboundMessage => [403, 9003],
     retryInboundHookForMessage => [403, 9003],
     createSuppressions => [403, 9003], deleteSuppressions => [403, 9003],
     createMessageStream => [405, 9002], editMessageStream => [405, 9002],
-    archiveMessageStream => [403, 9003], sendEmail => [404, 9001],
+    archiveMessageStream => [403, 9003],
+    unarchiveMessageStream => [403, 9003], sendEmail => [404, 9001],
     "getOutboundMessages beyond Postmark's limits" => [422, 700],
 );
 
 my %rb_refused = (
-    server_info => [403, 9010], get_webhooks => [403, 9010],
+    server_info => [403, 9010], update_server_info => [403, 9010],
+    get_webhooks => [403, 9010], get_webhook => [403, 9010],
+    create_webhook => [403, 9010], update_webhook => [403, 9010],
+    delete_webhook => [403, 9010],
     activate_bounce => [403, 9003], create_suppressions => [403, 9003],
     delete_suppressions => [403, 9003],
-    archive_message_stream => [403, 9003], deliver => [404, 9001],
+    archive_message_stream => [403, 9003],
+    unarchive_message_stream => [403, 9003], deliver => [404, 9001],
 );
 
 my %suppressions = map { $_ => 1 } qw(getSuppressions dump_suppressions);
