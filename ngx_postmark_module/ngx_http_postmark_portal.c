@@ -30,6 +30,8 @@ static ngx_int_t ngx_http_postmark_portal_check(ngx_http_request_t *r,
     ngx_http_postmark_ctx_t *ctx, ngx_http_postmark_loc_conf_t *plcf);
 static ngx_int_t ngx_http_postmark_portal_key(ngx_http_request_t *r,
     ngx_http_postmark_client_t *client, char **reason);
+static ngx_int_t ngx_http_postmark_portal_path(ngx_http_request_t *r,
+    ngx_str_t *prefix, ngx_str_t *path, u_char **query);
 static ngx_int_t ngx_http_postmark_portal_route(ngx_http_request_t *r,
     ngx_http_postmark_ctx_t *ctx, ngx_http_postmark_loc_conf_t *plcf);
 static void ngx_http_postmark_portal_body(ngx_http_request_t *r);
@@ -86,31 +88,25 @@ ngx_http_postmark_portal_handler(ngx_http_request_t *r)
 /*
  * "_deliveries" after the prefix is the module's, not Postmark's (none of
  * Postmark's paths starts with "_"): the client's view of its own
- * destinations.  NGX_DECLINED for every other path.
+ * destinations.  It is matched on the raw request target, as every other
+ * portal path is: an encoded or dotted form ("%5Fdeliveries",
+ * "x/../_deliveries"), which nginx's URI has decoded and normalised, is
+ * left to the route core, which refuses it.  NGX_DECLINED for every
+ * other path.
  */
 
 static ngx_int_t
 ngx_http_postmark_portal_own(ngx_http_request_t *r,
     ngx_http_postmark_ctx_t *ctx, ngx_http_postmark_loc_conf_t *plcf)
 {
-    u_char     *path;
-    size_t      len;
+    u_char     *query;
     ngx_int_t   rc;
+    ngx_str_t   path;
 
-    if (r->uri.len < plcf->prefix.len) {
-        return NGX_DECLINED;
-    }
-
-    path = r->uri.data + plcf->prefix.len;
-    len = r->uri.len - plcf->prefix.len;
-
-    if (len && path[0] == '/') {
-        path++;
-        len--;
-    }
-
-    if (len != sizeof("_deliveries") - 1
-        || ngx_strncmp(path, "_deliveries", len) != 0)
+    if (ngx_http_postmark_portal_path(r, &plcf->prefix, &path, &query)
+        != NGX_OK
+        || path.len != sizeof("/_deliveries") - 1
+        || ngx_strncmp(path.data, "/_deliveries", path.len) != 0)
     {
         return NGX_DECLINED;
     }
@@ -278,24 +274,51 @@ ngx_http_postmark_portal_key(ngx_http_request_t *r,
 
 
 /*
- * The raw request target, as the caller sent it: nginx's own URI is
- * already decoded and normalised, and hostile forms must be refused, not
- * repaired.  What follows the location's prefix is the Postmark path.
+ * The Postmark path of the raw request target, as the caller sent it:
+ * nginx's own URI is already decoded and normalised, and hostile forms
+ * must be refused, not repaired.  The path is what follows the location's
+ * prefix (a prefix ending in "/" leaves it to the path), up to "?";
+ * "query" is the "?", or NULL.  NGX_DECLINED when the raw target does not
+ * start with the prefix.
  */
+
+static ngx_int_t
+ngx_http_postmark_portal_path(ngx_http_request_t *r, ngx_str_t *prefix,
+    ngx_str_t *path, u_char **query)
+{
+    u_char  *last;
+
+    if (r->unparsed_uri.len < prefix->len
+        || ngx_strncmp(r->unparsed_uri.data, prefix->data, prefix->len) != 0)
+    {
+        return NGX_DECLINED;
+    }
+
+    path->data = r->unparsed_uri.data + prefix->len;
+
+    if (prefix->data[prefix->len - 1] == '/') {
+        path->data--;
+    }
+
+    last = r->unparsed_uri.data + r->unparsed_uri.len;
+    *query = ngx_strlchr(path->data, last, '?');
+    path->len = (*query ? *query : last) - path->data;
+
+    return NGX_OK;
+}
+
 
 static ngx_int_t
 ngx_http_postmark_portal_route(ngx_http_request_t *r,
     ngx_http_postmark_ctx_t *ctx, ngx_http_postmark_loc_conf_t *plcf)
 {
     int                         method;
-    u_char                     *path, *query, *last;
-    ngx_str_t                  *prefix;
+    u_char                     *query, *last;
+    ngx_str_t                   path;
     ngx_http_postmark_route_t  *rt;
 
-    prefix = &plcf->prefix;
-
-    if (r->unparsed_uri.len < prefix->len
-        || ngx_strncmp(r->unparsed_uri.data, prefix->data, prefix->len) != 0)
+    if (ngx_http_postmark_portal_path(r, &plcf->prefix, &path, &query)
+        != NGX_OK)
     {
         return ngx_http_postmark_portal_refuse(r, NGX_HTTP_BAD_REQUEST,
                    NGX_HTTP_POSTMARK_E_TARGET,
@@ -303,16 +326,7 @@ ngx_http_postmark_portal_route(ngx_http_request_t *r,
                    "encoded characters, dot segments or doubled slashes");
     }
 
-    /* a prefix ending in "/" leaves it to the Postmark path */
-
-    path = r->unparsed_uri.data + prefix->len;
-
-    if (prefix->data[prefix->len - 1] == '/') {
-        path--;
-    }
-
     last = r->unparsed_uri.data + r->unparsed_uri.len;
-    query = ngx_strlchr(path, last, '?');
 
     switch (r->method) {
 
@@ -345,9 +359,8 @@ ngx_http_postmark_portal_route(ngx_http_request_t *r,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    ngx_http_postmark_route(method, &ctx->client->scope, (char *) path,
-                            (query ? query : last) - path,
-                            query ? (char *) query + 1 : NULL,
+    ngx_http_postmark_route(method, &ctx->client->scope, (char *) path.data,
+                            path.len, query ? (char *) query + 1 : NULL,
                             query ? (size_t) (last - query - 1) : 0, rt);
 
     if (rt->status) {

@@ -12,6 +12,12 @@
 #include "ngx_http_postmark_endpoint.h"
 
 
+/* bytes of a caller's parameter name a refusal quotes, at most */
+
+#define NGX_HTTP_POSTMARK_QUOTED      32
+#define NGX_HTTP_POSTMARK_QUOTED_MAX  (4 * NGX_HTTP_POSTMARK_QUOTED + 4)
+
+
 typedef struct {
     const char  *data;
     size_t       len;
@@ -35,8 +41,11 @@ static int ngx_http_postmark_route_target(const ngx_http_postmark_endpoint_t *e,
     ngx_http_postmark_span_t *item, ngx_http_postmark_route_t *rt);
 static int ngx_http_postmark_route_query(const ngx_http_postmark_endpoint_t *e,
     const char *query, size_t len, ngx_http_postmark_route_t *rt);
+static void ngx_http_postmark_route_no_query(const char *query, size_t len,
+    ngx_http_postmark_route_t *rt);
 static int ngx_http_postmark_query_name(const char *raw, size_t len,
     char *name);
+static void ngx_http_postmark_quote(const char *raw, size_t len, char *out);
 
 
 void
@@ -67,8 +76,7 @@ ngx_http_postmark_route(int method, const ngx_http_postmark_scope_t *scope,
     }
 
     if (query_len && e->params == ngx_http_postmark_no_params) {
-        ngx_http_postmark_refuse(rt, 400, NGX_HTTP_POSTMARK_E_QUERY,
-                                 "this call takes no query parameters");
+        ngx_http_postmark_route_no_query(query, query_len, rt);
         return;
     }
 
@@ -430,6 +438,7 @@ ngx_http_postmark_route_query(const ngx_http_postmark_endpoint_t *e,
     char                              value[NGX_HTTP_POSTMARK_PARAMS]
                                            [NGX_HTTP_POSTMARK_ESCAPED];
     char                              meta[NGX_HTTP_POSTMARK_ESCAPED];
+    char                              quoted[NGX_HTTP_POSTMARK_QUOTED_MAX];
     int                               by_id;
     long                              count, offset, number;
     size_t                            i, end, eq, n, k, nmeta;
@@ -458,9 +467,10 @@ ngx_http_postmark_route_query(const ngx_http_postmark_endpoint_t *e,
         for (eq = 0; eq < n && p[eq] != '='; eq++) { /* void */ }
 
         if (ngx_http_postmark_query_name(p, eq, name) != 0) {
+            ngx_http_postmark_quote(p, eq, quoted);
             ngx_http_postmark_refuse(rt, 400, NGX_HTTP_POSTMARK_E_QUERY,
                                      "the query has an empty or invalid "
-                                     "parameter name");
+                                     "parameter name: \"%s\"", quoted);
             return -1;
         }
 
@@ -594,6 +604,33 @@ ngx_http_postmark_route_query(const ngx_http_postmark_endpoint_t *e,
 
 
 /*
+ * A call that takes no parameters got some: the refusal names the first
+ * one, as it names a parameter another call does not take.
+ */
+
+static void
+ngx_http_postmark_route_no_query(const char *query, size_t len,
+    ngx_http_postmark_route_t *rt)
+{
+    char    quoted[NGX_HTTP_POSTMARK_QUOTED_MAX];
+    size_t  i, end;
+
+    for (i = 0; i < len && query[i] == '&'; i++) { /* void */ }
+
+    for (end = i; end < len && query[end] != '&' && query[end] != '=';
+         end++)
+    {
+        /* void */
+    }
+
+    ngx_http_postmark_quote(query + i, end - i, quoted);
+    ngx_http_postmark_refuse(rt, 400, NGX_HTTP_POSTMARK_E_QUERY,
+                             "this call takes no query parameters "
+                             "(got \"%s\")", quoted);
+}
+
+
+/*
  * A name as matched: lowercase, without underscores.  Names are ASCII
  * letters, digits and "_" only (a metadata key may also have "-" and
  * "."): anything else, or an empty name, is refused.
@@ -628,4 +665,42 @@ ngx_http_postmark_query_name(const char *raw, size_t len, char *name)
     name[n] = '\0';
 
     return n ? 0 : -1;
+}
+
+
+/*
+ * A caller's name as a refusal quotes it: at most 32 bytes of it, then
+ * "...", printable ASCII as it came and every other byte (and the quote
+ * and the backslash) as "\xHH", so that neither the answer nor the log
+ * line the refusal becomes carries a control byte of the caller's.
+ */
+
+static void
+ngx_http_postmark_quote(const char *raw, size_t len, char *out)
+{
+    size_t          i;
+    unsigned char   c;
+
+    static const char  hex[] = "0123456789abcdef";
+
+    for (i = 0; i < len && i < NGX_HTTP_POSTMARK_QUOTED; i++) {
+        c = (unsigned char) raw[i];
+
+        if (c > 0x20 && c < 0x7f && c != '"' && c != '\\') {
+            *out++ = (char) c;
+            continue;
+        }
+
+        *out++ = '\\';
+        *out++ = 'x';
+        *out++ = hex[c >> 4];
+        *out++ = hex[c & 0xf];
+    }
+
+    if (len > NGX_HTTP_POSTMARK_QUOTED) {
+        memcpy(out, "...", 3);
+        out += 3;
+    }
+
+    *out = '\0';
 }

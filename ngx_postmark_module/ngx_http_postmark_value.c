@@ -33,6 +33,7 @@ static int ngx_http_postmark_is_name(const char *s, size_t len, size_t max,
 
 static int ngx_http_postmark_is_uuid(const char *s, size_t len);
 static int ngx_http_postmark_date(const char *s, size_t len, char *out);
+static int ngx_http_postmark_days(int year, int month);
 static int ngx_http_postmark_number(const char *s, size_t len, size_t max,
     long *value);
 
@@ -446,6 +447,15 @@ ngx_http_postmark_date(const char *s, size_t len, char *out)
         return -1;
     }
 
+    /*
+     * a day the month has: Postmark refuses what is not a date ("A
+     * parameter should be a date/time value"), and 2026-02-31 is none
+     */
+
+    if (f[2] > ngx_http_postmark_days(f[0], f[1])) {
+        return -1;
+    }
+
     out += sprintf(out, "%04d-%02d-%02d", f[0], f[1], f[2]);
 
     if (i == 3) {
@@ -488,6 +498,23 @@ ngx_http_postmark_date(const char *s, size_t len, char *out)
     *out = '\0';
 
     return s == end ? 0 : -1;
+}
+
+
+/* the days of a month, with the Gregorian calendar's leap years */
+
+static int
+ngx_http_postmark_days(int year, int month)
+{
+    static const int  days[] = {
+        31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31
+    };
+
+    if (month == 2 && year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)) {
+        return 29;
+    }
+
+    return days[month - 1];
 }
 
 

@@ -1,7 +1,8 @@
 #!/usr/bin/perl
 
-# The Templates API route core, tested on its own in C (built by
-# "make unit" with ASan and UBSan).
+# The portal's route core (templates and activity: what a client's portal
+# may call, how each call is rebuilt, what is refused), tested on its own
+# in C (built by "make unit" with ASan and UBSan).
 
 use strict;
 use warnings;

@@ -186,15 +186,19 @@ for my $case (@allowed) {
     my ($target, $upstream, $answer, $op) = @$case;
     my $name = "GET $target";
 
+    # an Accept of the caller's own: what reaches Postmark is the module's
     $api->clear;
     my $r = call('GET', $target,
                  headers => { Cookie => 'portal=1', 'X-Custom' => 'evil',
-                              'Content-Type' => 'application/json' });
+                              'Content-Type' => 'application/json',
+                              Accept => 'text/html, */*;q=0.1' });
 
     is($r->{status}, 200, "$name: 200");
     my $want = read_file(repo_root() . "/t/data/api/$answer.json");
     chomp $want;
     is($r->{body}, $want, "$name: Postmark's answer, byte for byte");
+    is($r->{headers}{'content-type'}, 'application/json; charset=utf-8',
+       "$name: Postmark's Content-Type, as it sent it");
     ok(!exists $r->{headers}{'set-cookie'}, "$name: no cookie of Postmark's");
 
     my @got = $api->requests;
@@ -203,6 +207,8 @@ for my $case (@allowed) {
        "$name: canonical at Postmark");
     is($got[0]{headers}{'x-postmark-server-token'}, $token{acme},
        "$name: the client's real token");
+    is($got[0]{headers}{accept}, 'application/json',
+       "$name: Accept: application/json, as Postmark requires");
     is_deeply([sort grep { $_ ne 'content-length' } keys %{ $got[0]{headers} }],
               [qw(accept host user-agent x-postmark-server-token)],
               "$name: no header of the caller's, no Content-Type on a GET");
@@ -224,6 +230,8 @@ for my $case (["/messages/outbound/$IN/details", 422, 701],
     my $r = call('GET', $target);
     is($r->{status}, $status, "GET $target: Postmark's $status");
     is(error_of($r)->{ErrorCode}, $code, "GET $target: ErrorCode $code");
+    is($r->{headers}{'content-type'}, 'application/json; charset=utf-8',
+       "GET $target: with Postmark's Content-Type");
 }
 
 # --- what each client's portal was given --------------------------------
@@ -291,11 +299,43 @@ for my $case (['no key', 'acme', undef], ['wrong key', 'acme', 'guess'],
     is($api->count, 0, "$name: Postmark not called");
 }
 
-my $r = call('GET', '/stats/outbound', key => undef,
-             headers => { 'X-Postmark-Account-Token' => $key{acme} });
-is($r->{status}, 400, 'an account token: 400');
-like(error_of($r)->{Message}, qr/X-Postmark-Account-Token is not accepted/,
-     'an account token: says why');
+# an account token is refused even beside the client's own, valid key:
+# the portal serves one server, and an account token reaches them all
+for my $case (['an account token with a valid portal key', $key{acme}],
+              ['an account token alone', undef])
+{
+    my ($name, $key) = @$case;
+    $api->clear;
+    my $r = call('GET', '/stats/outbound', key => $key,
+                 headers => { 'X-Postmark-Account-Token' => $token{acme} });
+    is($r->{status}, 400, "$name: 400");
+    is(error_of($r)->{ErrorCode}, 9007, "$name: ErrorCode 9007");
+    like(error_of($r)->{Message}, qr/X-Postmark-Account-Token is not accepted/,
+         "$name: says why");
+    is($api->count, 0, "$name: Postmark not called");
+}
+
+# methods no activity path takes: 405 with what it does take, and Postmark
+# never called; HEAD's answer has the head only
+for my $case (['HEAD', '/stats/outbound'], ['HEAD', "/bounces/$BOUNCE"],
+              ['OPTIONS', '/messages/outbound?count=10&offset=0'],
+              ['OPTIONS', '/deliverystats'],
+              ['PROPFIND', "/messages/outbound/$MSG/details"],
+              ['PURGE', '/bounces?count=10&offset=0'])
+{
+    my ($method, $target) = @$case;
+    my $name = "$method $target";
+    $api->clear;
+    my $r = call($method, $target);
+    is($r && $r->{status}, 405, "$name: 405");
+    is($r && $r->{headers}{allow}, 'GET', "$name: Allow: GET");
+    if ($method eq 'HEAD') {
+        is($r && $r->{body}, '', "$name: no body");
+    } else {
+        is(error_of($r)->{ErrorCode}, 9002, "$name: ErrorCode 9002");
+    }
+    is($api->count, 0, "$name: Postmark not called");
+}
 
 # --- hostile requests: refused, and Postmark never hears of them ---------
 

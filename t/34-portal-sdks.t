@@ -2,10 +2,12 @@
 
 # The official SDKs, unmodified, read a client's activity through its
 # portal: postmark.js from npm (pinned in t/sdk/package-lock.json) and
-# Debian's ruby-postmark.  Each viewer's call works in the shape the SDK
-# sends it and reaches Postmark canonical, with the client's real token;
-# each call the portal refuses gives the SDK an error it understands, with
-# the status and ErrorCode that say why, and never reaches Postmark.
+# Debian's ruby-postmark; and, at a location that has both, edit the
+# client's templates and read its activity through the same client.  Each
+# viewer's call works in the shape the SDK sends it and reaches Postmark
+# canonical, with the client's real token; each call the portal refuses
+# gives the SDK an error it understands, with the status and ErrorCode
+# that say why, and never reaches Postmark.
 
 use strict;
 use warnings;
@@ -20,10 +22,12 @@ use PostmarkTest::Sdk;
 
 my %token = (acme => 'acme-real-server-token-sdk',
              globex => 'globex-real-server-token-sdk',
-             initech => 'initech-real-server-token-sdk');
+             initech => 'initech-real-server-token-sdk',
+             hooli => 'hooli-real-server-token-sdk');
 my %key = (acme => 'acme-portal-key-for-activity',
            globex => 'globex-portal-key-for-activity',
-           initech => 'initech-portal-key-for-activity');
+           initech => 'initech-portal-key-for-activity',
+           hooli => 'hooli-portal-key-for-both');
 
 my $t = PostmarkTest->new;
 my $api = $t->standin('api', handler => PostmarkTest::PostmarkApi::handler(
@@ -55,11 +59,20 @@ http {
         portal_key    $key{initech};
     }
 
+    # the whole portal at one location: templates to edit, and activity
+    postmark_client hooli {
+        server_token  $token{hooli};
+        portal_key    $key{hooli};
+        templates     full;
+        activity      on;
+    }
+
     server {
         listen 127.0.0.1:%%PORT_8080%%;
         location /portal/acme/postmark/ { postmark_portal acme; }
         location /portal/globex/postmark/ { postmark_portal globex; }
         location /portal/initech/postmark/ { postmark_portal initech; }
+        location /portal/hooli/postmark/ { postmark_portal hooli; }
     }
 }
 EOF
@@ -108,6 +121,8 @@ my %js_wire = (
     'getDeliveryStatistics' => '/deliverystats',
     'getBounces' => '/bounces?count=100&offset=0&type=HardBounce'
         . '&inactive=true&emailFilter=example.com',
+    'getBounces of a message'
+        => "/bounces?count=100&offset=0&messageID=$MSG",
     'getBounce' => "/bounces/$BOUNCE",
     'getBounceDump' => "/bounces/$BOUNCE/dump",
     'getOutboundOverview' => "/stats/outbound?tag=welcome-email&$range"
@@ -153,13 +168,26 @@ my %rb_wire = (
     'delivery_stats' => '/deliverystats',
     'get_bounces' => '/bounces?count=30&offset=0&type=HardBounce'
         . '&inactive=false',
+    'get_bounces of a message'
+        => "/bounces?count=30&offset=0&messageID=$MSG",
     'get_bounce' => "/bounces/$BOUNCE",
     'dump_bounce' => "/bounces/$BOUNCE/dump",
     'get_stats_totals'
         => '/stats/outbound?tag=welcome-email&fromdate=2026-11-01',
     'get_stats_counts sends' => '/stats/outbound/sends',
     'get_stats_counts bounces' => '/stats/outbound/bounces',
+    'get_stats_counts spam'
+        => "/stats/outbound/spam?$range&messagestream=outbound",
+    'get_stats_counts tracked' => '/stats/outbound/tracked?tag=welcome-email',
+    'get_stats_counts opens' => '/stats/outbound/opens',
+    'get_stats_counts opens platforms' => '/stats/outbound/opens/platforms',
+    'get_stats_counts opens emailclients'
+        => '/stats/outbound/opens/emailclients',
     'get_stats_counts opens readtimes' => '/stats/outbound/opens/readtimes',
+    'get_stats_counts clicks' => '/stats/outbound/clicks',
+    'get_stats_counts clicks browserfamilies'
+        => '/stats/outbound/clicks/browserfamilies',
+    'get_stats_counts clicks platforms' => '/stats/outbound/clicks/platforms',
     'get_stats_counts clicks location' => '/stats/outbound/clicks/location',
     'get_message_streams' => '/message-streams',
     'get_message_stream' => '/message-streams/outbound',
@@ -176,21 +204,28 @@ my %postmark_says = (
 
 # ... and what the portal refuses: status and ErrorCode
 my %js_refused = (
-    getServer => [403, 9010], getWebhooks => [403, 9010],
-    createWebhook => [403, 9010], activateBounce => [403, 9003],
+    getServer => [403, 9010], editServer => [403, 9010],
+    getWebhooks => [403, 9010], getWebhook => [403, 9010],
+    createWebhook => [403, 9010], editWebhook => [403, 9010],
+    deleteWebhook => [403, 9010], activateBounce => [403, 9003],
     bypassBlockedInboundMessage => [403, 9003],
     retryInboundHookForMessage => [403, 9003],
     createSuppressions => [403, 9003], deleteSuppressions => [403, 9003],
     createMessageStream => [405, 9002], editMessageStream => [405, 9002],
-    archiveMessageStream => [403, 9003], sendEmail => [404, 9001],
+    archiveMessageStream => [403, 9003],
+    unarchiveMessageStream => [403, 9003], sendEmail => [404, 9001],
     "getOutboundMessages beyond Postmark's limits" => [422, 700],
 );
 
 my %rb_refused = (
-    server_info => [403, 9010], get_webhooks => [403, 9010],
+    server_info => [403, 9010], update_server_info => [403, 9010],
+    get_webhooks => [403, 9010], get_webhook => [403, 9010],
+    create_webhook => [403, 9010], update_webhook => [403, 9010],
+    delete_webhook => [403, 9010],
     activate_bounce => [403, 9003], create_suppressions => [403, 9003],
     delete_suppressions => [403, 9003],
-    archive_message_stream => [403, 9003], deliver => [404, 9001],
+    archive_message_stream => [403, 9003],
+    unarchive_message_stream => [403, 9003], deliver => [404, 9001],
 );
 
 my %suppressions = map { $_ => 1 } qw(getSuppressions dump_suppressions);
@@ -255,6 +290,82 @@ for my $client (qw(acme globex initech)) {
     check('ruby-postmark', $client, \%rb_wire, \%rb_refused,
           ruby($client, $key{$client}));
 }
+
+# --- templates and activity at one location -------------------------------
+
+# a client with "templates full" and "activity on": each SDK edits its
+# templates and reads its activity through the same client object
+my %both_js = (
+    getTemplates => 'GET /templates?Count=100&Offset=0',
+    getBounces => 'GET /bounces?count=100&offset=0',
+    createTemplate => 'POST /templates',
+    getDeliveryStatistics => 'GET /deliverystats',
+    editTemplate => 'PUT /templates/welcome-v1',
+    getOutboundOverview => 'GET /stats/outbound',
+    deleteTemplate => 'DELETE /templates/5678',
+    getOutboundMessageDetails => "GET /messages/outbound/$MSG/details",
+    getTemplate => 'GET /templates/welcome-v1',
+);
+my %both_js_refused = (getServer => [403, 9010],
+                       sendEmailWithTemplate => [404, 9001]);
+
+my %both_rb = (
+    get_templates => 'GET /templates?Count=30&Offset=0',
+    get_bounces => 'GET /bounces?count=30&offset=0',
+    create_template => 'POST /templates',
+    delivery_stats => 'GET /deliverystats',
+    update_template => 'PUT /templates/welcome-v1',
+    get_stats_totals => 'GET /stats/outbound',
+    delete_template => 'DELETE /templates/5678',
+    get_message => "GET /messages/outbound/$MSG/details",
+    get_template => 'GET /templates/welcome-v1',
+);
+my %both_rb_refused = (server_info => [403, 9010],
+                       deliver_with_template => [404, 9001]);
+
+sub both {
+    my ($sdk_name, $wire, $refused, @results) = @_;
+    my $prefix = "$sdk_name, templates and activity at one location";
+
+    is_deeply([sort map { $_->{call} } @results],
+              [sort keys(%$wire), keys(%$refused)], "$prefix: every call ran")
+        or diag explain \@results;
+
+    for my $r (@results) {
+        my $name = "$prefix: $r->{call}";
+
+        if ($wire->{ $r->{call} }) {
+            ok($r->{ok}, "$name: works") or diag explain $r;
+            next;
+        }
+
+        my ($status, $code) = @{ $refused->{ $r->{call} } };
+        ok(!$r->{ok} && ($r->{status} // 0) == $status
+           && ($r->{code} // 0) == $code,
+           "$name: an SDK error with status $status, ErrorCode $code")
+            or diag explain $r;
+    }
+
+    my @got = map { "$_->{method} $_->{path}" } $api->requests;
+    is_deeply([sort @got], [sort values %$wire],
+              "$prefix: Postmark got exactly the allowed calls, canonical");
+    ok(!grep({ ($_->{headers}{'x-postmark-server-token'} // '')
+               ne $token{hooli} } $api->requests),
+       "$prefix: each with the client's real token");
+
+    my ($create) = grep { $_->{method} eq 'POST' } $api->requests;
+    is($create && decode_json($create->{body})->{Alias}, 'onboarding',
+       "$prefix: the new template's JSON arrives as the SDK sent it");
+
+    $api->clear;
+}
+
+both('postmark.js', \%both_js, \%both_js_refused,
+     PostmarkTest::Sdk::node('portal.js', $port, '/portal/hooli/postmark',
+                             $key{hooli}));
+both('ruby-postmark', \%both_rb, \%both_rb_refused,
+     PostmarkTest::Sdk::ruby('portal.rb', $port, '/portal/hooli/postmark/',
+                             $key{hooli}));
 
 # what the SDKs make of Postmark's answers
 my ($bounces) = grep { $_->{call} eq 'getBounces' } node('acme', $key{acme});

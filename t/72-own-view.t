@@ -60,7 +60,7 @@ sub view {
     my ($client, $key, %opt) = @_;
     my %h = (Accept => 'application/json');
     $h{'X-Postmark-Server-Token'} = $key if defined $key;
-    return $t->post("/portal/$client/_deliveries", $opt{body},
+    return $t->post($opt{target} // "/portal/$client/_deliveries", $opt{body},
                     method => $opt{method} // 'GET', headers => \%h);
 }
 
@@ -117,5 +117,32 @@ is(view('acme', 'acme-real-server-token-5e21')->{status}, 401,
 my $post = view('acme', $key{acme}, method => 'POST', body => '{}');
 is($post->{status}, 405, 'the view is read-only');
 like($post->{headers}{allow} // '', qr/GET/, 'and says what it takes');
+
+# --- the view's path is matched as it was sent ----------------------------
+
+# nginx decodes and normalises its own URI; the portal reads the raw
+# target, so an encoded or dotted form of the view's path is refused as
+# any such form of Postmark's paths is, never served
+for my $target ('/portal/acme/%5Fdeliveries', '/portal/acme/%5fdeliveries',
+                '/portal/acme/_deliverie%73', '/portal/acme/x/../_deliveries',
+                '/portal/acme/./_deliveries', '/portal/acme//_deliveries',
+                '/portal/acme/_deliveries/.',
+                '/portal/beta/../acme/_deliveries')
+{
+    my $r = view('acme', $key{acme}, target => $target);
+    my $e = eval { decode_json($r->{body}) } || {};
+    is($r->{status}, 400, "$target: 400, not the view");
+    is($e->{ErrorCode}, 9004, "$target: Postmark's shape, ErrorCode 9004")
+        or diag $r->{body};
+    ok(!exists $e->{destinations} && $r->{body} !~ /helpdesk|crm/,
+       "$target: nothing of the view");
+}
+
+for my $target ('/portal/acme/_deliveries', '/portal/acme/_deliveries?x=1') {
+    my $r = view('acme', $key{acme}, target => $target);
+    my $v = eval { decode_json($r->{body}) } || {};
+    is($r->{status}, 200, "$target: the view");
+    is($v->{client}, 'acme', "$target: the client's own");
+}
 
 $t->finish;

@@ -48,12 +48,25 @@ push @lines, "GET /templates?Count=10&Offset=0\n", "POST /templates\n",
              "GET /message-streams?MessageStreamType=All\n",
              "GET /message-streams/outbound/suppressions/dump?Origin=Admin\n";
 
+# the second byte as route_fuzz.c reads it: templates (0 off, 1 read-only,
+# 2 full) are the byte % 3, activity its bit 2, suppressions its bit 3
+sub scope {
+    my ($templates, $activity, $suppressions) = @_;
+    for my $b (0 .. 255) {
+        return chr($b) if $b % 3 == $templates && ($b >> 2 & 1) == $activity
+                          && ($b >> 3 & 1) == $suppressions;
+    }
+    die "no byte for scope @_";
+}
+
 # methods in the first byte; the client's scope in the second: templates
 # full with activity and suppressions, or read-only with activity
+my @scopes = (scope(2, 1, 1), scope(1, 1, 0));
+
 for my $line (@lines) {
     chomp $line;
     my ($m, $target) = split / /, $line, 2;
-    seed($route, chr($method{$m} // 0) . chr($_) . $target) for 0x0e, 0x05;
+    seed($route, chr($method{$m} // 0) . $_ . $target) for @scopes;
 }
 
 my @ambiguous = (

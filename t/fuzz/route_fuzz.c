@@ -4,9 +4,10 @@
  * method, the second the client's scope (templates off, read-only or
  * full; activity; suppressions), the rest is the request target after the
  * location's prefix.  Whatever the input: a refusal carries nothing to
- * send; an allowed call is canonical, within the client's scope, never a
- * write but to templates, never one of the endpoints that reveal secrets;
- * and its canonical target, routed again, is allowed as itself.
+ * send, and its message is printable ASCII; an allowed call is canonical,
+ * within the client's scope, never a write but to templates, never one of
+ * the endpoints that reveal secrets; and its canonical target, routed
+ * again, is allowed as itself.
  */
 
 
@@ -38,6 +39,21 @@ canonical(const char *s)
         }
 
         return 0;
+    }
+
+    return 1;
+}
+
+
+/* printable ASCII only: a refusal never echoes a control byte */
+
+static int
+printable(const char *s)
+{
+    for ( /* void */ ; *s; s++) {
+        if ((unsigned char) *s < 0x20 || (unsigned char) *s >= 0x7f) {
+            return 0;
+        }
     }
 
     return 1;
@@ -94,6 +110,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (rt.status) {
         check(rt.status >= 400 && rt.status < 500);
         check(rt.error_code > 0 && rt.message[0] != '\0');
+        check(printable(rt.message));
         check(rt.op == NULL && rt.method == NGX_HTTP_POSTMARK_M_OTHER);
         check(rt.target[0] == '\0' && rt.name[0] == '\0' && !rt.body);
         check((rt.status == 405) == (rt.allow != NULL));

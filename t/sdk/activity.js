@@ -45,6 +45,7 @@ const calls = [
     ["getDeliveryStatistics", () => client.getDeliveryStatistics()],
     ["getBounces", () => client.getBounces({
         type: "HardBounce", inactive: true, emailFilter: "example.com" })],
+    ["getBounces of a message", () => client.getBounces({ messageID: MSG })],
     ["getBounce", () => client.getBounce(BOUNCE.toString())],
     ["getBounceDump", () => client.getBounceDump(BOUNCE.toString())],
     ["getOutboundOverview", () => client.getOutboundOverview({
@@ -72,9 +73,15 @@ const calls = [
 
     // what the proxy never lets through
     ["getServer", () => client.getServer()],
+    ["editServer", () => client.editServer({
+        BounceHookUrl: "https://evil.example/hook" })],
     ["getWebhooks", () => client.getWebhooks()],
+    ["getWebhook", () => client.getWebhook(1234)],
     ["createWebhook", () => client.createWebhook({
         Url: "https://evil.example/hook" })],
+    ["editWebhook", () => client.editWebhook(1234, {
+        Url: "https://evil.example/hook" })],
+    ["deleteWebhook", () => client.deleteWebhook(1234)],
     ["activateBounce", () => client.activateBounce(BOUNCE.toString())],
     ["bypassBlockedInboundMessage",
         () => client.bypassBlockedInboundMessage(INBOUND)],
@@ -89,6 +96,8 @@ const calls = [
     ["editMessageStream", () => client.editMessageStream("outbound",
         { Name: "x" })],
     ["archiveMessageStream", () => client.archiveMessageStream("outbound")],
+    ["unarchiveMessageStream",
+        () => client.unarchiveMessageStream("outbound")],
     ["sendEmail", () => client.sendEmail({
         From: "a@example.com", To: "b@example.com", Subject: "x",
         TextBody: "x" })],

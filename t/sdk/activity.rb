@@ -36,6 +36,7 @@ calls = [
   ['get_bounces', -> {
     client.get_bounces(type: 'HardBounce', inactive: false)
   }],
+  ['get_bounces of a message', -> { client.get_bounces(messageID: msg) }],
   ['get_bounce', -> { client.get_bounce(bounce) }],
   ['dump_bounce', -> { client.dump_bounce(bounce) }],
   ['get_stats_totals', -> {
@@ -43,8 +44,30 @@ calls = [
   }],
   ['get_stats_counts sends', -> { client.get_stats_counts(:sends) }],
   ['get_stats_counts bounces', -> { client.get_stats_counts(:bounces) }],
+  ['get_stats_counts spam', -> {
+    client.get_stats_counts(:spam, fromdate: '2026-11-01',
+                                   todate: '2026-11-30',
+                                   messagestream: 'outbound')
+  }],
+  ['get_stats_counts tracked', -> {
+    client.get_stats_counts(:tracked, tag: 'welcome-email')
+  }],
+  ['get_stats_counts opens', -> { client.get_stats_counts(:opens) }],
+  ['get_stats_counts opens platforms', -> {
+    client.get_stats_counts(:opens, type: :platforms)
+  }],
+  ['get_stats_counts opens emailclients', -> {
+    client.get_stats_counts(:opens, type: :emailclients)
+  }],
   ['get_stats_counts opens readtimes', -> {
     client.get_stats_counts(:opens, type: :readtimes)
+  }],
+  ['get_stats_counts clicks', -> { client.get_stats_counts(:clicks) }],
+  ['get_stats_counts clicks browserfamilies', -> {
+    client.get_stats_counts(:clicks, type: :browserfamilies)
+  }],
+  ['get_stats_counts clicks platforms', -> {
+    client.get_stats_counts(:clicks, type: :platforms)
   }],
   ['get_stats_counts clicks location', -> {
     client.get_stats_counts(:clicks, type: :location)
@@ -56,7 +79,18 @@ calls = [
 
   # what the proxy never lets through
   ['server_info', -> { client.server_info }],
+  ['update_server_info', -> {
+    client.update_server_info(bounce_hook_url: 'https://evil.example/hook')
+  }],
   ['get_webhooks', -> { client.get_webhooks }],
+  ['get_webhook', -> { client.get_webhook(1234) }],
+  ['create_webhook', -> {
+    client.create_webhook(url: 'https://evil.example/hook')
+  }],
+  ['update_webhook', -> {
+    client.update_webhook(1234, url: 'https://evil.example/hook')
+  }],
+  ['delete_webhook', -> { client.delete_webhook(1234) }],
   ['activate_bounce', -> { client.activate_bounce(bounce) }],
   ['create_suppressions', -> {
     client.create_suppressions('outbound', 'a@example.com')
@@ -65,6 +99,9 @@ calls = [
     client.delete_suppressions('outbound', 'a@example.com')
   }],
   ['archive_message_stream', -> { client.archive_message_stream('outbound') }],
+  ['unarchive_message_stream', -> {
+    client.unarchive_message_stream('outbound')
+  }],
   ['deliver', -> {
     client.deliver(from: 'a@example.com', to: 'b@example.com', subject: 'x',
                    text_body: 'x')

@@ -207,13 +207,15 @@ test_templates(void)
     refused(GET, &all, "/templates?ServerId=1", 400,
             NGX_HTTP_POSTMARK_E_QUERY, "\"ServerId\" is not taken");
     refused(GET, &all, "/templates?Co%75nt=1", 400,
-            NGX_HTTP_POSTMARK_E_QUERY, "empty or invalid");
+            NGX_HTTP_POSTMARK_E_QUERY,
+            "empty or invalid parameter name: \"Co%75nt\"");
     refused(GET, &all, "/templates?=1", 400, NGX_HTTP_POSTMARK_E_QUERY,
-            "empty or invalid");
+            "empty or invalid parameter name: \"\"");
     refused(GET, &all, "/templates/42?Count=1", 400,
-            NGX_HTTP_POSTMARK_E_QUERY, "no query parameters");
+            NGX_HTTP_POSTMARK_E_QUERY,
+            "takes no query parameters (got \"Count\")");
     refused(POST, &all, "/templates?x", 400, NGX_HTTP_POSTMARK_E_QUERY,
-            "no query parameters");
+            "takes no query parameters (got \"x\")");
 }
 
 
@@ -349,6 +351,18 @@ test_activity(void)
          "/bounces?count=5&offset=0&fromdate=2026-01-05T10%3A00%3A00%2B01%3A00"
          "&todate=2026-01-05T10%3A00%3A00-05%3A00");
 
+    /* the last day of each month, and February's in leap years */
+
+    sent("/stats/outbound?fromdate=2024-02-29&todate=2026-12-31",
+         "/stats/outbound?fromdate=2024-02-29&todate=2026-12-31");
+    sent("/bounces?count=5&offset=0&fromdate=2000-2-29&todate=2026-04-30T23:59",
+         "/bounces?count=5&offset=0&fromdate=2000-02-29"
+         "&todate=2026-04-30T23%3A59");
+    sent("/messages/outbound?count=5&offset=0&fromdate=2026-01-31"
+         "&todate=2026-02-28",
+         "/messages/outbound?count=5&offset=0&fromdate=2026-01-31"
+         "&todate=2026-02-28");
+
     /* text of up to 512 bytes: 256 Cyrillic letters */
 
     {
@@ -402,7 +416,9 @@ test_activity_refused(void)
             "2026-01-01T10:00:00.", "2026-01-01T10:00.5",
             "2026-01-01T10:00:00.1234567890", "2026-01-01T10:00:00+1:00",
             "2026-01-01T10:00:00Zx", "2026-01-01-05:00", "2026/01/01",
-            "2026-01-01T10:00:00+01:00:00", NULL
+            "2026-01-01T10:00:00+01:00:00", "2026-02-29", "2026-02-31",
+            "2026-04-31", "2026-06-31T10:00", "2026-09-31", "2026-11-31",
+            "2100-02-29", "1900-02-29T00:00:00Z", NULL
         };
 
         char  target[200];
@@ -420,10 +436,10 @@ test_activity_refused(void)
             "\"metadata_<key>\" is not valid text");
     refused(GET, &activity, "/messages/outbound?count=1&offset=0"
             "&messagestream.=outbound", 400, NGX_HTTP_POSTMARK_E_QUERY,
-            "invalid parameter name");
+            "invalid parameter name: \"messagestream.\"");
     refused(GET, &activity, "/messages/outbound/opens?count=1&offset=0"
             "&client_compan-y=x", 400, NGX_HTTP_POSTMARK_E_QUERY,
-            "invalid parameter name");
+            "invalid parameter name: \"client_compan-y\"");
     refused(GET, &activity, "/messages/outbound?count=1&offset=0&status=x",
             422, 700, "status has an invalid value");
     refused(GET, &activity, "/bounces?count=1&offset=0&type=Nope", 422, 1000,
@@ -445,7 +461,10 @@ test_activity_refused(void)
             "-01-01&fromdate=2026-01-02", 400, NGX_HTTP_POSTMARK_E_QUERY,
             "\"fromdate\" is repeated");
     refused(GET, &activity, "/bounces/1?x=1", 400, NGX_HTTP_POSTMARK_E_QUERY,
-            "no query parameters");
+            "takes no query parameters (got \"x\")");
+    refused(GET, &activity, "/deliverystats?&&Tag=a&b", 400,
+            NGX_HTTP_POSTMARK_E_QUERY,
+            "takes no query parameters (got \"Tag\")");
     refused(GET, &activity, "/messages/outbound?count=1&offset=0&tag=%00",
             400, NGX_HTTP_POSTMARK_E_QUERY, "not valid text");
     refused(GET, &activity, "/messages/outbound?count=1&offset=0&tag=%ff",
@@ -525,6 +544,63 @@ test_activity_refused(void)
 }
 
 
+/*
+ * A refusal names the caller's parameter, but never carries a control
+ * byte of the caller's, and never more than a bounded part of the name.
+ */
+
+static void
+quoted(const char *target, const char *words)
+{
+    size_t                     i;
+    ngx_http_postmark_route_t  rt;
+
+    route(GET, &all, target, &rt);
+
+    ok(rt.status == 400 && rt.error_code == NGX_HTTP_POSTMARK_E_QUERY
+       && strstr(rt.message, words) != NULL,
+       "a name quoted: says \"%s\" (%s)", words, rt.message);
+
+    for (i = 0; rt.message[i]; i++) {
+        if ((unsigned char) rt.message[i] < 0x20
+            || (unsigned char) rt.message[i] >= 0x7f)
+        {
+            break;
+        }
+    }
+
+    ok(rt.message[i] == '\0', "a name quoted: printable ASCII only");
+}
+
+
+static void
+test_names_quoted(void)
+{
+    char  target[300];
+
+    quoted("/messages/outbound?count=1&offset=0&a\x01" "b\x1b" "[2J=1",
+           "parameter name: \"a\\x01b\\x1b[2J\"");
+    quoted("/bounces/1?\x7f\xc3\xa9=1",
+           "(got \"\\x7f\\xc3\\xa9\")");
+    quoted("/templates?a%22b\\c=1",
+           "parameter name: \"a%22b\\x5cc\"");
+    quoted("/templates?a\"b=1", "parameter name: \"a\\x22b\"");
+    quoted("/templates?a b=1", "parameter name: \"a\\x20b\"");
+
+    /* a name of 200 bytes: the first 32, then "..." */
+
+    memset(target, 0, sizeof(target));
+    memcpy(target, "/templates?", 11);
+    memset(target + 11, 'n', 200);
+    memcpy(target + 211, "=1", 2);
+    quoted(target, "name: \"nnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnn...\"");
+
+    memcpy(target, "/bounces/1?", 11);
+    memset(target + 11, '\x01', 200);
+    quoted(target, "(got \"\\x01\\x01");
+}
+
+
 static void
 test_targets(void)
 {
@@ -580,6 +656,7 @@ main(void)
     test_templates();
     test_activity();
     test_activity_refused();
+    test_names_quoted();
     test_targets();
 
     return done_testing();
