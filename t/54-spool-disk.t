@@ -2,7 +2,8 @@
 
 # The spool's disk: a segment left with records torn by a crash or
 # damaged is taken over, its damaged bytes skipped with a log line, and
-# every whole record delivered; a full spool answers 503 (Postmark
+# every whole record delivered; an event larger than the whole spool is
+# answered 413 (no retry could help); a full spool answers 503 (Postmark
 # retries) until deliveries free it; a spool that cannot be written
 # answers 503 too, and recovers.
 
@@ -27,6 +28,7 @@ http {
     %%TEST_GLOBALS_HTTP%%
 
     postmark_spool $spool max_size=1m;
+    client_max_body_size 4m;
 
     postmark_client acme {
         webhook_user      acme;
@@ -84,6 +86,32 @@ like($line, qr/skipped \d+ damaged or torn bytes in 3 places of ".*0001795000000
 ok(wait_for(sub { !-e "$spool/0001795000000000-1-0.seg" }, 5),
    'the segment is removed once delivered');
 
+# --- an event larger than the spool could ever take ---------------------
+
+# 1.5 MB: larger than the whole 1 MB spool, so no retry could help
+(my $huge = payload('inbound'))
+    =~ s/"TextBody": "/'"TextBody": "' . ('h' x 1_500_000)/e;
+
+my $r = $t->post('/webhook', $huge, user => 'acme', password => 'secret');
+is($r->{status}, 413, 'too large for the spool: 413');
+like($r->{body}, qr/^\{"status":"too_large","webhook_id":"[^"]+","destinations":1,"spooled":0,"failed":1,"message":"the event is larger than the spool can take"\}$/,
+     'too large for the spool: the answer says why');
+my @huge = $t->log_lines(qr/postmark webhook of client "acme": the \d+ byte event is larger than the spool can take; raise the max_size of "postmark_spool"/);
+is(scalar @huge, 1, 'too large for the spool: one error line says to raise '
+   . 'max_size');
+like($huge[0] // '', qr/\[error\].* the ${\ length $huge} byte event/,
+     'too large for the spool: at "error", with the event\'s size');
+ok(!$t->log_lines(qr/is full/),
+   'too large for the spool: not logged as a full spool');
+
+$r = $t->post('/webhook', event(7), user => 'acme', password => 'secret');
+is($r->{status}, 200, 'too large for the spool: the next event is taken');
+ok(wait_for(sub { $hook->count >= 3 }, 10),
+   'too large for the spool: and delivered');
+my ($after) = arrivals($hook);
+is(scalar keys %$after, 3, 'too large for the spool: nothing of it was '
+   . 'delivered');
+
 # --- a full spool --------------------------------------------------------
 
 $hook->stop;
@@ -91,7 +119,7 @@ $hook->stop;
 # about 100 KB each: a 1 MB spool takes a few
 (my $big = payload('inbound')) =~ s/"TextBody": "/'"TextBody": "' . ('x' x 100_000)/e;
 
-my ($accepted, $r) = (0);
+my $accepted = 0;
 for my $n (1 .. 30) {
     (my $b = $big) =~ s/"MessageID": "[^"]*"/"MessageID": "full-$n"/;
     $r = $t->post('/webhook', $b, user => 'acme', password => 'secret');
