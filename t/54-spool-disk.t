@@ -5,7 +5,8 @@
 # every whole record delivered; an event larger than the whole spool is
 # answered 413 (no retry could help); a full spool answers 503 (Postmark
 # retries) until deliveries free it; a spool that cannot be written
-# answers 503 too, and recovers.
+# answers 503 too, and recovers.  Two workers share the spool: each says
+# a failure once, and the lines account for every event refused.
 
 use strict;
 use warnings;
@@ -23,6 +24,7 @@ my $url = $hook->url('/hook');
 
 $t->write_config(<<"EOF");
 %%TEST_GLOBALS%%
+worker_processes 2;
 events { }
 http {
     %%TEST_GLOBALS_HTTP%%
@@ -134,9 +136,17 @@ cmp_ok($accepted, '>=', 5, 'full: it took events up to its size first');
 my @full = $t->log_lines(qr/\[crit\].*postmark spool ".*" is full \(max_size=1048576\): 1 write refused since the last such line/);
 is(scalar @full, 1, 'full: a crit line says so');
 
-$r = $t->post('/webhook', $big, user => 'acme', password => 'secret');
-is($r->{status}, 503, 'full: another event is refused');
-is(scalar $t->log_lines(qr/is full/), 1, 'full: without another line at once');
+# each worker sees the others' writes at its next scan, a second at most
+ok(wait_for(sub {
+       $r = $t->post('/webhook', $big, user => 'acme', password => 'secret');
+       $accepted++ if $r->{status} == 200;
+       $r->{status} == 503 }, 5),
+   'full: another event is refused, whichever worker has it');
+my %said;
+$said{$_}++ for map { /\[crit\] (\d+)#/ } $t->log_lines(qr/is full/);
+ok(!grep({ $_ > 1 } values %said),
+   'full: each worker says it once, not for every event refused')
+    or diag explain \%said;
 
 $hook->clear;
 $hook->start;
@@ -158,34 +168,58 @@ $r = $t->post('/webhook', event(100), user => 'acme', password => 'secret');
 is($r->{status}, 503, 'removed: the segment in use is found removed: 503');
 like($r->{body}, qr/"spooled":0,"failed":1,"message":"the spool cannot be written; Postmark will retry"/,
      'removed: the answer says why');
-ok($t->log_lines(qr/\[crit\].*postmark spool: fstat\(\) of ".*\.seg" failed.*\(2: No such file or directory\)/),
+
+# a worker that has a segment finds it removed; one without any cannot
+# make one
+ok($t->log_lines(qr/\[crit\].*postmark spool: (fstat|open)\(\) of ".*\.seg" failed.*\(2: No such file or directory\)/),
    'removed: a crit line names the call and the file');
 
 $r = $t->post('/webhook', event(100), user => 'acme', password => 'secret');
-is($r->{status}, 503, 'unwritable: no new segment can be made: 503');
-ok($t->log_lines(qr/\[crit\].*postmark spool: open\(\) of ".*\.seg" failed.*\(2: No such file or directory\)/),
-   'unwritable: a crit line names the call and the file');
+is($r->{status}, 503, 'unwritable: 503');
 
-# a burst into a spool that cannot be written: one line says it, and
-# what the failed writes held, not one line a write
+# a burst into a spool that cannot be written: each worker says it once,
+# and what the failed writes held, not one line a write
 my $b = burst($t, from => 200, to => 240, procs => 4);
 is(scalar(grep { $_->[0] == 503 } values %$b), 40,
    'unwritable: a burst of 40 is answered 503');
-my @open = $t->log_lines(qr/\[crit\].*postmark spool: open\(\) of/);
-is(scalar @open, 1, 'unwritable: the same failure is said once, not 40 '
-   . 'times');
-like($open[0], qr/1 write failed since the last such line, with 1 event \(answered 503: Postmark retries them\) and 0 done marks/,
-     'unwritable: the line says what the failed writes held');
+my @open = $t->log_lines(qr/\[crit\].*postmark spool: open\(\) of ".*\.seg" failed.*\(2: No such file or directory\)/);
+ok(@open, 'unwritable: no new segment can be made: a crit line names the '
+   . 'call and the file');
+my %open;
+$open{$_}++ for map { /\[crit\] (\d+)#/ } @open;
+ok(@open <= 2 && !grep({ $_ > 1 } values %open),
+   'unwritable: each worker says the same failure once, not for each of '
+   . 'the 40') or diag explain \%open;
+ok(!grep({ !/\d+ writes? failed since the last such line, with \d+ events? \(answered 503: Postmark retries them\) and \d+ done marks?/ } @open),
+   'unwritable: the line says what the failed writes held');
 
 mkdir $spool or die $!;
 
-$r = $t->post('/webhook', event(101), user => 'acme', password => 'secret');
-is($r->{status}, 200, 'unwritable: once the directory is back, 200');
-ok($t->log_lines(qr/\[notice\].*postmark spool: writes succeed again; \d+ more failed before, with 40 events and 0 done marks/),
-   'unwritable: and when writes succeed again, what failed meanwhile');
-ok(wait_for(sub { my ($c) = arrivals($hook);
-                  grep { $_ } map { $body = $_ } keys %$c;
-                  $hook->count >= $accepted + 2 }, 10),
-   'unwritable: and it is delivered');
+# once the directory is back, each worker that failed says so at its
+# next write
+my %failed = map { /\[crit\] (\d+)#/ ? ($1 => 1) : () }
+             $t->log_lines(qr/postmark spool: \S+.* of ".*" failed; /);
+my ($again, $taken) = (0, 0);
+ok(wait_for(sub {
+       $r = $t->post('/webhook', event(300 + $again++), user => 'acme',
+                     password => 'secret');
+       $taken++ if $r->{status} == 200;
+       my %back = map { /\[notice\] (\d+)#/ ? ($1 => 1) : () }
+                  $t->log_lines(qr/postmark spool: writes succeed again/);
+       !grep { !$back{$_} } keys %failed }, 10),
+   'unwritable: once the directory is back, writes succeed again in every '
+   . 'worker that failed');
+is($taken, $again, 'unwritable: and every event is taken');
+
+# every refused event is counted once, in the line of its failure or in
+# the one that says what failed since
+my $events = 0;
+for ($t->log_lines(qr/postmark spool: .*(since the last such line|more failed before)/)) {
+    $events += $1 if /, with (\d+) events?/;
+}
+is($events, 42, 'unwritable: the lines account for the 42 events refused');
+
+ok(wait_for(sub { $hook->count >= $accepted + 1 + $taken }, 10),
+   'unwritable: and what was taken is delivered');
 
 $t->finish(allow => qr/is full|(open|opendir|fstat)\(\) of/);
