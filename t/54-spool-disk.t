@@ -6,7 +6,8 @@
 # answered 413 (no retry could help); a full spool answers 503 (Postmark
 # retries) until deliveries free it; a spool that cannot be written
 # answers 503 too, and recovers.  Two workers share the spool: each says
-# a failure once, and the lines account for every event refused.
+# a failure once, and the lines account for every event refused.  Done
+# marks that cannot be written while deliveries drain are said once too.
 
 use strict;
 use warnings;
@@ -222,4 +223,108 @@ is($events, 42, 'unwritable: the lines account for the 42 events refused');
 ok(wait_for(sub { $hook->count >= $accepted + 1 + $taken }, 10),
    'unwritable: and what was taken is delivered');
 
-$t->finish(allow => qr/is full|(open|opendir|fstat)\(\) of/);
+$t->finish(allow => qr/is full|(open|opendir|fstat)\(\) of/, more => 1);
+
+# --- done marks that cannot be written -------------------------------------
+#
+# Deliveries drain a segment whose file can take no more bytes: every
+# write of their done marks fails.  A file size limit on the worker does
+# it (SIGXFSZ ignored, so a write past it fails with EFBIG); the error
+# log, far below it, is still written.  The failure is said once, with
+# what the writes held, and again when writes succeed.
+
+SKIP: {
+skip 'no prlimit(1) to limit the worker\'s file size', 1
+    unless system('prlimit --version >/dev/null 2>&1') == 0;
+
+my $u = PostmarkTest->new(log_level => 'notice');
+my $sink = $u->standin('sink', mode => { delay => 0.1 });
+my $limit = 1024 * 1024;
+
+$u->write_config(<<"EOF");
+%%TEST_GLOBALS%%
+worker_processes 1;
+events { }
+http {
+    %%TEST_GLOBALS_HTTP%%
+
+    postmark_spool %%TESTDIR%%/spool max_size=64m;
+
+    postmark_client acme {
+        webhook_user      acme;
+        webhook_password  secret;
+        delivery          spooled;
+        retry_backoff     100ms 300ms;
+        circuit_breaker   off;
+        forward ${\ $sink->url('/hook') } { }
+    }
+
+    server {
+        listen 127.0.0.1:%%PORT_8080%%;
+        location = /webhook { postmark_webhook; }
+    }
+}
+EOF
+
+{
+    local $SIG{XFSZ} = 'IGNORE';    # inherited by nginx across exec
+    $u->run;
+}
+
+# 30 events of 100 KB, 3 MB in one segment, while the destination is down
+$sink->stop;
+my $acked = 0;
+for my $n (1 .. 30) {
+    (my $b = $big) =~ s/"MessageID": "[^"]*"/"MessageID": "mark-$n"/;
+    $acked++ if $u->post('/webhook', $b, user => 'acme',
+                         password => 'secret')->{status} == 200;
+}
+is($acked, 30, 'done marks: 30 events spooled while the destination is down');
+
+sub fsize {
+    my ($soft) = @_;
+    system('prlimit', '--pid', $_, "--fsize=$soft:unlimited") == 0
+        or die "prlimit: $?" for $u->worker_pids;
+}
+
+# the segment ends past the limit: its done marks go past it too
+fsize($limit);
+$sink->start;
+
+ok(wait_for(sub { my ($c) = arrivals($sink); keys %$c >= 30 }, 20),
+   'done marks: every event is delivered');
+my $pwrite = qr/\[crit\].*postmark spool: pwrite\(\) of ".*\.seg" failed; .* \(27: File too large\)$/;
+ok(wait_for(sub { $u->log_lines($pwrite) }, 5),
+   'done marks: the failed write is logged with the call, the file and why');
+my @marks = $u->log_lines($pwrite);
+is(scalar @marks, 1, 'done marks: once, not once a write');
+like($marks[0] // '', qr/1 write failed since the last such line, with 0 events \(answered 503: Postmark retries them\) and [1-9]\d* done marks? \(their events may be delivered again after a restart\)/,
+     'done marks: the line says the write held done marks only');
+
+# once the last is done the segment is removed whole, without its mark
+ok(wait_for(sub { my @seg = glob($u->dir . '/spool/*.seg'); !@seg }, 10),
+   'done marks: the delivered segment is removed');
+
+fsize('unlimited');
+
+my $r = $u->post('/webhook', event(500), user => 'acme', password => 'secret');
+is($r->{status}, 200, 'done marks: with room again, a new event is taken');
+ok(wait_for(sub { $u->log_lines(qr/writes succeed again/) }, 5),
+   'done marks: writes succeed again, and the log says so');
+my ($again) = $u->log_lines(qr/writes succeed again/);
+like($again // '', qr/\[notice\].*writes succeed again; [1-9]\d* more failed before, with 0 events and [1-9]\d* done marks/,
+     'done marks: with the writes that failed meanwhile, and what they held');
+
+my ($writes, $held) = (0, 0);
+for (@marks, $again) {
+    $writes += $1 // $2 if /(\d+) writes? failed since|(\d+) more failed before/;
+    $held += $1 if /and (\d+) done marks?/;
+}
+cmp_ok($writes, '>', 2, "done marks: $writes failed writes, said in 2 lines");
+is($held, 29, 'done marks: the lines count the 29 marks that failed (the '
+   . '30th was not needed)');
+
+$u->finish(allow => qr/pwrite\(\) of/, more => 1);
+}
+
+done_testing();
