@@ -112,7 +112,7 @@ for my $i (@later) {
         or last;
 }
 
-$t->stop;
+is($t->stop, 0, 'the first nginx exits cleanly on QUIT too');
 $hook->start;
 $t->run;
 

@@ -11,7 +11,7 @@ use Test::More;
 use IO::Select;
 use POSIX ();
 
-use PostmarkTest;
+use PostmarkTest qw(wait_for);
 
 my $t = PostmarkTest->new;
 
@@ -157,14 +157,21 @@ fails('a directory as secret file',
       client('a', "webhook_user u;\nwebhook_password file=secrets; #<"),
       qr/secret file ".*secrets" is not a regular file; write the secret into a file of its own/);
 
-# a FIFO would hang "nginx -t", and a reload's master, deaf to signals
-{
-    my $fifo = $t->dir . '/secrets/fifo';
-    system('mkfifo', $fifo) == 0 or die "mkfifo: $!";
-    my $file = 'case-fifo.conf';
-    $t->write_config(conf(client('a', "webhook_user u;\n"
-                                 . "webhook_password file=secrets/fifo;")),
-                     $file);
+# a FIFO would hang "nginx -t", and a reload's master, deaf to signals:
+# each case runs nginx -t with a bound, and must fail at once, naming the
+# file, the line and why
+my $fifo = $t->dir . '/secrets/fifo';
+system('mkfifo', $fifo) == 0 or die "mkfifo: $!";
+
+sub fails_at_once {
+    my ($name, $http, $re) = @_;
+    my $file = 'case-' . ++$n . '.conf';
+    my $text = conf($http);
+    my @lines = split /\n/, $t->expand($text);
+    my ($line) = grep { $lines[$_ - 1] =~ /#</ } 1 .. @lines;
+    die "case $name has no #< marker" unless $line;
+    $t->write_config($text, $file);
+
     my $pid = open my $fh, '-|';
     if ($pid == 0) {
         open STDERR, '>&', \*STDOUT;
@@ -176,13 +183,23 @@ fails('a directory as secret file',
     while ($sel->can_read(10)) {
         sysread($fh, $out, 4096, length $out) or last;
     }
-    my $done = waitpid($pid, POSIX::WNOHANG()) == $pid;
-    kill 'KILL', $pid unless $done;
-    ok($done || waitpid($pid, 0), 'a FIFO as secret file: nginx -t does not '
-       . 'hang');
-    like($out, qr/secret file ".*secrets\/fifo" is not a regular file/,
-         'a FIFO as secret file: refused as not a regular file');
+    my $done = waitpid($pid, POSIX::WNOHANG()) == $pid
+               || wait_for(sub { waitpid($pid, POSIX::WNOHANG()) == $pid },
+                           2);
+    my $rc = $?;
+    unless ($done) {
+        kill 'KILL', $pid;
+        waitpid $pid, 0;
+    }
+    ok($done, "$name: nginx -t does not hang");
+    ok($done && $rc != 0, "$name: nginx -t fails");
+    like($out, qr/\[emerg\] .*$re.* in \Q${\ $t->dir }\E\/$file:$line$/m,
+         "$name: refused, naming $file:$line");
 }
+
+fails_at_once('a FIFO as secret file',
+      client('a', "webhook_user u;\nwebhook_password file=secrets/fifo; #<"),
+      qr/secret file ".*secrets\/fifo" is not a regular file; write the secret into a file of its own/);
 
 # readable by every user of the machine: a warning, and it still loads
 {
@@ -445,6 +462,14 @@ fails('key without certificate',
 fails('certificate and key that do not match',
       client('a', "$https\ntls_certificate a.pem; tls_certificate_key b.key;\n} #<"),
       qr/"tls_certificate_key" of forward "https:\/\/h\/" is not the key of its "tls_certificate"/);
+fails_at_once('a FIFO as tls_certificate',
+      client('a', "$https\ntls_certificate secrets/fifo; #<\n"
+                  . "tls_certificate_key a.key;\n}"),
+      qr/certificate file ".*secrets\/fifo" is not a regular file; write the certificate into a file of its own/);
+fails_at_once('a FIFO as tls_certificate_key',
+      client('a', "$https\ntls_certificate a.pem;\n"
+                  . "tls_certificate_key secrets/fifo; #<\n}"),
+      qr/private key file ".*secrets\/fifo" is not a regular file; write the private key into a file of its own/);
 fails('TLS settings on http://',
       client('a', "$creds forward http://h/ {\ntls_min_version TLSv1.2;\n} #<"),
       qr/TLS settings of forward "http:\/\/h\/" apply to https:\/\/ destinations only/);

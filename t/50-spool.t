@@ -5,7 +5,8 @@
 # for longer than any retry window here.  Every acknowledged event arrives
 # byte for byte with the webhook-id it was answered with, exactly once
 # when nothing crashed; retries carry the same webhook-id.  A direct
-# destination next to a spooled one keeps its own rules.
+# destination next to a spooled one keeps its own rules.  Two workers
+# take the events and share the spool and the circuit breaker.
 
 use strict;
 use warnings;
@@ -24,6 +25,7 @@ my $direct = $t->standin('direct');
 
 $t->write_config(<<"EOF");
 %%TEST_GLOBALS%%
+worker_processes 2;
 events { }
 http {
     %%TEST_GLOBALS_HTTP%%

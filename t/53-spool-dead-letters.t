@@ -5,6 +5,9 @@
 # destination left the configuration.  The agency lists them, filtered,
 # and replays them once the endpoint is fixed: they arrive with their
 # webhook-id.  The administration wants its key, and says what it has.
+# Two workers: the dead letters and their listing are the spool's, on
+# disk, whichever worker made or answers them; the per-destination
+# status is that of the worker that answers.
 
 use strict;
 use warnings;
@@ -30,6 +33,7 @@ sub config {
     my ($globex_forward) = @_;
     $t->write_config(<<"EOF");
 %%TEST_GLOBALS%%
+worker_processes 2;
 events { }
 http {
     %%TEST_GLOBALS_HTTP%%
@@ -237,6 +241,9 @@ $r = admin($t, GET => '/postmark-admin/');
 is($r->{status}, 200, 'status: 200');
 is($r->{json}{destinations}[0]{client}, 'acme', 'status: destinations');
 ok(exists $r->{json}{destinations}[0]{pending}, 'status: their backlog');
+my $worker = $r->{json}{worker} // 0;
+ok(grep({ $_ == $worker } $t->worker_pids),
+   'status: it names the worker whose backlog it shows');
 
 ok(!(grep { /\Q$KEY\E/ && !/\[debug\]/ } split /\n/, $t->error_log),
    'the key never appears in the log (but for the headers of debug logs)');

@@ -2,9 +2,12 @@
 
 # The spool's disk: a segment left with records torn by a crash or
 # damaged is taken over, its damaged bytes skipped with a log line, and
-# every whole record delivered; a full spool answers 503 (Postmark
+# every whole record delivered; an event larger than the whole spool is
+# answered 413 (no retry could help); a full spool answers 503 (Postmark
 # retries) until deliveries free it; a spool that cannot be written
-# answers 503 too, and recovers.
+# answers 503 too, and recovers.  Two workers share the spool: each says
+# a failure once, and the lines account for every event refused.  Done
+# marks that cannot be written while deliveries drain are said once too.
 
 use strict;
 use warnings;
@@ -22,11 +25,13 @@ my $url = $hook->url('/hook');
 
 $t->write_config(<<"EOF");
 %%TEST_GLOBALS%%
+worker_processes 2;
 events { }
 http {
     %%TEST_GLOBALS_HTTP%%
 
     postmark_spool $spool max_size=1m;
+    client_max_body_size 4m;
 
     postmark_client acme {
         webhook_user      acme;
@@ -84,6 +89,32 @@ like($line, qr/skipped \d+ damaged or torn bytes in 3 places of ".*0001795000000
 ok(wait_for(sub { !-e "$spool/0001795000000000-1-0.seg" }, 5),
    'the segment is removed once delivered');
 
+# --- an event larger than the spool could ever take ---------------------
+
+# 1.5 MB: larger than the whole 1 MB spool, so no retry could help
+(my $huge = payload('inbound'))
+    =~ s/"TextBody": "/'"TextBody": "' . ('h' x 1_500_000)/e;
+
+my $r = $t->post('/webhook', $huge, user => 'acme', password => 'secret');
+is($r->{status}, 413, 'too large for the spool: 413');
+like($r->{body}, qr/^\{"status":"too_large","webhook_id":"[^"]+","destinations":1,"spooled":0,"failed":1,"message":"the event is larger than the spool can take"\}$/,
+     'too large for the spool: the answer says why');
+my @huge = $t->log_lines(qr/postmark webhook of client "acme": the \d+ byte event is larger than the spool can take; raise the max_size of "postmark_spool"/);
+is(scalar @huge, 1, 'too large for the spool: one error line says to raise '
+   . 'max_size');
+like($huge[0] // '', qr/\[error\].* the ${\ length $huge} byte event/,
+     'too large for the spool: at "error", with the event\'s size');
+ok(!$t->log_lines(qr/is full/),
+   'too large for the spool: not logged as a full spool');
+
+$r = $t->post('/webhook', event(7), user => 'acme', password => 'secret');
+is($r->{status}, 200, 'too large for the spool: the next event is taken');
+ok(wait_for(sub { $hook->count >= 3 }, 10),
+   'too large for the spool: and delivered');
+my ($after) = arrivals($hook);
+is(scalar keys %$after, 3, 'too large for the spool: nothing of it was '
+   . 'delivered');
+
 # --- a full spool --------------------------------------------------------
 
 $hook->stop;
@@ -91,7 +122,7 @@ $hook->stop;
 # about 100 KB each: a 1 MB spool takes a few
 (my $big = payload('inbound')) =~ s/"TextBody": "/'"TextBody": "' . ('x' x 100_000)/e;
 
-my ($accepted, $r) = (0);
+my $accepted = 0;
 for my $n (1 .. 30) {
     (my $b = $big) =~ s/"MessageID": "[^"]*"/"MessageID": "full-$n"/;
     $r = $t->post('/webhook', $b, user => 'acme', password => 'secret');
@@ -106,9 +137,17 @@ cmp_ok($accepted, '>=', 5, 'full: it took events up to its size first');
 my @full = $t->log_lines(qr/\[crit\].*postmark spool ".*" is full \(max_size=1048576\): 1 write refused since the last such line/);
 is(scalar @full, 1, 'full: a crit line says so');
 
-$r = $t->post('/webhook', $big, user => 'acme', password => 'secret');
-is($r->{status}, 503, 'full: another event is refused');
-is(scalar $t->log_lines(qr/is full/), 1, 'full: without another line at once');
+# each worker sees the others' writes at its next scan, a second at most
+ok(wait_for(sub {
+       $r = $t->post('/webhook', $big, user => 'acme', password => 'secret');
+       $accepted++ if $r->{status} == 200;
+       $r->{status} == 503 }, 5),
+   'full: another event is refused, whichever worker has it');
+my %said;
+$said{$_}++ for map { /\[crit\] (\d+)#/ } $t->log_lines(qr/is full/);
+ok(!grep({ $_ > 1 } values %said),
+   'full: each worker says it once, not for every event refused')
+    or diag explain \%said;
 
 $hook->clear;
 $hook->start;
@@ -130,34 +169,162 @@ $r = $t->post('/webhook', event(100), user => 'acme', password => 'secret');
 is($r->{status}, 503, 'removed: the segment in use is found removed: 503');
 like($r->{body}, qr/"spooled":0,"failed":1,"message":"the spool cannot be written; Postmark will retry"/,
      'removed: the answer says why');
-ok($t->log_lines(qr/\[crit\].*postmark spool: fstat\(\) of ".*\.seg" failed.*\(2: No such file or directory\)/),
+
+# a worker that has a segment finds it removed; one without any cannot
+# make one
+ok($t->log_lines(qr/\[crit\].*postmark spool: (fstat|open)\(\) of ".*\.seg" failed.*\(2: No such file or directory\)/),
    'removed: a crit line names the call and the file');
 
 $r = $t->post('/webhook', event(100), user => 'acme', password => 'secret');
-is($r->{status}, 503, 'unwritable: no new segment can be made: 503');
-ok($t->log_lines(qr/\[crit\].*postmark spool: open\(\) of ".*\.seg" failed.*\(2: No such file or directory\)/),
-   'unwritable: a crit line names the call and the file');
+is($r->{status}, 503, 'unwritable: 503');
 
-# a burst into a spool that cannot be written: one line says it, and
-# what the failed writes held, not one line a write
+# a burst into a spool that cannot be written: each worker says it once,
+# and what the failed writes held, not one line a write
 my $b = burst($t, from => 200, to => 240, procs => 4);
 is(scalar(grep { $_->[0] == 503 } values %$b), 40,
    'unwritable: a burst of 40 is answered 503');
-my @open = $t->log_lines(qr/\[crit\].*postmark spool: open\(\) of/);
-is(scalar @open, 1, 'unwritable: the same failure is said once, not 40 '
-   . 'times');
-like($open[0], qr/1 write failed since the last such line, with 1 event \(answered 503: Postmark retries them\) and 0 done marks/,
-     'unwritable: the line says what the failed writes held');
+my @open = $t->log_lines(qr/\[crit\].*postmark spool: open\(\) of ".*\.seg" failed.*\(2: No such file or directory\)/);
+ok(@open, 'unwritable: no new segment can be made: a crit line names the '
+   . 'call and the file');
+my %open;
+$open{$_}++ for map { /\[crit\] (\d+)#/ } @open;
+ok(@open <= 2 && !grep({ $_ > 1 } values %open),
+   'unwritable: each worker says the same failure once, not for each of '
+   . 'the 40') or diag explain \%open;
+ok(!grep({ !/\d+ writes? failed since the last such line, with \d+ events? \(answered 503: Postmark retries them\) and \d+ done marks?/ } @open),
+   'unwritable: the line says what the failed writes held');
 
 mkdir $spool or die $!;
 
-$r = $t->post('/webhook', event(101), user => 'acme', password => 'secret');
-is($r->{status}, 200, 'unwritable: once the directory is back, 200');
-ok($t->log_lines(qr/\[notice\].*postmark spool: writes succeed again; \d+ more failed before, with 40 events and 0 done marks/),
-   'unwritable: and when writes succeed again, what failed meanwhile');
-ok(wait_for(sub { my ($c) = arrivals($hook);
-                  grep { $_ } map { $body = $_ } keys %$c;
-                  $hook->count >= $accepted + 2 }, 10),
-   'unwritable: and it is delivered');
+# once the directory is back, each worker that failed says so at its
+# next write
+my %failed = map { /\[crit\] (\d+)#/ ? ($1 => 1) : () }
+             $t->log_lines(qr/postmark spool: \S+.* of ".*" failed; /);
+my ($again, $taken) = (0, 0);
+ok(wait_for(sub {
+       $r = $t->post('/webhook', event(300 + $again++), user => 'acme',
+                     password => 'secret');
+       $taken++ if $r->{status} == 200;
+       my %back = map { /\[notice\] (\d+)#/ ? ($1 => 1) : () }
+                  $t->log_lines(qr/postmark spool: writes succeed again/);
+       !grep { !$back{$_} } keys %failed }, 10),
+   'unwritable: once the directory is back, writes succeed again in every '
+   . 'worker that failed');
+is($taken, $again, 'unwritable: and every event is taken');
 
-$t->finish(allow => qr/is full|(open|opendir|fstat)\(\) of/);
+# every refused event is counted once, in the line of its failure or in
+# the one that says what failed since
+my $events = 0;
+for ($t->log_lines(qr/postmark spool: .*(since the last such line|more failed before)/)) {
+    $events += $1 if /, with (\d+) events?/;
+}
+is($events, 42, 'unwritable: the lines account for the 42 events refused');
+
+ok(wait_for(sub { $hook->count >= $accepted + 1 + $taken }, 10),
+   'unwritable: and what was taken is delivered');
+
+$t->finish(allow => qr/is full|(open|opendir|fstat)\(\) of/, more => 1);
+
+# --- done marks that cannot be written -------------------------------------
+#
+# Deliveries drain a segment whose file can take no more bytes: every
+# write of their done marks fails.  A file size limit on the worker does
+# it (SIGXFSZ ignored, so a write past it fails with EFBIG); the error
+# log, far below it, is still written.  The failure is said once, with
+# what the writes held, and again when writes succeed.
+
+SKIP: {
+skip 'no prlimit(1) to limit the worker\'s file size', 1
+    unless system('prlimit --version >/dev/null 2>&1') == 0;
+
+my $u = PostmarkTest->new(log_level => 'notice');
+my $sink = $u->standin('sink', mode => { delay => 0.1 });
+my $limit = 1024 * 1024;
+
+$u->write_config(<<"EOF");
+%%TEST_GLOBALS%%
+worker_processes 1;
+events { }
+http {
+    %%TEST_GLOBALS_HTTP%%
+
+    postmark_spool %%TESTDIR%%/spool max_size=64m;
+
+    postmark_client acme {
+        webhook_user      acme;
+        webhook_password  secret;
+        delivery          spooled;
+        retry_backoff     100ms 300ms;
+        circuit_breaker   off;
+        forward ${\ $sink->url('/hook') } { }
+    }
+
+    server {
+        listen 127.0.0.1:%%PORT_8080%%;
+        location = /webhook { postmark_webhook; }
+    }
+}
+EOF
+
+{
+    local $SIG{XFSZ} = 'IGNORE';    # inherited by nginx across exec
+    $u->run;
+}
+
+# 30 events of 100 KB, 3 MB in one segment, while the destination is down
+$sink->stop;
+my $acked = 0;
+for my $n (1 .. 30) {
+    (my $b = $big) =~ s/"MessageID": "[^"]*"/"MessageID": "mark-$n"/;
+    $acked++ if $u->post('/webhook', $b, user => 'acme',
+                         password => 'secret')->{status} == 200;
+}
+is($acked, 30, 'done marks: 30 events spooled while the destination is down');
+
+sub fsize {
+    my ($soft) = @_;
+    system('prlimit', '--pid', $_, "--fsize=$soft:unlimited") == 0
+        or die "prlimit: $?" for $u->worker_pids;
+}
+
+# the segment ends past the limit: its done marks go past it too
+fsize($limit);
+$sink->start;
+
+ok(wait_for(sub { my ($c) = arrivals($sink); keys %$c >= 30 }, 20),
+   'done marks: every event is delivered');
+my $pwrite = qr/\[crit\].*postmark spool: pwrite\(\) of ".*\.seg" failed; .* \(27: File too large\)$/;
+ok(wait_for(sub { $u->log_lines($pwrite) }, 5),
+   'done marks: the failed write is logged with the call, the file and why');
+my @marks = $u->log_lines($pwrite);
+is(scalar @marks, 1, 'done marks: once, not once a write');
+like($marks[0] // '', qr/1 write failed since the last such line, with 0 events \(answered 503: Postmark retries them\) and [1-9]\d* done marks? \(their events may be delivered again after a restart\)/,
+     'done marks: the line says the write held done marks only');
+
+# once the last is done the segment is removed whole, without its mark
+ok(wait_for(sub { my @seg = glob($u->dir . '/spool/*.seg'); !@seg }, 10),
+   'done marks: the delivered segment is removed');
+
+fsize('unlimited');
+
+my $r = $u->post('/webhook', event(500), user => 'acme', password => 'secret');
+is($r->{status}, 200, 'done marks: with room again, a new event is taken');
+ok(wait_for(sub { $u->log_lines(qr/writes succeed again/) }, 5),
+   'done marks: writes succeed again, and the log says so');
+my ($again) = $u->log_lines(qr/writes succeed again/);
+like($again // '', qr/\[notice\].*writes succeed again; [1-9]\d* more failed before, with 0 events and [1-9]\d* done marks/,
+     'done marks: with the writes that failed meanwhile, and what they held');
+
+my ($writes, $held) = (0, 0);
+for (@marks, $again) {
+    $writes += $1 // $2 if /(\d+) writes? failed since|(\d+) more failed before/;
+    $held += $1 if /and (\d+) done marks?/;
+}
+cmp_ok($writes, '>', 2, "done marks: $writes failed writes, said in 2 lines");
+is($held, 29, 'done marks: the lines count the 29 marks that failed (the '
+   . '30th was not needed)');
+
+$u->finish(allow => qr/pwrite\(\) of/, more => 1);
+}
+
+done_testing();

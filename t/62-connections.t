@@ -180,5 +180,5 @@ is($u->post('/webhook', payload('bounce'), user => 'kept',
             password => 'secret')->{status}, 200,
    'and forwards go on, on a new kept connection');
 
-$stock->stop;
+$stock->finish(more => 1);
 $u->finish(allow => qr/worker_connections are not enough/);

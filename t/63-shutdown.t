@@ -3,7 +3,8 @@
 # Workers that shut down: worker_shutdown_timeout ends the transfers still
 # under way (503 to Postmark, 504 to a portal; spooled events stay in the
 # spool for the next workers), and a reload while events are being written
-# to the spool answers every one of them 200, once it is on disk.
+# to the spool answers every one of them 200, once it is on disk, with one
+# worker or two; so does a graceful stop.
 
 use strict;
 use warnings;
@@ -147,4 +148,96 @@ is(scalar(grep { $answered{$_} } keys %$count), 18,
 ok(!$t->log_lines(qr/open socket .* left in connection|aborting/),
    'no worker exited with a request left unanswered');
 
-$t->finish;
+$t->finish(more => 1);
+
+# --- two workers: reloads, then a graceful stop, during spool writes --------
+#
+# Each of two workers may be writing an event when it is told to exit; it
+# stays until the event is synced and answers 200.  A stop (QUIT) waits
+# the same way for a 30 MB event, which the next start delivers.
+
+my $u = PostmarkTest->new;
+my $sink = $u->standin('sink');
+
+$u->write_config(<<"EOF");
+%%TEST_GLOBALS%%
+worker_processes 2;
+events { }
+http {
+    %%TEST_GLOBALS_HTTP%%
+    client_max_body_size 64m;
+
+    postmark_spool %%TESTDIR%%/spool max_size=1g;
+
+    postmark_client acme {
+        webhook_user      acme;
+        webhook_password  secret;
+        delivery          spooled;
+        forward ${\ $sink->url('/sink') } { }
+    }
+
+    server {
+        listen 127.0.0.1:%%PORT_8080%%;
+        location = /webhook { postmark_webhook; }
+    }
+}
+EOF
+
+$u->run;
+
+sub inbound_of {
+    my ($n, $size) = @_;
+    my $pad = 'y' x $size;
+    (my $body = $inbound) =~ s/"Subject": "[^"]*"/"Subject": "u$n $pad"/
+        or die 'no Subject';
+    return $body;
+}
+
+sub answer_of {
+    my ($n, $s) = @_;
+    my $r = PostmarkTest::read_response($s, 60);
+    return [$n, $r ? $r->{status} : 0,
+            $r ? eval { decode_json($r->{body})->{webhook_id} } // '' : ''];
+}
+
+my @two;
+$n = 0;
+
+for my $round (1 .. 2) {
+    my @socks = map {
+        ++$n;
+        [$n, $u->send_request('/webhook', inbound_of($n, 8 * 1024 * 1024),
+                              %acme)]
+    } 1 .. 6;
+
+    $u->reload;
+
+    push @two, answer_of(@$_) for @socks;
+}
+
+@not_ok = grep { $_->[1] != 200 } @two;
+is(scalar @not_ok, 0, 'two workers, reloads while events are being '
+   . 'spooled: every event is answered 200') or diag explain \@not_ok;
+ok(wait_for(sub { $sink->count >= 12 }, 60), 'and every one is delivered');
+
+# a graceful stop while a 30 MB event is being written
+
+my $last = $u->send_request('/webhook', inbound_of(++$n, 30 * 1024 * 1024),
+                            %acme);
+kill 'QUIT', $u->master_pid;
+my $quit = answer_of($n, $last);
+is($quit->[1], 200, 'QUIT during a 30 MB spool write: the event is '
+   . 'answered 200');
+is($u->stop, 0, 'and nginx exits cleanly');
+ok(!$u->log_lines(qr/open socket .* left in connection|aborting/),
+   'no worker exited with a request left unanswered');
+
+$u->run;
+ok(wait_for(sub { ($count) = arrivals($sink); $count->{ $quit->[2] } }, 60),
+   'the next start delivers it, under the webhook-id it was answered with');
+($count) = arrivals($sink);
+%answered = map { $_->[2] => 1 } @two, $quit;
+is(scalar(grep { $answered{$_} } keys %$count), 13,
+   'as every other event answered 200');
+
+$u->finish;
