@@ -223,7 +223,7 @@ source: $(ASAN_SRC)/configure
 $(ASAN_DIR)/Makefile: $(ASAN_SRC)/configure config
 	rm -rf $(ASAN_DIR) && cp -a $(ASAN_SRC) $(ASAN_DIR)
 	cd $(ASAN_DIR) && ./configure --with-debug --with-threads \
-	    --with-http_ssl_module --with-http_v2_module \
+	    --with-http_ssl_module --with-http_v2_module --with-http_realip_module \
 	    --add-module=$(ROOT) \
 	    --with-cc-opt='-DNGX_DEBUG_PALLOC=1 -fsanitize=address,undefined -fno-omit-frame-pointer' \
 	    --with-ld-opt='-fsanitize=address,undefined' \

@@ -137,7 +137,7 @@ cmp_ok($accepted, '>=', 5, 'full: it took events up to its size first');
 my @full = $t->log_lines(qr/\[crit\].*postmark spool ".*" is full \(max_size=1048576\): 1 write refused since the last such line/);
 is(scalar @full, 1, 'full: a crit line says so');
 
-# each worker sees the others' writes at its next scan, a second at most
+# the size is the workers' together: the other worker refuses too
 ok(wait_for(sub {
        $r = $t->post('/webhook', $big, user => 'acme', password => 'secret');
        $accepted++ if $r->{status} == 200;

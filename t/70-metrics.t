@@ -455,4 +455,52 @@ EOF
 is($rc, 0, 'two forwards to one host need no names: the second is "host-2"')
     or diag $out;
 
+# --- the Grafana dashboard and the alerting rules in examples/ -----------
+
+# every metric they name is served, and every expression is PromQL that
+# promtool accepts (the dashboard's variables set as Grafana would)
+{
+    my $families = scrape()->{types};
+    my $json = JSON::PP->new;
+    my $board = $json->decode(PostmarkTest::read_file(
+                    PostmarkTest::repo_root()
+                    . '/examples/grafana-dashboard.json'));
+    my $rules = PostmarkTest::read_file(PostmarkTest::repo_root()
+                                        . '/examples/prometheus-alerts.yml');
+    my @exprs = map { $_->{expr} } map { @{ $_->{targets} } }
+                @{ $board->{panels} };
+    push @exprs, map { $_->{expr} } @{ $board->{annotations}{list} };
+    ok(@exprs >= 10, scalar(@exprs) . ' expressions in the dashboard');
+
+    my %named;
+    $named{$_} = 1 for map { /\b(nginx_postmark_\w+)/g } @exprs, $rules;
+    my @unknown = grep {
+        (my $f = $_) =~ s/_(bucket|sum|count)$// if !$families->{$_};
+        !$families->{$_} && !$families->{$f}
+    } sort keys %named;
+    ok(keys(%named) >= 10 && !@unknown, keys(%named) . ' metrics named '
+       . 'by the dashboard and the alerts, all served')
+        or diag "not served: @unknown";
+
+    my $file = $t->dir . '/dashboard-rules.yml';
+    open my $fh, '>', $file or die "$file: $!";
+    print $fh "groups:\n  - name: dashboard\n    rules:\n";
+    for my $i (0 .. $#exprs) {
+        (my $e = $exprs[$i]) =~ s/\$__rate_interval/5m/g;
+        $e =~ s/\$client/.*/g;
+        $e =~ s/'/''/g;
+        print $fh "      - record: panel_$i\n        expr: '$e'\n";
+    }
+    close $fh;
+
+    for ([ 'the dashboard', $file ],
+         [ 'the alerting rules', PostmarkTest::repo_root()
+                                 . '/examples/prometheus-alerts.yml' ])
+    {
+        my $out = `promtool check rules $_->[1] 2>&1`;
+        is($? >> 8, 0, "$_->[0]: promtool check rules accepts it")
+            or diag $out;
+    }
+}
+
 $t->finish(allow => qr/exited on signal 9/);
