@@ -39,6 +39,7 @@ typedef struct {
     char                           *dest;
     ngx_uint_t                      limit;
     ngx_uint_t                      replay;
+    ngx_uint_t                      own;        /* for a client's portal */
     ngx_array_t                    *spooled;    /* what can be replayed */
 
     /* the dead letters' names, oldest first, and how far read */
@@ -71,6 +72,13 @@ static ngx_int_t ngx_http_postmark_admin_auth(ngx_http_request_t *r);
 static ngx_int_t ngx_http_postmark_admin_status(ngx_http_request_t *r);
 static ngx_int_t ngx_http_postmark_admin_letters(ngx_http_request_t *r,
     ngx_uint_t replay);
+static ngx_int_t ngx_http_postmark_letters_post(ngx_http_request_t *r,
+    char *client, char *dest, ngx_int_t limit, ngx_uint_t replay,
+    ngx_uint_t own);
+static ngx_int_t ngx_http_postmark_letters_limit(char *value,
+    ngx_uint_t replay, ngx_int_t *limit);
+static void ngx_http_postmark_letter_own(ngx_http_postmark_admin_t *ctx,
+    cJSON *item, ngx_http_postmark_letter_t *letter);
 static ngx_int_t ngx_http_postmark_admin_args(ngx_http_request_t *r,
     char **names, char **values, char **error);
 static char *ngx_http_postmark_admin_bad_arg(ngx_http_request_t *r,
@@ -297,11 +305,8 @@ ngx_http_postmark_admin_status(ngx_http_request_t *r)
 static ngx_int_t
 ngx_http_postmark_admin_letters(ngx_http_request_t *r, ngx_uint_t replay)
 {
-    char                           *error, *values[3];
-    ngx_int_t                       n;
-    ngx_thread_task_t              *task;
-    ngx_http_postmark_admin_t      *ctx;
-    ngx_http_postmark_main_conf_t  *pmcf;
+    char       *error, *values[3];
+    ngx_int_t   n;
 
     static char  *listing[] = { "client", "destination", "limit", NULL };
     static char  *replaying[] = { "client", "destination", NULL };
@@ -318,16 +323,87 @@ ngx_http_postmark_admin_letters(ngx_http_request_t *r, ngx_uint_t replay)
                                              "rejected", error);
     }
 
-    n = replay ? NGX_HTTP_POSTMARK_REPLAY_MAX : 100;
+    if (ngx_http_postmark_letters_limit(replay ? NULL : values[2], replay, &n)
+        != NGX_OK)
+    {
+        return ngx_http_postmark_send_status(r, NGX_HTTP_BAD_REQUEST,
+                   "rejected", "limit is a number from 1 to 1000");
+    }
 
-    if (!replay && values[2]) {
-        n = ngx_atoi((u_char *) values[2], ngx_strlen(values[2]));
+    return ngx_http_postmark_letters_post(r, values[0], values[1], n, replay,
+                                          0);
+}
 
-        if (n < 1 || n > NGX_HTTP_POSTMARK_LIST_MAX) {
-            return ngx_http_postmark_send_status(r, NGX_HTTP_BAD_REQUEST,
-                       "rejected", "limit is a number from 1 to 1000");
+
+/*
+ * A client's own dead letters, at its portal: listed, or replayed when
+ * the agency lets it (portal_replay); its destinations show by name, as
+ * in its view of its deliveries, never by URL.
+ */
+
+ngx_int_t
+ngx_http_postmark_own_letters(ngx_http_request_t *r,
+    ngx_http_postmark_client_t *client, ngx_uint_t replay)
+{
+    char       *error, *values[1];
+    ngx_int_t   n;
+
+    static char  *listing[] = { "limit", NULL };
+    static char  *replaying[] = { NULL };
+
+    if (ngx_http_postmark_admin_args(r, replay ? replaying : listing, values,
+                                     &error)
+        != NGX_OK)
+    {
+        if (error == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        return ngx_http_postmark_send_status(r, NGX_HTTP_BAD_REQUEST,
+                                             "rejected", error);
+    }
+
+    if (ngx_http_postmark_letters_limit(replay ? NULL : values[0], replay, &n)
+        != NGX_OK)
+    {
+        return ngx_http_postmark_send_status(r, NGX_HTTP_BAD_REQUEST,
+                   "rejected", "limit is a number from 1 to 1000");
+    }
+
+    return ngx_http_postmark_letters_post(r, (char *) client->name.data,
+                                          NULL, n, replay, 1);
+}
+
+
+/* a listing's "limit": 100 unless given; a replay goes in batches */
+
+static ngx_int_t
+ngx_http_postmark_letters_limit(char *value, ngx_uint_t replay,
+    ngx_int_t *limit)
+{
+    *limit = replay ? NGX_HTTP_POSTMARK_REPLAY_MAX : 100;
+
+    if (value) {
+        *limit = ngx_atoi((u_char *) value, ngx_strlen(value));
+
+        if (*limit < 1 || *limit > NGX_HTTP_POSTMARK_LIST_MAX) {
+            return NGX_DECLINED;
         }
     }
+
+    return NGX_OK;
+}
+
+
+/* the dead letters are read in a thread: "client" and "dest" filter them */
+
+static ngx_int_t
+ngx_http_postmark_letters_post(ngx_http_request_t *r, char *client,
+    char *dest, ngx_int_t n, ngx_uint_t replay, ngx_uint_t own)
+{
+    ngx_thread_task_t              *task;
+    ngx_http_postmark_admin_t      *ctx;
+    ngx_http_postmark_main_conf_t  *pmcf;
 
     pmcf = ngx_http_get_module_main_conf(r, ngx_http_postmark_module);
 
@@ -345,8 +421,9 @@ ngx_http_postmark_admin_letters(ngx_http_request_t *r, ngx_uint_t replay)
     ctx->lock = -1;
     ctx->limit = n;
     ctx->spooled = &pmcf->spooled_by_name;
-    ctx->client = values[0];
-    ctx->dest = values[1];
+    ctx->own = own;
+    ctx->client = client;
+    ctx->dest = dest;
 
     return ngx_http_postmark_admin_run(task, r);
 }
@@ -554,9 +631,15 @@ ngx_http_postmark_letters_thread(void *data, ngx_log_t *log)
             if (list && ++ctx->matched <= ctx->limit) {
                 item = cJSON_Duplicate(letter.head, 1);
 
-                if (item) {
+                if (item && ctx->own) {
+                    ngx_http_postmark_letter_own(ctx, item, &letter);
+
+                } else if (item) {
                     cJSON_AddStringToObject(item, "file",
                                             ctx->names[ctx->next]);
+                }
+
+                if (item) {
                     cJSON_AddNumberToObject(item, "event_bytes",
                                             (double) letter.rec.body_len);
                     cJSON_AddItemToArray(list, item);
@@ -595,6 +678,31 @@ ngx_http_postmark_letters_thread(void *data, ngx_log_t *log)
         ctx->json = cJSON_PrintUnformatted(list);
         cJSON_Delete(list);
     }
+}
+
+
+/*
+ * A letter as its client sees it: its destination by the name the
+ * metrics give it, never its URL, nor the file the letter is in.
+ */
+
+static void
+ngx_http_postmark_letter_own(ngx_http_postmark_admin_t *ctx, cJSON *item,
+    ngx_http_postmark_letter_t *letter)
+{
+    char                       name[256];
+    ngx_http_postmark_dest_t  *dest;
+
+    dest = ngx_http_postmark_spooled_dest(ctx->spooled, &letter->rec);
+
+    if (dest) {
+        ngx_cpystrn((u_char *) name, dest->name.data,
+                    ngx_min(dest->name.len, sizeof(name) - 1) + 1);
+    }
+
+    cJSON_DeleteItemFromObjectCaseSensitive(item, "destination");
+    cJSON_AddStringToObject(item, "destination",
+                            dest ? name : "(no longer configured)");
 }
 
 

@@ -278,6 +278,7 @@ ngx_http_postmark_client_block(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     client->scope.templates = NGX_CONF_UNSET;
     client->activity = NGX_CONF_UNSET;
     client->suppressions = NGX_CONF_UNSET;
+    client->portal_replay = NGX_CONF_UNSET;
     ngx_http_postmark_policy_init(&client->policy);
 
     if (ngx_array_init(&client->dests, cf->pool, 2,
@@ -627,7 +628,9 @@ ngx_http_postmark_portal_check(ngx_conf_t *cf,
 
     set = (client->scope.templates != NGX_CONF_UNSET) ? "templates"
           : (client->activity != NGX_CONF_UNSET) ? "activity"
-          : (client->suppressions != NGX_CONF_UNSET) ? "suppressions" : NULL;
+          : (client->suppressions != NGX_CONF_UNSET) ? "suppressions"
+          : (client->portal_replay != NGX_CONF_UNSET) ? "portal_replay"
+          : NULL;
 
     if (set && !token) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,

@@ -69,6 +69,8 @@ ngx_int_t ngx_http_postmark_status_json(ngx_http_request_t *r,
 ngx_int_t ngx_http_postmark_page(ngx_http_request_t *r);
 ngx_int_t ngx_http_postmark_status_own(ngx_http_request_t *r,
     ngx_http_postmark_client_t *client);
+ngx_int_t ngx_http_postmark_own_letters(ngx_http_request_t *r,
+    ngx_http_postmark_client_t *client, ngx_uint_t replay);
 
 
 #endif /* _NGX_HTTP_POSTMARK_HTTP_H_INCLUDED_ */

@@ -177,6 +177,13 @@ static ngx_command_t  ngx_http_postmark_commands[] = {
       offsetof(ngx_http_postmark_client_t, activity),
       NULL },
 
+    { ngx_string("portal_replay"),
+      NGX_HTTP_POSTMARK_CLIENT_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_postmark_client_t, portal_replay),
+      NULL },
+
     { ngx_string("suppressions"),
       NGX_HTTP_POSTMARK_CLIENT_CONF|NGX_CONF_FLAG,
       ngx_conf_set_flag_slot,

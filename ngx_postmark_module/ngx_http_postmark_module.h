@@ -167,6 +167,7 @@ struct ngx_http_postmark_client_s {
     ngx_http_postmark_scope_t     scope;        /* what its portal reaches */
     ngx_flag_t                    activity;
     ngx_flag_t                    suppressions;
+    ngx_flag_t                    portal_replay;  /* of its dead letters */
 };
 
 

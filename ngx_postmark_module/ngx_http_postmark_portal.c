@@ -30,6 +30,9 @@ static ngx_int_t ngx_http_postmark_portal_check(ngx_http_request_t *r,
     ngx_http_postmark_ctx_t *ctx, ngx_http_postmark_loc_conf_t *plcf);
 static ngx_int_t ngx_http_postmark_portal_key(ngx_http_request_t *r,
     ngx_http_postmark_client_t *client, char **reason);
+static ngx_uint_t ngx_http_postmark_portal_is(ngx_str_t *path, char *own);
+static ngx_int_t ngx_http_postmark_portal_method(ngx_http_request_t *r,
+    char *allow, char *message);
 static ngx_int_t ngx_http_postmark_portal_path(ngx_http_request_t *r,
     ngx_str_t *prefix, ngx_str_t *path, u_char **query);
 static ngx_int_t ngx_http_postmark_portal_route(ngx_http_request_t *r,
@@ -86,39 +89,59 @@ ngx_http_postmark_portal_handler(ngx_http_request_t *r)
 
 
 /*
- * "_deliveries" after the prefix is the module's, not Postmark's (none of
- * Postmark's paths starts with "_"): the client's view of its own
- * destinations.  It is matched on the raw request target, as every other
- * portal path is: an encoded or dotted form ("%5Fdeliveries",
- * "x/../_deliveries"), which nginx's URI has decoded and normalised, is
- * left to the route core, which refuses it.  NGX_DECLINED for every
- * other path.
+ * Paths after the prefix that start with "_" are the module's, not
+ * Postmark's (none of Postmark's does): the client's view of its own
+ * destinations and of its dead letters.  They are matched on the raw
+ * request target, as every other portal path is: an encoded or dotted
+ * form ("%5Fdeliveries", "x/../_deliveries"), which nginx's URI has
+ * decoded and normalised, is left to the route core, which refuses it.
+ * NGX_DECLINED for every other path.
  */
 
 static ngx_int_t
 ngx_http_postmark_portal_own(ngx_http_request_t *r,
     ngx_http_postmark_ctx_t *ctx, ngx_http_postmark_loc_conf_t *plcf)
 {
-    u_char     *query;
-    ngx_int_t   rc;
-    ngx_str_t   path;
+    u_char                         *query;
+    ngx_int_t                       rc;
+    ngx_str_t                       path;
+    ngx_uint_t                      replay;
+    ngx_http_postmark_main_conf_t  *pmcf;
 
     if (ngx_http_postmark_portal_path(r, &plcf->prefix, &path, &query)
         != NGX_OK
-        || path.len != sizeof("/_deliveries") - 1
-        || ngx_strncmp(path.data, "/_deliveries", path.len) != 0)
+        || path.len < 2 || path.data[1] != '_')
     {
         return NGX_DECLINED;
     }
 
-    if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
-        if (ngx_http_postmark_add_header(r, "Allow", "GET, HEAD") != NGX_OK) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    replay = 0;
+
+    if (ngx_http_postmark_portal_is(&path, "/_deliveries")
+        || ngx_http_postmark_portal_is(&path, "/_dead-letters"))
+    {
+        if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
+            return ngx_http_postmark_portal_method(r, "GET, HEAD",
+                       "your deliveries and dead letters are read here");
         }
 
-        return ngx_http_postmark_portal_refuse(r, NGX_HTTP_NOT_ALLOWED,
-                   NGX_HTTP_POSTMARK_E_READ_ONLY,
-                   "the view of your deliveries is read-only");
+    } else if (ngx_http_postmark_portal_is(&path, "/_dead-letters/replay")) {
+        if (r->method != NGX_HTTP_POST) {
+            return ngx_http_postmark_portal_method(r, "POST",
+                       "a replay is a POST");
+        }
+
+        if (ctx->client->portal_replay != 1) {
+            return ngx_http_postmark_portal_refuse(r, NGX_HTTP_FORBIDDEN,
+                       NGX_HTTP_POSTMARK_E_SCOPE,
+                       "replaying your dead letters is not allowed here; "
+                       "ask your agency");
+        }
+
+        replay = 1;
+
+    } else {
+        return NGX_DECLINED;
     }
 
     rc = ngx_http_discard_request_body(r);
@@ -126,7 +149,41 @@ ngx_http_postmark_portal_own(ngx_http_request_t *r,
         return rc;
     }
 
-    return ngx_http_postmark_status_own(r, ctx->client);
+    if (path.len == sizeof("/_deliveries") - 1) {
+        return ngx_http_postmark_status_own(r, ctx->client);
+    }
+
+    pmcf = ngx_http_get_module_main_conf(r, ngx_http_postmark_module);
+
+    if (pmcf->spool.len == 0) {
+        return ngx_http_postmark_portal_refuse(r, NGX_HTTP_NOT_FOUND,
+                   NGX_HTTP_POSTMARK_E_PATH,
+                   "this nginx keeps no dead letters: it has no spool");
+    }
+
+    return ngx_http_postmark_own_letters(r, ctx->client, replay);
+}
+
+
+static ngx_uint_t
+ngx_http_postmark_portal_is(ngx_str_t *path, char *own)
+{
+    return path->len == ngx_strlen(own)
+           && ngx_strncmp(path->data, own, path->len) == 0;
+}
+
+
+static ngx_int_t
+ngx_http_postmark_portal_method(ngx_http_request_t *r, char *allow,
+    char *message)
+{
+    if (ngx_http_postmark_add_header(r, "Allow", allow) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_http_postmark_portal_refuse(r, NGX_HTTP_NOT_ALLOWED,
+                                           NGX_HTTP_POSTMARK_E_METHOD,
+                                           message);
 }
 
 
