@@ -28,6 +28,7 @@ typedef struct {
     ngx_chain_t                   **last;
     ngx_buf_t                      *buf;
     ngx_str_t                       only;       /* ?client=, or empty */
+    ngx_uint_t                      lite;       /* ?level=lite */
     ngx_int_t                       rc;
 } ngx_http_postmark_render_t;
 
@@ -90,7 +91,7 @@ ngx_int_t
 ngx_http_postmark_metrics_handler(ngx_http_request_t *r)
 {
     ngx_int_t                    rc;
-    ngx_str_t                    only, format;
+    ngx_str_t                    only, format, level;
     ngx_chain_t                 *cl;
     ngx_http_postmark_totals_t  *t;
     ngx_http_postmark_render_t   ctx;
@@ -120,6 +121,22 @@ ngx_http_postmark_metrics_handler(ngx_http_request_t *r)
         ctx.only = only;
     }
 
+    /*
+     * "lite" keeps, per client and destination, what alerts need: the
+     * outcomes of requests and deliveries, the backlog and its age, the
+     * breaker; about a quarter of the series, for thousands of clients.
+     */
+
+    if (ngx_http_arg(r, (u_char *) "level", 5, &level) == NGX_OK) {
+        if (level.len != 4 || ngx_strncmp(level.data, "lite", 4) != 0) {
+            return ngx_http_postmark_send_status(r, NGX_HTTP_BAD_REQUEST,
+                       "bad_level", "level= takes lite; without it every "
+                       "series is served");
+        }
+
+        ctx.lite = 1;
+    }
+
     if (ngx_http_arg(r, (u_char *) "format", 6, &format) == NGX_OK) {
         if (format.len == 4 && ngx_strncmp(format.data, "json", 4) == 0) {
             return ngx_http_postmark_status_json(r, &ctx.only);
@@ -139,31 +156,41 @@ ngx_http_postmark_metrics_handler(ngx_http_request_t *r)
     ngx_http_postmark_family(&ctx, "webhook_requests_total", "counter",
         "Webhook requests of a client, by the outcome $postmark_outcome "
         "has.", ngx_http_postmark_webhook_requests, NULL);
-    ngx_http_postmark_family(&ctx, "events_total", "counter",
-        "Events of a client that reached its filters, by RecordType.",
-        ngx_http_postmark_events, NULL);
     ngx_http_postmark_family(&ctx, "last_event_timestamp_seconds", "gauge",
         "Unix time of the client's last event; 0 before the first.",
         ngx_http_postmark_last_event, NULL);
-    ngx_http_postmark_family(&ctx, "portal_requests_total", "counter",
-        "Calls to the client's portal API, by outcome.",
-        ngx_http_postmark_portal_requests, NULL);
     ngx_http_postmark_family(&ctx, "deliveries_total", "counter",
         "Events of a destination by how they ended: delivered, failed "
         "(a direct forward, Postmark retries), dead_lettered.",
         NULL, ngx_http_postmark_deliveries);
-    ngx_http_postmark_family(&ctx, "delivery_attempts_total", "counter",
-        "Attempts to deliver to a destination, by result.",
-        NULL, ngx_http_postmark_attempts);
-    ngx_http_postmark_family(&ctx, "delivery_attempt_duration_seconds",
-        "histogram", "How long one attempt to a destination took.",
-        NULL, ngx_http_postmark_durations);
-    ngx_http_postmark_family(&ctx, "delivery_retries_total", "counter",
-        "Spooled attempts that failed and were scheduled again.",
-        NULL, ngx_http_postmark_retries);
-    ngx_http_postmark_family(&ctx, "sent_bytes_total", "counter",
-        "Bytes of events sent to a destination, in all attempts.",
-        NULL, ngx_http_postmark_sent);
+
+    if (!ctx.lite) {
+        ngx_http_postmark_family(&ctx, "events_total", "counter",
+            "Events of a client that reached its filters, by RecordType.",
+            ngx_http_postmark_events, NULL);
+        ngx_http_postmark_family(&ctx, "portal_requests_total", "counter",
+            "Calls to the client's portal API, by outcome.",
+            ngx_http_postmark_portal_requests, NULL);
+        ngx_http_postmark_family(&ctx, "delivery_attempts_total", "counter",
+            "Attempts to deliver to a destination, by result.",
+            NULL, ngx_http_postmark_attempts);
+        ngx_http_postmark_family(&ctx, "delivery_attempt_duration_seconds",
+            "histogram", "How long one attempt to a destination took.",
+            NULL, ngx_http_postmark_durations);
+        ngx_http_postmark_family(&ctx, "delivery_retries_total", "counter",
+            "Spooled attempts that failed and were scheduled again.",
+            NULL, ngx_http_postmark_retries);
+        ngx_http_postmark_family(&ctx, "sent_bytes_total", "counter",
+            "Bytes of events sent to a destination, in all attempts.",
+            NULL, ngx_http_postmark_sent);
+        ngx_http_postmark_family(&ctx, "in_flight_deliveries", "gauge",
+            "Attempts under way, in all workers.",
+            NULL, ngx_http_postmark_in_flight);
+        ngx_http_postmark_family(&ctx, "max_concurrent_deliveries", "gauge",
+            "The max_concurrent of a destination, for all workers; 0: "
+            "none.", NULL, ngx_http_postmark_max_concurrent);
+    }
+
     ngx_http_postmark_family(&ctx, "pending_deliveries", "gauge",
         "Spooled deliveries waiting, in all workers.",
         NULL, ngx_http_postmark_pending);
@@ -171,12 +198,6 @@ ngx_http_postmark_metrics_handler(ngx_http_request_t *r)
         "Age of the oldest spooled delivery waiting, in all workers, as "
         "last counted (every few seconds); 0: none waits.",
         NULL, ngx_http_postmark_oldest);
-    ngx_http_postmark_family(&ctx, "in_flight_deliveries", "gauge",
-        "Attempts under way, in all workers.",
-        NULL, ngx_http_postmark_in_flight);
-    ngx_http_postmark_family(&ctx, "max_concurrent_deliveries", "gauge",
-        "The max_concurrent of a destination, for all workers; 0: none.",
-        NULL, ngx_http_postmark_max_concurrent);
     ngx_http_postmark_family(&ctx, "circuit_breaker_state", "gauge",
         "The circuit breaker of a spooled destination, one for all "
         "workers: 1 for its state.",

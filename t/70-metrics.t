@@ -290,6 +290,33 @@ cmp_ok(value($m, 'nginx_postmark_sent_bytes_total', client => 'acme',
              destination => 'crm'), '>', 0, 'and the bytes sent');
 check_body($m, 'after traffic');
 
+# the lite level: what alerts need, a fraction of the series
+{
+    my $lite = scrape('?level=lite');
+    check_body($lite, 'lite');
+    my %has = map { $_ => 1 } keys %{ $lite->{types} };
+    ok($has{nginx_postmark_deliveries_total}
+       && $has{nginx_postmark_pending_deliveries}
+       && $has{nginx_postmark_oldest_pending_age_seconds}
+       && $has{nginx_postmark_circuit_breaker_state}
+       && $has{nginx_postmark_webhook_requests_total},
+       'lite: deliveries, backlog, its age, breakers and requests are there');
+    ok(!$has{nginx_postmark_delivery_attempt_duration_seconds}
+       && !$has{nginx_postmark_delivery_attempts_total},
+       'lite: histograms and attempts by result are not');
+    my $full = keys %{ $m->{values} };
+    my $few = keys %{ $lite->{values} };
+    cmp_ok($few, '<', $full / 2, "lite: $few series instead of $full");
+    is(value($lite, 'nginx_postmark_deliveries_total', client => 'acme',
+             destination => 'crm', outcome => 'delivered'),
+       value($m, 'nginx_postmark_deliveries_total', client => 'acme',
+             destination => 'crm', outcome => 'delivered'),
+       'lite: with the same values');
+    my $r = $t->post('/metrics?level=heavy', undef, method => 'GET');
+    is($r->{status}, 400, 'an unknown level is refused');
+    like($r->{body}, qr/level= takes lite/, '... saying what it takes');
+}
+
 # --- a spooled backlog, while its destination is down -------------------
 
 $down->stop;
