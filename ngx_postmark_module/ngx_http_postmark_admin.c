@@ -294,8 +294,10 @@ ngx_http_postmark_admin_status(ngx_http_request_t *r)
         cJSON_AddNumberToObject(item, "failures_in_a_row",
                                 (double) failures);
         cJSON_AddStringToObject(item, "circuit_breaker", circuit);
-        cJSON_AddBoolToObject(item, "paused", ob[i].paused);
-        cJSON_AddBoolToObject(item, "gone", ob[i].gone);
+        cJSON_AddBoolToObject(item, "paused",
+                              ngx_http_postmark_stats_paused(ob[i].dest) > 0);
+        cJSON_AddBoolToObject(item, "gone",
+                              ngx_http_postmark_stats_is_gone(ob[i].dest));
     }
 
     return ngx_http_postmark_send_cjson(r, NGX_HTTP_OK, json);

@@ -9,8 +9,9 @@
  * destination has an outbox per worker: the deliveries ready to go, in the
  * order they became ready, started while the destination has room under
  * its max_concurrent, is not paused by a Retry-After, not gone (410), and
- * its circuit breaker is not open.  The cap and the breaker are those of
- * all workers together, in the shared zone (ngx_http_postmark_stats.c).
+ * its circuit breaker is not open.  The cap, the pause, the 410 and the
+ * breaker are those of all workers together, in the shared zone
+ * (ngx_http_postmark_stats.c): what one worker hears holds for all.
  * A failed attempt waits an exponential backoff with jitter; an event that
  * would be older than retry_max_age before its next attempt goes to the
  * dead letters.
@@ -646,8 +647,15 @@ ngx_http_postmark_outbox_open(ngx_http_postmark_outbox_t *ob)
     ngx_msec_t  wait;
 
     if (ngx_http_postmark_retry.exiting || ngx_exiting || ngx_terminate
-        || ngx_quit || ob->gone || ob->paused)
+        || ngx_quit || ngx_http_postmark_stats_is_gone(ob->dest))
     {
+        return 0;
+    }
+
+    wait = ngx_http_postmark_stats_paused(ob->dest);
+
+    if (wait) {
+        ngx_http_postmark_outbox_wait(ob, wait);
         return 0;
     }
 
@@ -700,8 +708,6 @@ ngx_http_postmark_outbox_resume(ngx_event_t *ev)
     ngx_http_postmark_outbox_t  *ob;
 
     ob = ngx_http_postmark_event_data(ev, ngx_http_postmark_outbox_t, resume);
-
-    ob->paused = 0;
 
     ngx_http_postmark_outbox_dispatch(ob);
 }
@@ -952,7 +958,7 @@ ngx_http_postmark_attempt_done(ngx_http_postmark_job_t *job)
     }
 
     if (d->status == 410) {
-        ob->gone = 1;
+        ngx_http_postmark_stats_gone(ob->dest);
 
         ngx_http_postmark_delivery_log(d, NGX_LOG_ERR,
                                        "; 410 Gone: no more deliveries to it "
@@ -972,7 +978,7 @@ ngx_http_postmark_attempt_done(ngx_http_postmark_job_t *job)
         ngx_http_postmark_delivery_log(d, NGX_LOG_WARN, (char *) then);
         ngx_http_postmark_job_destroy(job);
 
-        ob->paused = 1;
+        ngx_http_postmark_stats_pause(ob->dest, pause);
         ngx_http_postmark_outbox_wait(ob, pause);
 
         ngx_http_postmark_retry_ready(p, 1);

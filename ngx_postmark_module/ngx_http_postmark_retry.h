@@ -68,8 +68,6 @@ struct ngx_http_postmark_outbox_s {
     ngx_http_postmark_job_t          *fresh;      /* a first attempt's body */
     ngx_http_postmark_pending_t      *fresh_for;
     uint64_t                          oldest;     /* of the walk, or 0 */
-    unsigned                          paused:1;   /* Retry-After */
-    unsigned                          gone:1;     /* 410 Gone */
     unsigned                          dispatching:1;
     unsigned                          probing:1;  /* this worker's probe */
 };

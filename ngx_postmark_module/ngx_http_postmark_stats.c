@@ -127,6 +127,7 @@ static ngx_http_postmark_zone_t  *ngx_http_postmark_running;
 /* a worker's: the zone it counts in, and the set of rows it writes */
 static ngx_http_postmark_zone_t  *ngx_http_postmark_zone;
 static ngx_uint_t                 ngx_http_postmark_set;
+static ngx_uint_t                 ngx_http_postmark_generation;
 static ngx_event_t                ngx_http_postmark_sweeper;
 
 
@@ -548,6 +549,7 @@ ngx_http_postmark_stats_start(ngx_cycle_t *cycle)
 
     ngx_http_postmark_zone = z;
     ngx_http_postmark_set = i;
+    ngx_http_postmark_generation = z->totals.generation;
 
     if (i == 2 * z->workers) {
         ngx_log_error(NGX_LOG_WARN, cycle->log, 0,
@@ -972,6 +974,69 @@ ngx_http_postmark_stats_backlog(ngx_http_postmark_dest_t *dest,
     if (row) {
         row->pending = pending;
     }
+}
+
+
+/*
+ * A Retry-After heard by one worker pauses the destination for all: the
+ * later end wins.  A 410 Gone stops it for this generation of workers,
+ * until a reload starts the next.
+ */
+
+void
+ngx_http_postmark_stats_pause(ngx_http_postmark_dest_t *dest,
+    ngx_msec_t pause)
+{
+    ngx_msec_t     until;
+    ngx_atomic_t  *a;
+
+    if (dest->slot == NULL) {
+        return;
+    }
+
+    a = &dest->slot->u.dest.paused_until;
+    until = ngx_current_msec + pause;
+
+    while ((ngx_msec_int_t) (until - (ngx_msec_t) *a) > 0
+           && !ngx_atomic_cmp_set(a, *a, until))
+    {
+        /* void */
+    }
+}
+
+
+/* how much longer the destination is paused, in ms; 0: not */
+
+ngx_msec_t
+ngx_http_postmark_stats_paused(ngx_http_postmark_dest_t *dest)
+{
+    ngx_msec_int_t  left;
+
+    if (dest->slot == NULL || dest->slot->u.dest.paused_until == 0) {
+        return 0;
+    }
+
+    left = (ngx_msec_int_t) ((ngx_msec_t) dest->slot->u.dest.paused_until
+                             - ngx_current_msec);
+
+    return left > 0 ? (ngx_msec_t) left : 0;
+}
+
+
+void
+ngx_http_postmark_stats_gone(ngx_http_postmark_dest_t *dest)
+{
+    if (dest->slot) {
+        dest->slot->u.dest.gone = ngx_http_postmark_generation;
+    }
+}
+
+
+ngx_uint_t
+ngx_http_postmark_stats_is_gone(ngx_http_postmark_dest_t *dest)
+{
+    return dest->slot && ngx_http_postmark_generation
+           && dest->slot->u.dest.gone == ngx_http_postmark_generation;
 }
 
 

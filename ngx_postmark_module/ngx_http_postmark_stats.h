@@ -111,6 +111,8 @@ typedef struct {
     ngx_atomic_t                  breaker;        /* until << 2 | state */
     ngx_atomic_t                  breaker_wait;   /* ms, of the last open */
     ngx_atomic_t                  failed_in_a_row;
+    ngx_atomic_t                  paused_until;   /* after a Retry-After */
+    ngx_atomic_t                  gone;           /* 410: its generation */
 } ngx_http_postmark_dstat_t;
 
 
@@ -188,6 +190,11 @@ ngx_msec_t ngx_http_postmark_breaker_failed(ngx_http_postmark_dest_t *dest,
     ngx_uint_t probe, ngx_uint_t *failures);
 ngx_uint_t ngx_http_postmark_breaker_state(ngx_http_postmark_dest_t *dest,
     ngx_uint_t *failures);
+void ngx_http_postmark_stats_pause(ngx_http_postmark_dest_t *dest,
+    ngx_msec_t pause);
+ngx_msec_t ngx_http_postmark_stats_paused(ngx_http_postmark_dest_t *dest);
+void ngx_http_postmark_stats_gone(ngx_http_postmark_dest_t *dest);
+ngx_uint_t ngx_http_postmark_stats_is_gone(ngx_http_postmark_dest_t *dest);
 void ngx_http_postmark_stats_spool(off_t bytes, ngx_uint_t segments,
     ngx_uint_t dead, ngx_atomic_uint_t mark);
 ngx_atomic_uint_t ngx_http_postmark_stats_spool_mark(void);

@@ -4,7 +4,8 @@
 # worker: four workers, each connection handed to one of them by the
 # kernel (reuseport), a stand-in that counts the attempts under way at
 # once, and a breaker opened by failures that several workers saw.  An
-# open breaker stays open across a reload.  The spool's max_size holds for
+# open breaker stays open across a reload; a Retry-After pause and a 410
+# Gone that one worker heard hold for all.  The spool's max_size holds for
 # large events that several workers write at the same moment.
 
 use strict;
@@ -18,7 +19,7 @@ use PostmarkTest qw(wait_for);
 use PostmarkTest::Spool qw(event burst arrivals);
 
 my $t = PostmarkTest->new;
-my %s = map { $_ => $t->standin($_) } qw(capped broken held big);
+my %s = map { $_ => $t->standin($_) } qw(capped broken held big limited gone);
 
 sub client {
     my ($name, $body) = @_;
@@ -51,6 +52,10 @@ ${\ client('broken', "retry_backoff 100ms 4s;
 ${\ client('held', "retry_backoff 100ms 1s;
         circuit_breaker 2 10s;") }
 ${\ client('big', "retry_backoff 1h 1h;") }
+${\ client('limited', "max_concurrent 1;
+        retry_backoff 100ms 200ms;") }
+${\ client('gone', "max_concurrent 1;
+        retry_backoff 100ms 200ms;") }
 
     server {
         listen 127.0.0.1:%%PORT_8080%% reuseport;
@@ -158,6 +163,30 @@ sleep 2;
 is($s{held}->count, $before, 'reload: the new workers make no attempt '
    . 'while it is open');
 is(breaker_state('held'), 'open', 'reload: the metrics still say open');
+
+# --- a Retry-After pause and a 410 Gone hold for all workers -------------
+
+# one attempt at a time for all workers: what follows the first answer is
+# what the pause or the 410 let through
+$s{limited}->set_mode(status => 429, headers => { 'Retry-After' => 2 });
+burst($t, from => 400, to => 408, procs => 8, user => 'limited');
+cmp_ok(workers_of('limited'), '>=', 2,
+       'Retry-After: the events were received by several workers');
+ok(wait_for(sub { $s{limited}->count >= 1 }, 5), 'Retry-After: answered');
+my ($first) = map { $_->{at} } $s{limited}->requests;
+ok(wait_for(sub { $s{limited}->count >= 2 }, 10),
+   'Retry-After: attempts go on after the pause');
+my @at = sort { $a <=> $b } map { $_->{at} } $s{limited}->requests;
+cmp_ok($at[1] - $at[0], '>=', 1.8, sprintf('Retry-After: the next attempt '
+       . 'of any worker waited the 2 s (%.2f s)', $at[1] - $at[0]));
+
+$s{gone}->set_mode(status => 410);
+burst($t, from => 500, to => 508, procs => 8, user => 'gone');
+cmp_ok(workers_of('gone'), '>=', 2,
+       '410: the events were received by several workers');
+ok(wait_for(sub { $s{gone}->count >= 1 }, 5), '410: answered');
+sleep 2;
+is($s{gone}->count, 1, '410: no worker sends it anything more');
 
 # --- max_size for all workers --------------------------------------------
 
