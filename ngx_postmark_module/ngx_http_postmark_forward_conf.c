@@ -846,7 +846,7 @@ ngx_http_postmark_forward_name(ngx_conf_t *cf, ngx_command_t *cmd,
     if (ngx_http_postmark_is_name(&value[1]) != NGX_OK) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "invalid forward name \"%V\"; use up to 64 "
-                           "letters, digits, \".\", \"-\" and \"_\"",
+                           "printable characters, without spaces or \"/\"",
                            ngx_http_postmark_quote(cf, &value[1]));
         return NGX_CONF_ERROR;
     }

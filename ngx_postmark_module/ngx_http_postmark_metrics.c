@@ -91,6 +91,7 @@ ngx_int_t
 ngx_http_postmark_metrics_handler(ngx_http_request_t *r)
 {
     ngx_int_t                    rc;
+    u_char                      *dst, *src;
     ngx_str_t                    only, format, level;
     ngx_chain_t                 *cl;
     ngx_http_postmark_totals_t  *t;
@@ -117,8 +118,18 @@ ngx_http_postmark_metrics_handler(ngx_http_request_t *r)
     ctx.request = r;
     ctx.last = &ctx.out;
 
+    /* a name is sent percent-encoded where it holds what a query cannot */
+
     if (ngx_http_arg(r, (u_char *) "client", 6, &only) == NGX_OK) {
-        ctx.only = only;
+        ctx.only.data = ngx_pnalloc(r->pool, only.len);
+        if (ctx.only.data == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        dst = ctx.only.data;
+        src = only.data;
+        ngx_unescape_uri(&dst, &src, only.len, 0);
+        ctx.only.len = dst - ctx.only.data;
     }
 
     /*

@@ -497,10 +497,15 @@ ngx_http_postmark_conf_enum(ngx_conf_t *cf, ngx_conf_enum_t *e,
 }
 
 
+/*
+ * A client's or a destination's name: up to 64 printable characters, no
+ * space and no "/", which logs and the status page put between the two.
+ * Whatever shows it escapes it as its format wants.
+ */
+
 ngx_int_t
 ngx_http_postmark_is_name(ngx_str_t *s)
 {
-    u_char      c;
     ngx_uint_t  i;
 
     if (s->len == 0 || s->len > 64) {
@@ -508,15 +513,9 @@ ngx_http_postmark_is_name(ngx_str_t *s)
     }
 
     for (i = 0; i < s->len; i++) {
-        c = s->data[i];
-
-        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
-            || (c >= '0' && c <= '9') || c == '.' || c == '-' || c == '_')
-        {
-            continue;
+        if (s->data[i] <= ' ' || s->data[i] >= 0x7f || s->data[i] == '/') {
+            return NGX_ERROR;
         }
-
-        return NGX_ERROR;
     }
 
     return NGX_OK;

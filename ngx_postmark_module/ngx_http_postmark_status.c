@@ -129,7 +129,7 @@ ngx_http_postmark_status_json(ngx_http_request_t *r, ngx_str_t *only)
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
-        /* names are the configuration's: letters, digits, ".", "-", "_" */
+        /* names are the configuration's, unique; cJSON escapes them */
 
         cJSON_AddItemToObject(clients, (char *) cs[i]->name.data, client);
     }

@@ -28,6 +28,11 @@ sub config {
     my (%o) = @_;
     my $extra = $o{extra} // '';
     my $include = $o{include} ? "include %%TESTDIR%%/many.conf;" : '';
+
+    # a client and a destination named with what every format escapes
+    my $odd = 'postmark_client "we\\"ird\\\\x<b>" { webhook_user odd; '
+              . 'webhook_password secret; forward ' . $ok->url('/odd')
+              . ' { name \'q"\\\\<i>\'; } }';
     return <<"EOF";
 %%TEST_GLOBALS%%
 worker_processes 4;
@@ -59,6 +64,8 @@ http {
         forward ${\ $ok->url('/gamma') } { }
     }
 
+    $odd
+
     $include
 
     server {
@@ -89,7 +96,8 @@ sub scrape {
 
 sub value {
     my ($m, $name, %l) = @_;
-    my $want = join ',', map { "$_=\"$l{$_}\"" } sort keys %l;
+    my $want = join ',', map { (my $e = $l{$_}) =~ s/(["\\])/\\$1/g;
+                               "$_=\"$e\"" } sort keys %l;
     for my $k (keys %{ $m->{values} }) {
         my ($n, $labels) = $k =~ /^([^{]+)(?:\{(.*)\})?$/;
         next unless $n eq $name;
@@ -247,6 +255,21 @@ is(value($m, 'nginx_postmark_deliveries_total', client => 'gamma',
 ok(!grep({ /\/hook|\/beta|\/gamma/ } keys %{ $m->{values} }),
    'no URL path is in any label');
 check_body($m, 'at rest');
+
+# names with a quote, a backslash and markup, escaped as the format says
+like($m->{body}, qr/^nginx_postmark_deliveries_total\{client="we\\"ird\\\\x<b>",destination="q\\"\\\\<i>",outcome="delivered"\} 0$/m,
+     'a name with " and \\ is escaped in its label');
+{
+    my $only = scrape('?client=we%22ird%5Cx%3Cb%3E');
+    my @clients = keys %{{ map { /client="((?:[^"\\]|\\.)*)"/ ? ($1 => 1) : () }
+                           keys %{ $only->{values} } }};
+    is_deeply(\@clients, ['we\\"ird\\\\x<b>'],
+              '?client= takes such a name percent-encoded');
+    my $json = decode_json($t->post('/metrics?format=json', undef,
+                                    method => 'GET')->{body});
+    ok($json->{clients}{'we"ird\\x<b>'}{destinations}{'q"\\<i>'},
+       'the JSON keys them by their names');
+}
 
 # --- four workers, one truth -------------------------------------------
 

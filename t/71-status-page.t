@@ -43,6 +43,12 @@ http {
         forward ${\ $ok->url('/hook') } { name crm; }
     }
 
+    postmark_client "<b>bold<b>&amp;" {
+        webhook_user      odd;
+        webhook_password  secret;
+        forward ${\ $ok->url('/odd') } { name <img>; }
+    }
+
     postmark_client beta {
         webhook_user      beta;
         webhook_password  secret;
@@ -103,11 +109,13 @@ $t->post('/webhook', event($_), user => 'acme', password => 'secret')
 
 my $seen = page();
 is_deeply($seen->{errors}, [], 'no console errors in Chromium');
-is(scalar @{ $seen->{rows} || [] }, 2, 'a row per destination');
+is(scalar @{ $seen->{rows} || [] }, 3, 'a row per destination');
 like($seen->{updated} // '', qr/^updated/, 'the poll worked');
 is($seen->{markup}, 0, 'data is text: no element but rows and cells');
-is_deeply([sort map { $_->[1] } @{ $seen->{rows} }], [qw(crm helpdesk)],
-          'destinations go by their names');
+is_deeply([sort map { $_->[1] } @{ $seen->{rows} }],
+          ['<img>', qw(crm helpdesk)], 'destinations go by their names');
+ok((grep { $_->[0] eq '<b>bold<b>&amp;' } @{ $seen->{clients} }),
+   'a client name holding markup shows as its text');
 
 # --- a destination that fails -------------------------------------------
 
