@@ -222,6 +222,9 @@ ngx_http_postmark_status_dest(ngx_http_postmark_dest_t *dest)
                             ? "spooled" : "direct");
     cJSON_AddStringToObject(json, "circuit_breaker",
                             states[breaker < 3 ? breaker : 0]);
+    cJSON_AddBoolToObject(json, "paused",
+                          ngx_http_postmark_stats_paused(dest) > 0);
+    cJSON_AddBoolToObject(json, "gone", ngx_http_postmark_stats_is_gone(dest));
     cJSON_AddNumberToObject(json, "pending", (double) pending);
     cJSON_AddNumberToObject(json, "oldest_pending_age_seconds",
                             (double) ngx_http_postmark_stats_oldest_age(dest));

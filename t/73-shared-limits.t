@@ -12,6 +12,7 @@ use strict;
 use warnings;
 
 use Test::More;
+use JSON::PP ();
 use POSIX ();
 use Time::HiRes qw(time sleep);
 
@@ -88,6 +89,15 @@ sub breaker_state {
                       ,destination="[^"]*",state="(\w+)"\}[ ]1$/x;
     }
     return '';
+}
+
+# a destination's facts in the JSON status, whichever worker answers
+sub dest_status {
+    my ($client) = @_;
+    my $r = $t->post('/metrics?format=json', undef, method => 'GET');
+    my $json = eval { JSON::PP::decode_json($r->{body}) } || {};
+    my ($d) = values %{ $json->{clients}{$client}{destinations} || {} };
+    return $d || {};
 }
 
 # --- max_concurrent 2, four workers --------------------------------------
@@ -173,6 +183,8 @@ burst($t, from => 400, to => 408, procs => 8, user => 'limited');
 cmp_ok(workers_of('limited'), '>=', 2,
        'Retry-After: the events were received by several workers');
 ok(wait_for(sub { $s{limited}->count >= 1 }, 5), 'Retry-After: answered');
+ok(wait_for(sub { dest_status('limited')->{paused} }, 2),
+   'Retry-After: the status says it is paused');
 my ($first) = map { $_->{at} } $s{limited}->requests;
 ok(wait_for(sub { $s{limited}->count >= 2 }, 10),
    'Retry-After: attempts go on after the pause');
@@ -185,6 +197,8 @@ burst($t, from => 500, to => 508, procs => 8, user => 'gone');
 cmp_ok(workers_of('gone'), '>=', 2,
        '410: the events were received by several workers');
 ok(wait_for(sub { $s{gone}->count >= 1 }, 5), '410: answered');
+ok(wait_for(sub { dest_status('gone')->{gone} }, 2),
+   '410: the status says it is gone');
 sleep 2;
 is($s{gone}->count, 1, '410: no worker sends it anything more');
 
