@@ -526,6 +526,7 @@ ngx_http_postmark_fetch_admit(ngx_http_postmark_fetch_t *fetch)
     engine = &ngx_http_postmark_engine;
 
     waited = ngx_current_msec - fetch->queued;
+    fetch->waited = waited;
 
     ngx_http_postmark_lane_take(fetch);
 

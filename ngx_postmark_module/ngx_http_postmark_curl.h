@@ -30,6 +30,7 @@ struct ngx_http_postmark_fetch_s {
     ngx_http_postmark_lane_t         *lane;       /* Postmark's API, if set */
     ngx_msec_t                        timeout;    /* waiting for room too */
     ngx_msec_t                        queued;
+    ngx_msec_t                        waited;     /* for room, in its lane */
     ngx_event_t                       wait;
     CURLcode                          setopt;     /* the first that failed */
 

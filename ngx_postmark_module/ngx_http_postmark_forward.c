@@ -487,10 +487,19 @@ void
 ngx_http_postmark_delivery_log(ngx_http_postmark_delivery_t *d,
     ngx_uint_t level, const char *then)
 {
-    u_char                    via[NGX_MAX_ERROR_STR];
+    u_char                    via[NGX_MAX_ERROR_STR], waited[64];
     ngx_http_postmark_job_t  *job;
 
     job = d->job;
+
+    /* curl's reason counts from the transfer's start, not the queue's */
+
+    *waited = '\0';
+
+    if (d->fetch && d->fetch->waited) {
+        *ngx_snprintf(waited, sizeof(waited) - 1, " (%M ms of them waiting "
+                      "for room)", d->fetch->waited) = '\0';
+    }
 
     /* a proxy on the way is named: its address is in curl's reasons */
 
@@ -502,16 +511,16 @@ ngx_http_postmark_delivery_log(ngx_http_postmark_delivery_t *d,
     if (d->status) {
         ngx_log_error(level, job->log, 0,
                       "postmark client \"%V\": forward to \"%V\"%s failed "
-                      "after %M ms: %s %l (event %V, webhook-id %V)%s",
+                      "after %M ms%s: %s %l (event %V, webhook-id %V)%s",
                       &job->client->name, &d->dest->display, via,
-                      d->elapsed, d->reason, d->status, &job->event,
+                      d->elapsed, waited, d->reason, d->status, &job->event,
                       &job->id, then);
         return;
     }
 
     ngx_log_error(level, job->log, 0,
                   "postmark client \"%V\": forward to \"%V\"%s failed "
-                  "after %M ms: %s (event %V, webhook-id %V)%s",
+                  "after %M ms%s: %s (event %V, webhook-id %V)%s",
                   &job->client->name, &d->dest->display, via, d->elapsed,
-                  d->reason, &job->event, &job->id, then);
+                  waited, d->reason, &job->event, &job->id, then);
 }

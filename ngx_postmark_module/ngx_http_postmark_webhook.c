@@ -520,11 +520,6 @@ ngx_http_postmark_webhook_route(ngx_http_request_t *r,
         return NGX_HTTP_BAD_REQUEST;
     }
 
-    if (ngx_http_postmark_job_set_id(job, md) != NGX_OK) {
-        ngx_http_postmark_event_free(ev);
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
     /* the event's memory goes away here: keep copies of what logs need */
 
     if (ngx_http_postmark_copy(r->pool, &ctx->event, ev->record_type)
@@ -532,9 +527,6 @@ ngx_http_postmark_webhook_route(ngx_http_request_t *r,
         || ngx_http_postmark_copy(r->pool, &ctx->message_id, ev->message_id)
            != NGX_OK
         || ngx_http_postmark_copy(job->pool, &job->event, ev->record_type)
-           != NGX_OK
-        || ngx_http_postmark_copy(r->pool, &ctx->webhook_id,
-                                  (char *) job->id.data)
            != NGX_OK)
     {
         ngx_http_postmark_event_free(ev);
@@ -547,6 +539,22 @@ ngx_http_postmark_webhook_route(ngx_http_request_t *r,
     for (i = 0; i < ctx->client->dests.nelts; i++) {
         if (!ngx_http_postmark_filter_match(&dest[i].filter, ev)) {
             continue;
+        }
+
+        /*
+         * The webhook-id is a digest of the whole body: a small event that
+         * no destination wants, and so has no id to carry, is not hashed
+         * (a large one was, in its thread, with the rest of its reading).
+         */
+
+        if (job->id.len == 0
+            && (ngx_http_postmark_job_set_id(job, md) != NGX_OK
+                || ngx_http_postmark_copy(r->pool, &ctx->webhook_id,
+                                          (char *) job->id.data)
+                   != NGX_OK))
+        {
+            rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
+            break;
         }
 
         if (dest[i].policy.delivery == NGX_HTTP_POSTMARK_SPOOLED) {
