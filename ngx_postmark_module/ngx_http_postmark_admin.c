@@ -75,8 +75,8 @@ static ngx_int_t ngx_http_postmark_admin_letters(ngx_http_request_t *r,
 static ngx_int_t ngx_http_postmark_letters_post(ngx_http_request_t *r,
     char *client, char *dest, ngx_int_t limit, ngx_uint_t replay,
     ngx_uint_t own);
-static ngx_int_t ngx_http_postmark_letters_limit(char *value,
-    ngx_uint_t replay, ngx_int_t *limit);
+static ngx_int_t ngx_http_postmark_letters_args(ngx_http_request_t *r,
+    char **names, char **values, ngx_int_t *limit, ngx_int_t *rc);
 static void ngx_http_postmark_letter_own(ngx_http_postmark_admin_t *ctx,
     cJSON *item, ngx_http_postmark_letter_t *letter);
 static ngx_int_t ngx_http_postmark_admin_args(ngx_http_request_t *r,
@@ -307,29 +307,17 @@ ngx_http_postmark_admin_status(ngx_http_request_t *r)
 static ngx_int_t
 ngx_http_postmark_admin_letters(ngx_http_request_t *r, ngx_uint_t replay)
 {
-    char       *error, *values[3];
-    ngx_int_t   n;
+    char       *values[3];
+    ngx_int_t   n, rc;
 
     static char  *listing[] = { "client", "destination", "limit", NULL };
     static char  *replaying[] = { "client", "destination", NULL };
 
-    if (ngx_http_postmark_admin_args(r, replay ? replaying : listing, values,
-                                     &error)
+    if (ngx_http_postmark_letters_args(r, replay ? replaying : listing,
+                                       values, &n, &rc)
         != NGX_OK)
     {
-        if (error == NULL) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        return ngx_http_postmark_send_status(r, NGX_HTTP_BAD_REQUEST,
-                                             "rejected", error);
-    }
-
-    if (ngx_http_postmark_letters_limit(replay ? NULL : values[2], replay, &n)
-        != NGX_OK)
-    {
-        return ngx_http_postmark_send_status(r, NGX_HTTP_BAD_REQUEST,
-                   "rejected", "limit is a number from 1 to 1000");
+        return rc;
     }
 
     return ngx_http_postmark_letters_post(r, values[0], values[1], n, replay,
@@ -347,29 +335,17 @@ ngx_int_t
 ngx_http_postmark_own_letters(ngx_http_request_t *r,
     ngx_http_postmark_client_t *client, ngx_uint_t replay)
 {
-    char       *error, *values[1];
-    ngx_int_t   n;
+    char       *values[1];
+    ngx_int_t   n, rc;
 
     static char  *listing[] = { "limit", NULL };
     static char  *replaying[] = { NULL };
 
-    if (ngx_http_postmark_admin_args(r, replay ? replaying : listing, values,
-                                     &error)
+    if (ngx_http_postmark_letters_args(r, replay ? replaying : listing,
+                                       values, &n, &rc)
         != NGX_OK)
     {
-        if (error == NULL) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        return ngx_http_postmark_send_status(r, NGX_HTTP_BAD_REQUEST,
-                                             "rejected", error);
-    }
-
-    if (ngx_http_postmark_letters_limit(replay ? NULL : values[0], replay, &n)
-        != NGX_OK)
-    {
-        return ngx_http_postmark_send_status(r, NGX_HTTP_BAD_REQUEST,
-                   "rejected", "limit is a number from 1 to 1000");
+        return rc;
     }
 
     return ngx_http_postmark_letters_post(r, (char *) client->name.data,
@@ -377,18 +353,40 @@ ngx_http_postmark_own_letters(ngx_http_request_t *r,
 }
 
 
-/* a listing's "limit": 100 unless given; a replay goes in batches */
+/*
+ * The query of a listing or a replay, as "names" allow, and its "limit":
+ * 100 unless given, a replay's batch without one.  NGX_DECLINED, and "rc"
+ * the handler's, when the answer was a refusal.
+ */
 
 static ngx_int_t
-ngx_http_postmark_letters_limit(char *value, ngx_uint_t replay,
-    ngx_int_t *limit)
+ngx_http_postmark_letters_args(ngx_http_request_t *r, char **names,
+    char **values, ngx_int_t *limit, ngx_int_t *rc)
 {
-    *limit = replay ? NGX_HTTP_POSTMARK_REPLAY_MAX : 100;
+    char        *error;
+    ngx_uint_t   i;
 
-    if (value) {
-        *limit = ngx_atoi((u_char *) value, ngx_strlen(value));
+    if (ngx_http_postmark_admin_args(r, names, values, &error) != NGX_OK) {
+        *rc = (error == NULL)
+              ? NGX_HTTP_INTERNAL_SERVER_ERROR
+              : ngx_http_postmark_send_status(r, NGX_HTTP_BAD_REQUEST,
+                                              "rejected", error);
+        return NGX_DECLINED;
+    }
+
+    *limit = (r->method == NGX_HTTP_POST) ? NGX_HTTP_POSTMARK_REPLAY_MAX
+                                          : 100;
+
+    for (i = 0; names[i]; i++) {
+        if (ngx_strcmp(names[i], "limit") != 0 || values[i] == NULL) {
+            continue;
+        }
+
+        *limit = ngx_atoi((u_char *) values[i], ngx_strlen(values[i]));
 
         if (*limit < 1 || *limit > NGX_HTTP_POSTMARK_LIST_MAX) {
+            *rc = ngx_http_postmark_send_status(r, NGX_HTTP_BAD_REQUEST,
+                      "rejected", "limit is a number from 1 to 1000");
             return NGX_DECLINED;
         }
     }
