@@ -33,7 +33,8 @@ static void ngx_http_postmark_body_cleanup(void *data);
 /*
  * An event's bytes, shared by the request and the jobs that carry it, each
  * holding a reference: no copy for a spooled first attempt, and none of a
- * large body, which is mapped from nginx's temporary file.
+ * large body, which is nginx's own buffer taken over or is mapped from
+ * nginx's temporary file.
  */
 
 ngx_http_postmark_body_t *
@@ -51,6 +52,33 @@ ngx_http_postmark_body_alloc(size_t len, ngx_log_t *log)
     b->refs = 1;
     b->map = NULL;
     b->map_len = 0;
+    b->taken = NULL;
+
+    return b;
+}
+
+
+/*
+ * An allocation of nginx's that holds the body, taken over: it is freed
+ * with the last reference instead of with the request's pool.
+ */
+
+ngx_http_postmark_body_t *
+ngx_http_postmark_body_take(u_char *start, size_t len, ngx_log_t *log)
+{
+    ngx_http_postmark_body_t  *b;
+
+    b = ngx_alloc(sizeof(ngx_http_postmark_body_t), log);
+    if (b == NULL) {
+        return NULL;
+    }
+
+    b->data = start;
+    b->len = len;
+    b->refs = 1;
+    b->map = NULL;
+    b->map_len = 0;
+    b->taken = start;
 
     return b;
 }
@@ -96,6 +124,7 @@ ngx_http_postmark_body_map(ngx_fd_t fd, off_t offset, size_t len,
     b->refs = 1;
     b->map = map;
     b->map_len = len + (offset - start);
+    b->taken = NULL;
 
     return b;
 }
@@ -110,6 +139,10 @@ ngx_http_postmark_body_release(ngx_http_postmark_body_t *b)
 
     if (b->map) {
         (void) munmap(b->map, b->map_len);
+    }
+
+    if (b->taken) {
+        ngx_free(b->taken);
     }
 
     ngx_free(b);

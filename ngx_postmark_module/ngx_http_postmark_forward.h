@@ -25,6 +25,7 @@ typedef struct {
     ngx_uint_t                        refs;
     void                             *map;        /* mapped, or in the heap */
     size_t                            map_len;
+    void                             *taken;      /* nginx's, taken over */
 } ngx_http_postmark_body_t;
 
 
@@ -71,6 +72,8 @@ struct ngx_http_postmark_job_s {
 
 ngx_http_postmark_body_t *ngx_http_postmark_body_alloc(size_t len,
     ngx_log_t *log);
+ngx_http_postmark_body_t *ngx_http_postmark_body_take(u_char *start,
+    size_t len, ngx_log_t *log);
 ngx_http_postmark_body_t *ngx_http_postmark_body_map(ngx_fd_t fd,
     off_t offset, size_t len, ngx_log_t *log);
 void ngx_http_postmark_body_release(ngx_http_postmark_body_t *b);

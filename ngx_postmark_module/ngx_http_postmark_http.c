@@ -19,6 +19,10 @@
 
 static ngx_int_t ngx_http_postmark_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_http_postmark_body_t *ngx_http_postmark_take_body(
+    ngx_http_request_t *r);
+static ngx_buf_t *ngx_http_postmark_body_head(ngx_http_request_t *r,
+    ngx_buf_t *buf, u_char **end);
 #if (NGX_DEBUG)
 static void ngx_http_postmark_debug_body(ngx_http_request_t *r,
     ngx_http_postmark_body_t *body);
@@ -120,9 +124,10 @@ ngx_http_postmark_body_size(ngx_http_request_t *r)
 
 
 /*
- * The body as one span of bytes, held by the request's pool: mapped from
- * nginx's temporary file when that is where it is, without reading it in
- * the event loop, or else copied from the request's buffers.
+ * The body as one span of bytes, held by the request's pool: nginx's own
+ * buffer when the body is in it, mapped from nginx's temporary file when
+ * that is where it is, without reading it in the event loop, or else
+ * copied from the request's buffers.
  */
 
 ngx_http_postmark_body_t *
@@ -137,9 +142,9 @@ ngx_http_postmark_read_body(ngx_http_request_t *r)
     ngx_http_postmark_body_t  *body;
 
     cl = r->request_body ? r->request_body->bufs : NULL;
-    body = NULL;
+    body = cl ? ngx_http_postmark_take_body(r) : NULL;
 
-    if (cl && cl->next == NULL && cl->buf->in_file
+    if (body == NULL && cl && cl->next == NULL && cl->buf->in_file
         && !ngx_buf_in_memory(cl->buf))
     {
         body = ngx_http_postmark_body_map(cl->buf->file->fd,
@@ -205,6 +210,141 @@ ngx_http_postmark_read_body(ngx_http_request_t *r)
 }
 
 
+/*
+ * nginx reads a body it keeps in memory into one buffer of its own, a large
+ * allocation of the request's pool, after the part that came in with the
+ * request's head.  The event takes that allocation over instead of copying
+ * it, so a large body is in memory once.  The handlers ask for a single
+ * buffer, which nginx sizes for the head's part too: that part moves in
+ * front, and the request's chain becomes the one buffer.  NULL when the
+ * body is held any other way (in the head's buffer, chunked, in a file).
+ */
+
+static ngx_http_postmark_body_t *
+ngx_http_postmark_take_body(ngx_http_request_t *r)
+{
+    u_char                    *end;
+    size_t                     head, len;
+    ngx_buf_t                 *buf, *pre, *one;
+    ngx_pool_large_t          *large;
+    ngx_http_postmark_body_t  *body;
+
+    buf = r->request_body->buf;
+
+    if (buf == NULL || r->request_body->temp_file) {
+        return NULL;
+    }
+
+    pre = ngx_http_postmark_body_head(r, buf, &end);
+
+    if (end == NULL) {
+        return NULL;
+    }
+
+    head = pre ? (size_t) (pre->last - pre->pos) : 0;
+    len = head + (end - buf->start);
+
+    if (len == 0 || len > (size_t) (buf->end - buf->start)) {
+        return NULL;
+    }
+
+    for (large = r->pool->large; large; large = large->next) {
+        if (large->alloc == buf->start) {
+            break;
+        }
+    }
+
+    if (large == NULL) {
+        return NULL;
+    }
+
+    one = NULL;
+
+    if (pre) {
+        one = ngx_calloc_buf(r->pool);
+        if (one == NULL) {
+            return NULL;
+        }
+    }
+
+    body = ngx_http_postmark_body_take(buf->start, len, r->connection->log);
+    if (body == NULL) {
+        return NULL;
+    }
+
+    /* as ngx_pfree() leaves it, but the body frees it */
+    large->alloc = NULL;
+
+    if (pre == NULL) {
+        return body;
+    }
+
+    ngx_memmove(buf->start + head, buf->start, len - head);
+    ngx_memcpy(buf->start, pre->pos, head);
+
+    one->temporary = 1;
+    one->last_buf = 1;
+    one->start = body->data;
+    one->pos = body->data;
+    one->last = body->data + len;
+    one->end = one->last;
+
+    r->request_body->bufs->buf = one;
+    r->request_body->bufs->next = NULL;
+
+    return body;
+}
+
+
+/*
+ * The buffer before the bytes in "buf", if any, and in "end" where the
+ * bytes that follow contiguously from buf's start end; NULL in "end" when
+ * the chain is anything else.
+ */
+
+static ngx_buf_t *
+ngx_http_postmark_body_head(ngx_http_request_t *r, ngx_buf_t *buf,
+    u_char **end)
+{
+    u_char       *next;
+    ngx_buf_t    *b, *pre;
+    ngx_chain_t  *cl;
+
+    pre = NULL;
+    next = buf->start;
+    *end = NULL;
+
+    for (cl = r->request_body->bufs; cl; cl = cl->next) {
+        b = cl->buf;
+
+        if (b->in_file || (!ngx_buf_in_memory(b) && !b->last_buf)) {
+            return NULL;
+        }
+
+        if (b->pos == b->last) {
+            continue;   /* the empty buffer that marks the end */
+        }
+
+        if (b->pos == next) {
+            next = b->last;
+            continue;
+        }
+
+        if (cl != r->request_body->bufs || next != buf->start
+            || (b->pos >= buf->start && b->pos < buf->end))
+        {
+            return NULL;
+        }
+
+        pre = b;
+    }
+
+    *end = next;
+
+    return pre;
+}
+
+
 #if (NGX_DEBUG)
 
 /* how nginx held the body: the tests check each case really happens */
@@ -229,10 +369,10 @@ ngx_http_postmark_debug_body(ngx_http_request_t *r,
         }
     }
 
-    ngx_log_debug4(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+    ngx_log_debug5(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "postmark body: %uz bytes in %ui buffers, file:%ui "
-                   "mapped:%ui", body->len, nbufs, in_file,
-                   body->map != NULL);
+                   "mapped:%ui taken:%ui", body->len, nbufs, in_file,
+                   body->map != NULL, body->taken != NULL);
 }
 
 #endif

@@ -103,6 +103,9 @@ ngx_http_postmark_webhook_handler(ngx_http_request_t *r)
     ctx->client = client;
     ctx->client_name = client->name;
 
+    /* room in nginx's buffer for all of an event: see take_body() */
+    r->request_body_in_single_buf = 1;
+
     rc = ngx_http_read_client_request_body(r, ngx_http_postmark_webhook_body);
 
     if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {

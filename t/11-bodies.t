@@ -85,14 +85,34 @@ like($copy->{body}, qr/"ID": 4323372036854775807,/,
      'the 64-bit Bounce ID arrives unchanged');
 
 # headers and the start of the body first, the rest later: nginx keeps
-# the pre-read part and the rest in different buffers
+# the pre-read part and the rest in different buffers, and the module
+# moves the first part in front in nginx's buffer and takes it over
 my $padded = $bounce;
 $padded =~ s/"Content": "<Full dump of bounce>"/
     '"Content": "' . ('<p>line<\/p>\n' x 600) . '"'/e;
 like(forwarded_ok('split', '/memory', $padded,
                   parts => [substr($padded, 0, 300), substr($padded, 300)]),
-     qr/ bytes in [2-9] buffers, file:0 mapped:0/,
-     'split: kept in several buffers, copied');
+     qr/ bytes in 1 buffers, file:0 mapped:0 taken:1/,
+     'split: nginx\'s buffer taken over, the head\'s part in front');
+
+# the head alone, then the body: all of it in nginx's buffer, taken over
+like(forwarded_ok('after the head', '/memory', $padded,
+                  parts => ['', $padded]),
+     qr/ bytes in [1-9] buffers, file:0 mapped:0 taken:1/,
+     'after the head: nginx\'s buffer taken over');
+
+# a body in the head's buffer is small, and copied
+like(forwarded_ok('in the head', '/memory', '{"RecordType":"Open"}'),
+     qr/ bytes in 1 buffers, file:0 mapped:0 taken:0/,
+     'in the head: copied');
+
+# several reads into the buffer, in pieces: still one span, taken over
+like(forwarded_ok('in pieces', '/memory', $padded,
+                  parts => ['', substr($padded, 0, 2000),
+                            substr($padded, 2000, 3000),
+                            substr($padded, 5000)]),
+     qr/ bytes in [2-9] buffers, file:0 mapped:0 taken:1/,
+     'in pieces: nginx\'s buffer taken over');
 
 like(forwarded_ok('temporary file', '/file', $padded),
      qr/ bytes in 1 buffers, file:1 mapped:1/,
@@ -101,7 +121,8 @@ like(forwarded_ok('temporary file', '/file', $padded),
 like(forwarded_ok('file only', '/file-only', $bounce),
      qr/ bytes in 1 buffers, file:1 mapped:1/, 'file only: mapped');
 
-forwarded_ok('chunked', '/memory', $padded, chunked => 100);
+like(forwarded_ok('chunked', '/memory', $padded, chunked => 100),
+     qr/ mapped:0 taken:0/, 'chunked: copied without the framing');
 forwarded_ok('chunked into a file', '/file', $padded, chunked => 333);
 
 # escapes and text beyond ASCII pass as they came, never re-encoded

@@ -301,7 +301,7 @@ sub DESTROY {
 # post($path, $body, %opt): one request on a fresh connection.
 #   port => N, user/password => Basic credentials, headers => {...},
 #   method => 'POST', chunked => size of chunks, parts => [bytes...] sent
-#   with a pause between them, timeout => seconds
+#   with a pause between them, the first with the head, timeout => seconds
 sub post {
     my ($self, $path, $body, %opt) = @_;
     my $s = $self->send_request($path, $body, %opt) or return undef;
@@ -343,9 +343,11 @@ sub send_request {
     $s->autoflush(1);
     local $SIG{PIPE} = 'IGNORE';
 
-    _write_all($s, $head) or return $s;
-    for my $i (0 .. $#parts) {
-        sleep($opt{pause} // 0.2) if $i > 0;
+    # the head and the first part in one write: nginx reads them together
+    @parts = ('') unless @parts;
+    _write_all($s, $head . $parts[0]) or return $s;
+    for my $i (1 .. $#parts) {
+        sleep($opt{pause} // 0.2);
         _write_all($s, $parts[$i]) or last;
     }
     return $s;
