@@ -142,9 +142,13 @@ ngx_http_postmark_read_body(ngx_http_request_t *r)
     ngx_http_postmark_body_t  *body;
 
     cl = r->request_body ? r->request_body->bufs : NULL;
-    body = cl ? ngx_http_postmark_take_body(r) : NULL;
 
-    if (body == NULL && cl && cl->next == NULL && cl->buf->in_file
+    body = cl ? ngx_http_postmark_take_body(r) : NULL;
+    if (body) {
+        goto held;
+    }
+
+    if (cl && cl->next == NULL && cl->buf->in_file
         && !ngx_buf_in_memory(cl->buf))
     {
         body = ngx_http_postmark_body_map(cl->buf->file->fd,
@@ -202,6 +206,8 @@ ngx_http_postmark_read_body(ngx_http_request_t *r)
         return NULL;
     }
 
+held:
+
 #if (NGX_DEBUG)
     ngx_http_postmark_debug_body(r, body);
 #endif
@@ -218,6 +224,7 @@ ngx_http_postmark_read_body(ngx_http_request_t *r)
  * buffer, which nginx sizes for the head's part too: that part moves in
  * front, and the request's chain becomes the one buffer.  NULL when the
  * body is held any other way (in the head's buffer, chunked, in a file).
+ * The body returned is held by the request's pool.
  */
 
 static ngx_http_postmark_body_t *
@@ -271,6 +278,16 @@ ngx_http_postmark_take_body(ngx_http_request_t *r)
     if (body == NULL) {
         return NULL;
     }
+
+    /* the request's pool holds the body before the body holds the buffer */
+
+    if (ngx_http_postmark_body_hold(r->pool, body) != NGX_OK) {
+        body->taken = NULL;
+        ngx_http_postmark_body_release(body);
+        return NULL;
+    }
+
+    ngx_http_postmark_body_release(body);
 
     /* as ngx_pfree() leaves it, but the body frees it */
     large->alloc = NULL;
