@@ -68,16 +68,13 @@ ngx_http_postmark_body_take(u_char *start, size_t len, ngx_log_t *log)
 {
     ngx_http_postmark_body_t  *b;
 
-    b = ngx_alloc(sizeof(ngx_http_postmark_body_t), log);
+    b = ngx_http_postmark_body_alloc(0, log);
     if (b == NULL) {
         return NULL;
     }
 
     b->data = start;
     b->len = len;
-    b->refs = 1;
-    b->map = NULL;
-    b->map_len = 0;
     b->taken = start;
 
     return b;

@@ -347,7 +347,9 @@ ngx_http_postmark_body_head(ngx_http_request_t *r, ngx_buf_t *buf,
             continue;
         }
 
-        if (cl != r->request_body->bufs || next != buf->start
+        /* only the first buffer may be elsewhere: the head's part */
+
+        if (cl != r->request_body->bufs
             || (b->pos >= buf->start && b->pos < buf->end))
         {
             return NULL;
