@@ -21,6 +21,7 @@
 #define NGX_HTTP_POSTMARK_KEEP_DEST     32
 #define NGX_HTTP_POSTMARK_KEEP_IDLE     30000
 #define NGX_HTTP_POSTMARK_RECV_BUF      16384
+#define NGX_HTTP_POSTMARK_SEND_ONE      16384
 
 
 /*
@@ -417,6 +418,7 @@ ngx_http_postmark_exchange_send(ngx_http_postmark_fetch_t *fetch)
     CURLcode                   rc;
     ngx_connection_t          *c;
     ngx_http_postmark_conn_t  *conn;
+    u_char                     one[NGX_HTTP_POSTMARK_SEND_ONE];
 
     conn = fetch->conn;
     c = conn->c;
@@ -426,6 +428,19 @@ ngx_http_postmark_exchange_send(ngx_http_postmark_fetch_t *fetch)
         if (fetch->sent < fetch->head.len) {
             p = fetch->head.data + fetch->sent;
             len = fetch->head.len - fetch->sent;
+
+            /*
+             * A small request goes out in one write: the head and then
+             * the body would be two segments, each a trip through both
+             * TCP stacks and a wakeup of the destination.
+             */
+
+            if (len + fetch->body.len <= sizeof(one)) {
+                ngx_memcpy(one, p, len);
+                ngx_memcpy(one + len, fetch->body.data, fetch->body.len);
+                p = one;
+                len += fetch->body.len;
+            }
 
         } else {
             p = fetch->body.data + fetch->sent - fetch->head.len;
