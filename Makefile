@@ -96,14 +96,19 @@ sdk: $(SDK_DIR)/node_modules/postmark/package.json
 ifeq ($(NGINX_SRC),)
 
 # Debian's nginx-dev tree is configured with the flags of Debian's nginx
-# binary (--with-compat among them), so the module loads into it
-$(NGX_OBJS)/Makefile: config
+# binary (--with-compat among them), so the module loads into it; it is
+# compiled as Debian compiles that binary and its own modules
+DEBIAN_CC_OPT := -g -O2 -fstack-protector-strong -Wformat \
+    -Werror=format-security -D_FORTIFY_SOURCE=2
+
+$(NGX_OBJS)/Makefile: config Makefile
 	@test -f /usr/share/nginx/src/conf_flags || $(MAKE) deps
 	rm -rf $(NGX_OBJS) $(BUILD)/nginx-dev-src
 	mkdir -p $(BUILD)
 	cp -a /usr/share/nginx/src $(BUILD)/nginx-dev-src
 	cd $(BUILD)/nginx-dev-src && source ./conf_flags && \
 	    ./configure "$${NGX_CONF_FLAGS[@]}" --add-dynamic-module=$(ROOT) \
+	        --with-cc-opt='$(DEBIAN_CC_OPT)' \
 	        --builddir=$(NGX_OBJS) > $(BUILD)/configure.log || \
 	    { cat $(BUILD)/configure.log; exit 1; }
 

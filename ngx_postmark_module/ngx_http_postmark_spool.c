@@ -201,8 +201,14 @@ ngx_http_postmark_spool_exit(ngx_cycle_t *cycle)
             ngx_http_postmark_segment_abandon(seg);
         }
 
-        if (seg->fd != NGX_INVALID_FILE && seg->len && !seg->failed) {
-            (void) pwrite(seg->fd, seg->buf, seg->len, seg->size);
+        if (seg->fd != NGX_INVALID_FILE && seg->len && !seg->failed
+            && pwrite(seg->fd, seg->buf, seg->len, seg->size)
+               != (ssize_t) seg->len)
+        {
+            ngx_log_error(NGX_LOG_WARN, cycle->log, ngx_errno,
+                          "postmark spool: the last records of \"%s\" "
+                          "were not written at exit, so their deliveries "
+                          "will be made again", seg->path);
         }
 
         /* a removal's thread has closed the file already */
@@ -729,8 +735,8 @@ failed:
      * of this group is trusted, and the segment takes no more events.
      */
 
-    if (ctx->fd != -1) {
-        (void) ftruncate(ctx->fd, ctx->offset);
+    if (ctx->fd != -1 && ftruncate(ctx->fd, ctx->offset) == -1) {
+        /* the segment is retired all the same */
     }
 }
 
