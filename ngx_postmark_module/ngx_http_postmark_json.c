@@ -17,7 +17,8 @@
 static int ngx_http_postmark_json_push(ngx_http_postmark_json_t *j,
     unsigned char **stack, size_t *cap, size_t *depth, unsigned char *local,
     unsigned char type);
-static int ngx_http_postmark_json_plain(const unsigned char *p);
+static uint64_t ngx_http_postmark_json_special(const unsigned char *p);
+static size_t ngx_http_postmark_json_first(uint64_t flags);
 static int ngx_http_postmark_json_utf8(ngx_http_postmark_json_t *j);
 static int ngx_http_postmark_json_number(ngx_http_postmark_json_t *j);
 static int ngx_http_postmark_json_literal(ngx_http_postmark_json_t *j,
@@ -39,23 +40,11 @@ ngx_http_postmark_json_init(ngx_http_postmark_json_t *j, const char *text,
 }
 
 
-void
-ngx_http_postmark_json_blank(ngx_http_postmark_json_t *j)
-{
-    while (j->p < j->end
-           && (*j->p == ' ' || *j->p == '\n' || *j->p == '\r'
-               || *j->p == '\t'))
-    {
-        j->p++;
-    }
-}
-
-
 /*
- * Whether eight bytes are all plain string text: none is a control byte,
- * a quote, a backslash or above ASCII.  Bit tricks for a byte below n and
- * for a zero byte; where they err, it is towards "not plain", and the
- * bytes are then looked at one by one.
+ * Which of eight bytes are not plain string text (a control byte, a
+ * quote, a backslash, above ASCII), as their high bits.  Bit tricks for a
+ * byte below n and for a zero byte: they err only in bytes above one
+ * rightly flagged, so the lowest flag is the first byte to look at.
  */
 
 #define ngx_http_postmark_json_ones   0x0101010101010101ULL
@@ -63,20 +52,37 @@ ngx_http_postmark_json_blank(ngx_http_postmark_json_t *j)
 #define ngx_http_postmark_json_zero(w)                                      \
     (((w) - ngx_http_postmark_json_ones) & ~(w) & ngx_http_postmark_json_highs)
 
-static int
-ngx_http_postmark_json_plain(const unsigned char *p)
+static uint64_t
+ngx_http_postmark_json_special(const unsigned char *p)
 {
     uint64_t  w;
 
     memcpy(&w, p, 8);
 
-    return ((w & ngx_http_postmark_json_highs)
-            | ngx_http_postmark_json_zero(w & ~0x1f1f1f1f1f1f1f1fULL)
-            | ngx_http_postmark_json_zero(w ^ (ngx_http_postmark_json_ones
-                                               * '"'))
-            | ngx_http_postmark_json_zero(w ^ (ngx_http_postmark_json_ones
-                                               * '\\')))
-           == 0;
+    return (w & ngx_http_postmark_json_highs)
+           | ngx_http_postmark_json_zero(w & ~0x1f1f1f1f1f1f1f1fULL)
+           | ngx_http_postmark_json_zero(w ^ (ngx_http_postmark_json_ones
+                                              * '"'))
+           | ngx_http_postmark_json_zero(w ^ (ngx_http_postmark_json_ones
+                                              * '\\'));
+}
+
+
+/*
+ * How many bytes come before the first flagged one: on little endian the
+ * lowest flag; elsewhere none is skipped, and the bytes are looked at one
+ * by one.
+ */
+
+static size_t
+ngx_http_postmark_json_first(uint64_t flags)
+{
+#if (defined __GNUC__ && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__)
+    return __builtin_ctzll(flags) >> 3;
+#else
+    (void) flags;
+    return 0;
+#endif
 }
 
 
@@ -88,6 +94,7 @@ ngx_http_postmark_json_plain(const unsigned char *p)
 int
 ngx_http_postmark_json_string(ngx_http_postmark_json_t *j, int *escaped)
 {
+    uint64_t        flags;
     unsigned int    cp;
     unsigned char   c;
 
@@ -101,9 +108,19 @@ ngx_http_postmark_json_string(ngx_http_postmark_json_t *j, int *escaped)
 
     for ( ;; ) {
 
-        /* most bytes are plain ASCII: eight at a time, then one by one */
+        /*
+         * most bytes are plain ASCII: eight at a time to the first that
+         * is not, then the last few one by one
+         */
 
-        while (j->end - j->p >= 8 && ngx_http_postmark_json_plain(j->p)) {
+        while (j->end - j->p >= 8) {
+            flags = ngx_http_postmark_json_special(j->p);
+
+            if (flags) {
+                j->p += ngx_http_postmark_json_first(flags);
+                break;
+            }
+
             j->p += 8;
         }
 

@@ -39,12 +39,25 @@ typedef struct {
 
 void ngx_http_postmark_json_init(ngx_http_postmark_json_t *j, const char *text,
     size_t len, size_t depth_max);
-void ngx_http_postmark_json_blank(ngx_http_postmark_json_t *j);
 int ngx_http_postmark_json_string(ngx_http_postmark_json_t *j, int *escaped);
 int ngx_http_postmark_json_value(ngx_http_postmark_json_t *j);
 size_t ngx_http_postmark_json_unescape(const char *raw, size_t len, char *out,
     int *nul);
 size_t ngx_http_postmark_json_cut(const char *raw, size_t len);
+
+
+/* blanks between tokens; called at every one, so inline */
+
+static inline void
+ngx_http_postmark_json_blank(ngx_http_postmark_json_t *j)
+{
+    while (j->p < j->end
+           && (*j->p == ' ' || *j->p == '\n' || *j->p == '\r'
+               || *j->p == '\t'))
+    {
+        j->p++;
+    }
+}
 
 
 /* where the scan stands, or stopped */
