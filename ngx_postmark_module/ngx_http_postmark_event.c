@@ -4,6 +4,7 @@
  */
 
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,7 @@
 #define NGX_HTTP_POSTMARK_MEMBERS      5
 
 #define NGX_HTTP_POSTMARK_NAME_MAX     64
+#define NGX_HTTP_POSTMARK_PAIRS        16
 
 
 typedef struct {
@@ -56,9 +58,11 @@ typedef struct {
     ngx_http_postmark_span_t   span[NGX_HTTP_POSTMARK_MEMBERS];
     size_t                     meta_offset;
 
+    /* Metadata's members: a few, on the stack */
     ngx_http_postmark_pair_t  *pairs;
     size_t                     npairs;
     size_t                     cap;
+    ngx_http_postmark_pair_t   local[NGX_HTTP_POSTMARK_PAIRS];
 } ngx_http_postmark_walk_t;
 
 
@@ -72,7 +76,15 @@ static ngx_http_postmark_event_rc_e ngx_http_postmark_event_walk(
     ngx_http_postmark_walk_t *w, ngx_http_postmark_event_t *ev);
 static ngx_http_postmark_event_rc_e ngx_http_postmark_event_member(
     ngx_http_postmark_walk_t *w, ngx_http_postmark_event_t *ev);
+static ngx_http_postmark_event_rc_e ngx_http_postmark_event_end(
+    ngx_http_postmark_json_t *j);
+static int ngx_http_postmark_event_key(ngx_http_postmark_json_t *j,
+    ngx_http_postmark_span_t *key);
+static ngx_http_postmark_event_rc_e ngx_http_postmark_event_skip(
+    ngx_http_postmark_json_t *j);
 static ngx_http_postmark_event_rc_e ngx_http_postmark_event_metadata(
+    ngx_http_postmark_walk_t *w);
+static ngx_http_postmark_event_rc_e ngx_http_postmark_event_pair(
     ngx_http_postmark_walk_t *w);
 static ngx_http_postmark_event_rc_e ngx_http_postmark_event_keep(
     ngx_http_postmark_walk_t *w, ngx_http_postmark_event_t *ev);
@@ -163,28 +175,45 @@ ngx_http_postmark_event_rc_e
 ngx_http_postmark_event_parse(const char *body, size_t len,
     ngx_http_postmark_event_t *ev)
 {
+    size_t                         offset;
     ngx_http_postmark_walk_t       w;
-    ngx_http_postmark_event_rc_e   rc;
+    ngx_http_postmark_event_rc_e   rc, valid;
 
     memset(ev, 0, sizeof(ngx_http_postmark_event_t));
+    memset(&w, 0, offsetof(ngx_http_postmark_walk_t, local));
+    w.pairs = w.local;
+    w.cap = NGX_HTTP_POSTMARK_PAIRS;
 
-    rc = ngx_http_postmark_json_object(body, len, &ev->error_offset);
-    if (rc != NGX_HTTP_POSTMARK_EVENT_OK) {
-        return rc;
-    }
+    /*
+     * One pass: the walk checks what it crosses as it finds the members,
+     * member values one level down from the top.  Where it stops, the
+     * check of the whole body decides: a body that is not valid JSON is
+     * refused as such, with the reason and the byte of that check, even
+     * when the walk found something else wrong before its bad part.
+     */
 
-    /* valid: the walk only finds the members, and can no longer fail */
-
-    memset(&w, 0, sizeof(ngx_http_postmark_walk_t));
-    ngx_http_postmark_json_init(&w.json, body, len, 0);
+    ngx_http_postmark_json_init(&w.json, body, len,
+                                NGX_HTTP_POSTMARK_JSON_DEPTH - 1);
 
     rc = ngx_http_postmark_event_walk(&w, ev);
+
+    if (rc != NGX_HTTP_POSTMARK_EVENT_OK) {
+        valid = ngx_http_postmark_json_object(body, len, &offset);
+
+        if (valid != NGX_HTTP_POSTMARK_EVENT_OK) {
+            rc = valid;
+            ev->member = NULL;
+            ev->error_offset = offset;
+        }
+    }
 
     if (rc == NGX_HTTP_POSTMARK_EVENT_OK) {
         rc = ngx_http_postmark_event_keep(&w, ev);
     }
 
-    free(w.pairs);
+    if (w.pairs != w.local) {
+        free(w.pairs);
+    }
 
     if (rc != NGX_HTTP_POSTMARK_EVENT_OK) {
         ngx_http_postmark_event_free(ev);
@@ -193,6 +222,8 @@ ngx_http_postmark_event_parse(const char *body, size_t len,
     return rc;
 }
 
+
+/* the object, its members, and nothing after it but blanks */
 
 static ngx_http_postmark_event_rc_e
 ngx_http_postmark_event_walk(ngx_http_postmark_walk_t *w,
@@ -204,11 +235,17 @@ ngx_http_postmark_event_walk(ngx_http_postmark_walk_t *w,
     j = &w->json;
 
     ngx_http_postmark_json_blank(j);
+
+    if (j->p == j->end || *j->p != '{') {
+        return NGX_HTTP_POSTMARK_EVENT_INVALID_JSON;
+    }
+
     j->p++;
     ngx_http_postmark_json_blank(j);
 
-    if (*j->p == '}') {
-        return NGX_HTTP_POSTMARK_EVENT_OK;
+    if (j->p < j->end && *j->p == '}') {
+        j->p++;
+        return ngx_http_postmark_event_end(j);
     }
 
     for ( ;; ) {
@@ -219,8 +256,17 @@ ngx_http_postmark_event_walk(ngx_http_postmark_walk_t *w,
 
         ngx_http_postmark_json_blank(j);
 
-        if (*j->p++ == '}') {
-            return NGX_HTTP_POSTMARK_EVENT_OK;
+        if (j->p == j->end) {
+            return NGX_HTTP_POSTMARK_EVENT_INVALID_JSON;
+        }
+
+        if (*j->p == '}') {
+            j->p++;
+            return ngx_http_postmark_event_end(j);
+        }
+
+        if (*j->p++ != ',') {
+            return NGX_HTTP_POSTMARK_EVENT_INVALID_JSON;
         }
 
         ngx_http_postmark_json_blank(j);
@@ -228,7 +274,52 @@ ngx_http_postmark_event_walk(ngx_http_postmark_walk_t *w,
 }
 
 
-/* one top-level member, at its name; the body is known to be valid */
+static ngx_http_postmark_event_rc_e
+ngx_http_postmark_event_end(ngx_http_postmark_json_t *j)
+{
+    ngx_http_postmark_json_blank(j);
+
+    return (j->p == j->end) ? NGX_HTTP_POSTMARK_EVENT_OK
+                            : NGX_HTTP_POSTMARK_EVENT_INVALID_JSON;
+}
+
+
+/* a member's name and the colon after it: 0, or -1 when not there */
+
+static int
+ngx_http_postmark_event_key(ngx_http_postmark_json_t *j,
+    ngx_http_postmark_span_t *key)
+{
+    key->raw = (const char *) j->p + 1;
+
+    if (ngx_http_postmark_json_string(j, &key->escaped) != 0) {
+        return -1;
+    }
+
+    key->len = (const char *) j->p - key->raw - 1;
+
+    ngx_http_postmark_json_blank(j);
+
+    if (j->p == j->end || *j->p != ':') {
+        return -1;
+    }
+
+    j->p++;
+    ngx_http_postmark_json_blank(j);
+
+    return (j->p == j->end) ? -1 : 0;
+}
+
+
+static ngx_http_postmark_event_rc_e
+ngx_http_postmark_event_skip(ngx_http_postmark_json_t *j)
+{
+    return (ngx_http_postmark_json_value(j) == 0)
+           ? NGX_HTTP_POSTMARK_EVENT_OK : NGX_HTTP_POSTMARK_EVENT_INVALID_JSON;
+}
+
+
+/* one top-level member, at its name */
 
 static ngx_http_postmark_event_rc_e
 ngx_http_postmark_event_member(ngx_http_postmark_walk_t *w,
@@ -242,13 +333,9 @@ ngx_http_postmark_event_member(ngx_http_postmark_walk_t *w,
     j = &w->json;
     at = ngx_http_postmark_json_offset(j);
 
-    key.raw = (const char *) j->p + 1;
-    (void) ngx_http_postmark_json_string(j, &key.escaped);
-    key.len = (const char *) j->p - key.raw - 1;
-
-    ngx_http_postmark_json_blank(j);
-    j->p++;
-    ngx_http_postmark_json_blank(j);
+    if (ngx_http_postmark_event_key(j, &key) != 0) {
+        return NGX_HTTP_POSTMARK_EVENT_INVALID_JSON;
+    }
 
     m = ngx_http_postmark_key_is(&key);
 
@@ -260,16 +347,14 @@ ngx_http_postmark_event_member(ngx_http_postmark_walk_t *w,
     }
 
     if (m < 0) {
-        (void) ngx_http_postmark_json_value(j);
-        return NGX_HTTP_POSTMARK_EVENT_OK;
+        return ngx_http_postmark_event_skip(j);
     }
 
     /* JSON parsers disagree on which of two members counts */
 
     if (w->seen[m]) {
         if (m == NGX_HTTP_POSTMARK_MESSAGE_ID) {
-            (void) ngx_http_postmark_json_value(j);
-            return NGX_HTTP_POSTMARK_EVENT_OK;
+            return ngx_http_postmark_event_skip(j);
         }
 
         ev->member = ngx_http_postmark_members[m].name;
@@ -282,7 +367,11 @@ ngx_http_postmark_event_member(ngx_http_postmark_walk_t *w,
     if (*j->p == '"') {
         span = &w->span[m];
         span->raw = (const char *) j->p + 1;
-        (void) ngx_http_postmark_json_string(j, &escaped);
+
+        if (ngx_http_postmark_json_string(j, &escaped) != 0) {
+            return NGX_HTTP_POSTMARK_EVENT_INVALID_JSON;
+        }
+
         span->len = (const char *) j->p - span->raw - 1;
         span->escaped = escaped;
         w->string[m] = 1;
@@ -296,16 +385,67 @@ ngx_http_postmark_event_member(ngx_http_postmark_walk_t *w,
         return ngx_http_postmark_event_metadata(w);
     }
 
-    (void) ngx_http_postmark_json_value(j);
-
-    return NGX_HTTP_POSTMARK_EVENT_OK;
+    return ngx_http_postmark_event_skip(j);
 }
 
 
-/* the members of Metadata, kept as spans until the walk is over */
+/*
+ * The members of Metadata, kept as spans until the walk is over; their
+ * values are one level further down.
+ */
 
 static ngx_http_postmark_event_rc_e
 ngx_http_postmark_event_metadata(ngx_http_postmark_walk_t *w)
+{
+    ngx_http_postmark_json_t      *j;
+    ngx_http_postmark_event_rc_e   rc;
+
+    j = &w->json;
+
+    j->p++;
+    ngx_http_postmark_json_blank(j);
+
+    if (j->p < j->end && *j->p == '}') {
+        j->p++;
+        return NGX_HTTP_POSTMARK_EVENT_OK;
+    }
+
+    j->depth_max--;
+
+    for ( ;; ) {
+        rc = ngx_http_postmark_event_pair(w);
+        if (rc != NGX_HTTP_POSTMARK_EVENT_OK) {
+            break;
+        }
+
+        ngx_http_postmark_json_blank(j);
+
+        if (j->p == j->end) {
+            rc = NGX_HTTP_POSTMARK_EVENT_INVALID_JSON;
+            break;
+        }
+
+        if (*j->p == '}') {
+            j->p++;
+            break;
+        }
+
+        if (*j->p++ != ',') {
+            rc = NGX_HTTP_POSTMARK_EVENT_INVALID_JSON;
+            break;
+        }
+
+        ngx_http_postmark_json_blank(j);
+    }
+
+    j->depth_max++;
+
+    return rc;
+}
+
+
+static ngx_http_postmark_event_rc_e
+ngx_http_postmark_event_pair(ngx_http_postmark_walk_t *w)
 {
     int                        escaped;
     size_t                     cap;
@@ -314,79 +454,74 @@ ngx_http_postmark_event_metadata(ngx_http_postmark_walk_t *w)
 
     j = &w->json;
 
-    j->p++;
-    ngx_http_postmark_json_blank(j);
+    if (w->npairs == w->cap) {
+        cap = 2 * w->cap;
 
-    if (*j->p == '}') {
-        j->p++;
-        return NGX_HTTP_POSTMARK_EVENT_OK;
+        more = realloc((w->pairs == w->local) ? NULL : w->pairs,
+                       cap * sizeof(ngx_http_postmark_pair_t));
+        if (more == NULL) {
+            return NGX_HTTP_POSTMARK_EVENT_NO_MEMORY;
+        }
+
+        if (w->pairs == w->local) {
+            memcpy(more, w->local, sizeof(w->local));
+        }
+
+        w->pairs = more;
+        w->cap = cap;
     }
 
-    for ( ;; ) {
-        if (w->npairs == w->cap) {
-            cap = w->cap ? 2 * w->cap : 16;
+    pair = &w->pairs[w->npairs];
 
-            more = realloc(w->pairs, cap * sizeof(ngx_http_postmark_pair_t));
-            if (more == NULL) {
-                return NGX_HTTP_POSTMARK_EVENT_NO_MEMORY;
-            }
-
-            w->pairs = more;
-            w->cap = cap;
-        }
-
-        pair = &w->pairs[w->npairs++];
-
-        pair->key.raw = (const char *) j->p + 1;
-        (void) ngx_http_postmark_json_string(j, &pair->key.escaped);
-        pair->key.len = (const char *) j->p - pair->key.raw - 1;
-
-        ngx_http_postmark_json_blank(j);
-        j->p++;
-        ngx_http_postmark_json_blank(j);
-
-        pair->value.raw = (const char *) j->p;
-        pair->value.escaped = 0;
-
-        switch (*j->p) {
-
-        case '"':
-            pair->type = NGX_HTTP_POSTMARK_META_STRING;
-            pair->value.raw++;
-            (void) ngx_http_postmark_json_string(j, &escaped);
-            pair->value.escaped = escaped;
-            pair->value.len = (const char *) j->p - pair->value.raw - 1;
-            break;
-
-        case 't':
-        case 'f':
-            pair->type = NGX_HTTP_POSTMARK_META_BOOLEAN;
-            (void) ngx_http_postmark_json_value(j);
-            pair->value.len = (const char *) j->p - pair->value.raw;
-            break;
-
-        case '{':
-        case '[':
-        case 'n':
-            pair->type = NGX_HTTP_POSTMARK_META_OTHER;
-            (void) ngx_http_postmark_json_value(j);
-            pair->value.len = 0;
-            break;
-
-        default:
-            pair->type = NGX_HTTP_POSTMARK_META_NUMBER;
-            (void) ngx_http_postmark_json_value(j);
-            pair->value.len = (const char *) j->p - pair->value.raw;
-        }
-
-        ngx_http_postmark_json_blank(j);
-
-        if (*j->p++ == '}') {
-            return NGX_HTTP_POSTMARK_EVENT_OK;
-        }
-
-        ngx_http_postmark_json_blank(j);
+    if (ngx_http_postmark_event_key(j, &pair->key) != 0) {
+        return NGX_HTTP_POSTMARK_EVENT_INVALID_JSON;
     }
+
+    pair->value.raw = (const char *) j->p;
+    pair->value.escaped = 0;
+
+    switch (*j->p) {
+
+    case '"':
+        pair->type = NGX_HTTP_POSTMARK_META_STRING;
+        pair->value.raw++;
+
+        if (ngx_http_postmark_json_string(j, &escaped) != 0) {
+            return NGX_HTTP_POSTMARK_EVENT_INVALID_JSON;
+        }
+
+        pair->value.escaped = escaped;
+        pair->value.len = (const char *) j->p - pair->value.raw - 1;
+        break;
+
+    case 't':
+    case 'f':
+        pair->type = NGX_HTTP_POSTMARK_META_BOOLEAN;
+        break;
+
+    case '{':
+    case '[':
+    case 'n':
+        pair->type = NGX_HTTP_POSTMARK_META_OTHER;
+        break;
+
+    default:
+        pair->type = NGX_HTTP_POSTMARK_META_NUMBER;
+    }
+
+    if (pair->type != NGX_HTTP_POSTMARK_META_STRING) {
+        if (ngx_http_postmark_json_value(j) != 0) {
+            return NGX_HTTP_POSTMARK_EVENT_INVALID_JSON;
+        }
+
+        pair->value.len = (pair->type == NGX_HTTP_POSTMARK_META_OTHER)
+                          ? 0 : (size_t) ((const char *) j->p
+                                          - pair->value.raw);
+    }
+
+    w->npairs++;
+
+    return NGX_HTTP_POSTMARK_EVENT_OK;
 }
 
 
@@ -512,9 +647,10 @@ nul:
 static int
 ngx_http_postmark_key_is(const ngx_http_postmark_span_t *key)
 {
-    int     i, nul;
-    char    buf[NGX_HTTP_POSTMARK_NAME_MAX];
-    size_t  len, raw;
+    int          i, nul;
+    char         buf[NGX_HTTP_POSTMARK_NAME_MAX];
+    size_t       len, raw;
+    const char  *name;
 
     raw = key->escaped ? ngx_http_postmark_json_cut(key->raw, key->len)
                        : key->len;
@@ -525,15 +661,16 @@ ngx_http_postmark_key_is(const ngx_http_postmark_span_t *key)
 
     if (key->escaped) {
         len = ngx_http_postmark_json_unescape(key->raw, raw, buf, &nul);
+        name = buf;
 
     } else {
-        memcpy(buf, key->raw, raw);
         len = raw;
+        name = key->raw;
     }
 
     for (i = 0; i < NGX_HTTP_POSTMARK_MEMBERS; i++) {
         if (ngx_http_postmark_members[i].len == len
-            && memcmp(ngx_http_postmark_members[i].name, buf, len) == 0)
+            && memcmp(ngx_http_postmark_members[i].name, name, len) == 0)
         {
             return (raw < key->len) ? NGX_HTTP_POSTMARK_MEMBERS + i : i;
         }

@@ -3,7 +3,8 @@
  * libFuzzer target for the webhook event core: any body is either refused
  * with a reason, or named and matched against filters without crashing.
  * What it accepts cJSON reads as an object with the same routed members
- * (unless a lone surrogate escape makes cJSON refuse it).
+ * (unless a lone surrogate escape makes cJSON refuse it); what it refuses
+ * as not JSON, the strict check of the whole body refuses alike.
  */
 
 
@@ -73,13 +74,33 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     static const char  *keys[] = { "a_key", "a_key", "b" };
     static const char  *values[] = { "a_value", "1", "true" };
 
+    size_t                         offset;
     ngx_http_postmark_filter_t     f;
     ngx_http_postmark_event_t      ev;
-    ngx_http_postmark_event_rc_e   rc;
+    ngx_http_postmark_event_rc_e   rc, valid;
 
     rc = ngx_http_postmark_event_parse((const char *) data, size, &ev);
 
     check(ngx_http_postmark_event_strerror(rc)[0] != '\0');
+
+    /*
+     * The walk checks syntax as it goes; its verdict on a body that is
+     * not one JSON object is the strict check's, reason and byte.
+     */
+
+    valid = ngx_http_postmark_json_object((const char *) data, size,
+                                          &offset);
+
+    if (valid != NGX_HTTP_POSTMARK_EVENT_OK) {
+        check(rc == valid && ev.error_offset == offset);
+
+    } else {
+        check(rc == NGX_HTTP_POSTMARK_EVENT_OK
+              || rc == NGX_HTTP_POSTMARK_EVENT_DUPLICATE
+              || rc == NGX_HTTP_POSTMARK_EVENT_NUL
+              || rc == NGX_HTTP_POSTMARK_EVENT_BAD_RECORD_TYPE
+              || rc == NGX_HTTP_POSTMARK_EVENT_NO_MEMORY);
+    }
 
     if (rc != NGX_HTTP_POSTMARK_EVENT_OK) {
         check(ev.error_offset <= size && ev.mem == NULL);

@@ -273,6 +273,55 @@ test_ambiguous(void)
         free(deep);
     }
 
+    /*
+     * One pass finds the members and checks the syntax: what is wrong
+     * with a body that is not JSON is that, wherever the walk stopped
+     */
+
+    refused_for("a member twice, then a bad byte",
+                "{\"Tag\":\"a\",\"Tag\":\"b\",\"x\":tru}",
+                NGX_HTTP_POSTMARK_EVENT_INVALID_JSON, NULL, 28);
+    refused_for("a NUL in a member, then two objects",
+                "{\"Tag\":\"\\u0000\"} {}",
+                NGX_HTTP_POSTMARK_EVENT_TRAILING_DATA, NULL, 17);
+    refused_for("a Metadata key twice, then no end",
+                "{\"Metadata\":{\"a\":1,\"a\":2},\"b\":",
+                NGX_HTTP_POSTMARK_EVENT_INVALID_JSON, NULL, 30);
+    refused_for("no colon", "{\"Tag\" \"a\"}",
+                NGX_HTTP_POSTMARK_EVENT_INVALID_JSON, NULL, 7);
+    refused_for("no comma in Metadata", "{\"Metadata\":{\"a\":1 \"b\":2}}",
+                NGX_HTTP_POSTMARK_EVENT_INVALID_JSON, NULL, 19);
+    refused_for("a bad literal in Metadata", "{\"Metadata\":{\"a\":nul}}",
+                NGX_HTTP_POSTMARK_EVENT_INVALID_JSON, NULL, -1);
+    refused_for("a trailing comma", "{\"Tag\":\"a\",}",
+                NGX_HTTP_POSTMARK_EVENT_INVALID_JSON, NULL, 11);
+
+    {
+        char    *deep;
+        size_t   depth = 998;
+
+        /* Metadata is the second level, its values' arrays the third */
+
+        deep = malloc(2 * depth + 32);
+        memcpy(deep, "{\"Metadata\":{\"a\":", 17);
+        memset(deep + 17, '[', depth);
+        memset(deep + 17 + depth, ']', depth);
+        strcpy(deep + 17 + 2 * depth, "}}");
+
+        event(&ev, deep);
+        ok(ev.nmeta == 1 && ev.meta[0].type == NGX_HTTP_POSTMARK_META_OTHER,
+           "1000 levels through Metadata");
+        ngx_http_postmark_event_free(&ev);
+
+        memset(deep + 17, '[', depth + 1);
+        memset(deep + 17 + depth + 1, ']', depth + 1);
+        strcpy(deep + 17 + 2 * depth + 2, "}}");
+
+        refused_for("1001 levels through Metadata", deep,
+                    NGX_HTTP_POSTMARK_EVENT_TOO_DEEP, NULL, 17 + 998);
+        free(deep);
+    }
+
     /* what is not ambiguous is accepted */
 
     event(&ev, "{\"RecordType\":\"Open\",\"Tag\":\"\\ud800\","
@@ -305,6 +354,39 @@ event(ngx_http_postmark_event_t *ev, const char *json)
     {
         printf("Bail out! cannot parse %s\n", json);
         exit(1);
+    }
+}
+
+
+/* Metadata of any size: a few members on the stack, more on the heap */
+
+static void
+test_metadata_sizes(void)
+{
+    char                       json[8192], *p;
+    size_t                     i, n, sizes[] = { 0, 1, 16, 17, 33, 200 };
+    ngx_http_postmark_event_t  ev;
+
+    for (n = 0; n < sizeof(sizes) / sizeof(sizes[0]); n++) {
+        p = json + sprintf(json, "{\"RecordType\":\"Open\",\"Metadata\":{");
+
+        for (i = 0; i < sizes[n]; i++) {
+            p += sprintf(p, "%s\"k%zu\":\"v%zu\"", i ? "," : "", i, i);
+        }
+
+        strcpy(p, "}}");
+
+        event(&ev, json);
+
+        for (i = 0; i < ev.nmeta; i++) {
+            if (strcmp(ev.meta[i].value + 1, ev.meta[i].key + 1) != 0) {
+                break;
+            }
+        }
+
+        ok(ev.metadata && ev.nmeta == sizes[n] && i == ev.nmeta,
+           "Metadata with %zu members, each with its own value", sizes[n]);
+        ngx_http_postmark_event_free(&ev);
     }
 }
 
@@ -431,6 +513,7 @@ main(int argc, char **argv)
     test_errors();
     test_types();
     test_ambiguous();
+    test_metadata_sizes();
     test_filters();
 
     return done_testing();
