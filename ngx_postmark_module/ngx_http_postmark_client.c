@@ -16,8 +16,6 @@
 #include "ngx_http_postmark_curl.h"
 
 
-static int ngx_libc_cdecl ngx_http_postmark_user_cmp(const void *one,
-    const void *two);
 static int ngx_libc_cdecl ngx_http_postmark_spooled_cmp(const void *one,
     const void *two);
 static char *ngx_http_postmark_client_check(ngx_conf_t *cf,
@@ -51,53 +49,56 @@ ngx_http_postmark_client_find(ngx_http_postmark_main_conf_t *pmcf,
 
 
 /*
- * The clients with webhook credentials, sorted by their user's digest:
- * a request finds its client in log2(n) steps, whatever n is.
+ * The clients with webhook credentials, in a table by their user's
+ * digest, at most half full: a request finds its client in one or two
+ * probes, each in the table itself, whatever the number of clients.
+ * Users are unique (checked with the other credentials).
  */
 
 char *
 ngx_http_postmark_index_users(ngx_conf_t *cf,
     ngx_http_postmark_main_conf_t *pmcf)
 {
-    ngx_uint_t                    i;
-    ngx_http_postmark_client_t  **clients, **slot;
+    uint64_t                      key;
+    ngx_uint_t                    i, j, n, size;
+    ngx_http_postmark_client_t  **clients;
 
-    if (ngx_array_init(&pmcf->users, cf->pool, pmcf->clients.nelts + 1,
-                       sizeof(ngx_http_postmark_client_t *))
-        != NGX_OK)
-    {
+    clients = pmcf->clients.elts;
+    n = 0;
+
+    for (i = 0; i < pmcf->clients.nelts; i++) {
+        n += clients[i]->has_password;
+    }
+
+    for (size = 2; size < 2 * n; size *= 2) { /* void */ }
+
+    pmcf->users = ngx_pcalloc(cf->pool,
+                              size * sizeof(ngx_http_postmark_user_t));
+    if (pmcf->users == NULL) {
         return NGX_CONF_ERROR;
     }
 
-    clients = pmcf->clients.elts;
+    pmcf->users_mask = size - 1;
 
     for (i = 0; i < pmcf->clients.nelts; i++) {
-        if (clients[i]->has_password) {
-            slot = ngx_array_push(&pmcf->users);
-            if (slot == NULL) {
-                return NGX_CONF_ERROR;
-            }
-
-            *slot = clients[i];
+        if (!clients[i]->has_password) {
+            continue;
         }
+
+        ngx_memcpy(&key, clients[i]->user_hash, sizeof(uint64_t));
+
+        for (j = key & pmcf->users_mask;
+             pmcf->users[j].client;
+             j = (j + 1) & pmcf->users_mask)
+        {
+            /* void */
+        }
+
+        pmcf->users[j].key = key;
+        pmcf->users[j].client = clients[i];
     }
 
-    ngx_qsort(pmcf->users.elts, pmcf->users.nelts,
-              sizeof(ngx_http_postmark_client_t *),
-              ngx_http_postmark_user_cmp);
-
     return NGX_CONF_OK;
-}
-
-
-static int ngx_libc_cdecl
-ngx_http_postmark_user_cmp(const void *one, const void *two)
-{
-    ngx_http_postmark_client_t *const  *a = one;
-    ngx_http_postmark_client_t *const  *b = two;
-
-    return ngx_memcmp((*a)->user_hash, (*b)->user_hash,
-                      NGX_HTTP_POSTMARK_HASH_LEN);
 }
 
 

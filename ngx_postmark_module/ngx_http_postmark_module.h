@@ -171,11 +171,20 @@ struct ngx_http_postmark_client_s {
 };
 
 
+/* a client with webhook credentials, by its user's digest's first bytes */
+
+typedef struct {
+    uint64_t                      key;
+    ngx_http_postmark_client_t   *client;     /* NULL: an empty slot */
+} ngx_http_postmark_user_t;
+
+
 typedef struct {
     ngx_array_t                   clients;   /* ngx_http_postmark_client_t * */
     ngx_rbtree_t                  names;     /* the clients, by name */
     ngx_rbtree_node_t             names_sentinel;
-    ngx_array_t                   users;     /* by webhook user's digest */
+    ngx_http_postmark_user_t     *users;     /* open addressing, half full */
+    ngx_uint_t                    users_mask;
     ngx_array_t                   refs;      /* client names in locations */
     ngx_array_t                  *credentials;   /* while reading, only */
     ngx_uint_t                    used;      /* a location needs the engine */

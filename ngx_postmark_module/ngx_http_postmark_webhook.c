@@ -35,7 +35,7 @@ typedef struct {
 
 
 static ngx_http_postmark_client_t *ngx_http_postmark_webhook_user(
-    ngx_array_t *users, u_char *user);
+    ngx_http_postmark_main_conf_t *pmcf, u_char *user);
 static ngx_http_postmark_client_t *ngx_http_postmark_webhook_auth(
     ngx_http_request_t *r, ngx_http_postmark_loc_conf_t *plcf);
 static void ngx_http_postmark_webhook_body(ngx_http_request_t *r);
@@ -122,10 +122,10 @@ ngx_http_postmark_webhook_handler(ngx_http_request_t *r)
 
 /*
  * The user's digest finds the one client it can be (users are unique),
- * in about log2(n) steps whatever the user; the password's digest is
- * then compared in constant time, against a dummy for a user nobody has,
- * so an unknown user costs what a known one does and the answer's timing
- * tells nothing.
+ * in one or two probes of a table whatever the user; the password's
+ * digest is then compared in constant time, against a dummy for a user
+ * nobody has, so an unknown user costs what a known one does and the
+ * answer's timing tells nothing.
  */
 
 static ngx_http_postmark_client_t *
@@ -166,7 +166,7 @@ ngx_http_postmark_webhook_auth(ngx_http_request_t *r,
 
     } else {
         pmcf = ngx_http_get_module_main_conf(r, ngx_http_postmark_module);
-        client = ngx_http_postmark_webhook_user(&pmcf->users, user);
+        client = ngx_http_postmark_webhook_user(pmcf, user);
     }
 
     if (CRYPTO_memcmp(pass, client ? client->password_hash : nobody,
@@ -192,41 +192,31 @@ ngx_http_postmark_webhook_auth(ngx_http_request_t *r,
 }
 
 
-/*
- * A lower bound in the clients sorted by their user's digest: about
- * log2(n) steps for any digest, the last comparison in constant time.
- */
+/* the table's slots from where the digest points, to an empty one */
 
 static ngx_http_postmark_client_t *
-ngx_http_postmark_webhook_user(ngx_array_t *users, u_char *user)
+ngx_http_postmark_webhook_user(ngx_http_postmark_main_conf_t *pmcf,
+    u_char *user)
 {
-    ngx_uint_t                    lo, n, half;
-    ngx_http_postmark_client_t  **c;
+    uint64_t                   key;
+    ngx_uint_t                 i;
+    ngx_http_postmark_user_t  *u;
 
-    c = users->elts;
-    lo = 0;
-    n = users->nelts;
+    ngx_memcpy(&key, user, sizeof(uint64_t));
 
-    while (n > 0) {
-        half = n / 2;
-
-        if (ngx_memcmp(c[lo + half]->user_hash, user,
-                       NGX_HTTP_POSTMARK_HASH_LEN)
-            < 0)
-        {
-            lo += half + 1;
-            n -= half + 1;
-
-        } else {
-            n = half;
-        }
-    }
-
-    if (lo < users->nelts
-        && CRYPTO_memcmp(c[lo]->user_hash, user, NGX_HTTP_POSTMARK_HASH_LEN)
-           == 0)
+    for (i = key & pmcf->users_mask;
+         pmcf->users[i].client;
+         i = (i + 1) & pmcf->users_mask)
     {
-        return c[lo];
+        u = &pmcf->users[i];
+
+        if (u->key == key
+            && CRYPTO_memcmp(u->client->user_hash, user,
+                             NGX_HTTP_POSTMARK_HASH_LEN)
+               == 0)
+        {
+            return u->client;
+        }
     }
 
     return NULL;
