@@ -180,7 +180,7 @@ ngx_http_postmark_job_create(ngx_http_postmark_client_t *client,
     ngx_pool_t               *pool;
     ngx_http_postmark_job_t  *job;
 
-    pool = ngx_create_pool(4096, ngx_cycle->log);
+    pool = ngx_create_pool(NGX_HTTP_POSTMARK_JOB_POOL, ngx_cycle->log);
     if (pool == NULL) {
         return NULL;
     }

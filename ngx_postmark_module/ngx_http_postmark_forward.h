@@ -29,6 +29,11 @@ typedef struct {
 } ngx_http_postmark_body_t;
 
 
+/* a job's pool, and so its least memory */
+
+#define NGX_HTTP_POSTMARK_JOB_POOL  4096
+
+
 /* one received event on its way to the destinations that match it */
 
 typedef struct {

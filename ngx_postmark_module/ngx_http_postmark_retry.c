@@ -73,6 +73,9 @@ typedef struct {
     ngx_queue_t                     dead_waiting;
 
     ngx_event_t                     census;     /* the oldest, walked */
+
+    /* memory held by first attempts waiting with their event */
+    size_t                          parked;
 } ngx_http_postmark_retry_t;
 
 
@@ -106,6 +109,9 @@ static void ngx_http_postmark_attempt_unreserve(
 static void ngx_http_postmark_outbox_wait(ngx_http_postmark_outbox_t *ob,
     ngx_msec_t wait);
 static void ngx_http_postmark_attempt(ngx_http_postmark_pending_t *p);
+static ngx_http_postmark_job_t *ngx_http_postmark_attempt_fresh(
+    ngx_http_postmark_pending_t *p, ngx_http_postmark_job_t *fresh);
+static void ngx_http_postmark_attempt_unpark(ngx_http_postmark_pending_t *p);
 static void ngx_http_postmark_attempt_read(void *data,
     ngx_http_postmark_record_t *rec, ngx_int_t rc);
 static void ngx_http_postmark_attempt_send(ngx_http_postmark_pending_t *p,
@@ -273,7 +279,7 @@ ngx_http_postmark_retry_exit(ngx_cycle_t *cycle)
 static void
 ngx_http_postmark_retry_forget(ngx_http_postmark_pending_t *p)
 {
-    if (p->reading) {
+    if (p->reading || p->parked) {
         ngx_http_postmark_job_destroy(p->job);
     }
 
@@ -401,23 +407,40 @@ ngx_http_postmark_retry_handover(ngx_http_postmark_segment_t *segment,
 }
 
 
-/* "fresh", when given, has the body in memory for a first attempt now */
+/*
+ * "fresh", when given, has the body in memory: the first attempt takes
+ * it along, in its own job made now.  One that cannot start at once waits
+ * its turn with it, as long as the worker holds no more than
+ * NGX_HTTP_POSTMARK_PARKED_MAX that way; otherwise it, and every later
+ * attempt, reads the record back.
+ */
 
 static void
 ngx_http_postmark_retry_start(ngx_http_postmark_pending_t *p,
     ngx_http_postmark_job_t *fresh)
 {
-    ngx_http_postmark_outbox_t  *ob;
+    ngx_http_postmark_job_t  *job;
 
-    ob = p->outbox;
+    job = fresh ? ngx_http_postmark_attempt_fresh(p, fresh) : NULL;
 
-    ob->fresh = fresh;
-    ob->fresh_for = p;
+    if (job) {
+        p->job = job;
+        p->parked = 1;
+        ngx_http_postmark_retry.parked += NGX_HTTP_POSTMARK_JOB_POOL
+                                          + job->body.len;
+    }
+
+    /* what retry_ready() starts ends later: "p" is still there after it */
 
     ngx_http_postmark_retry_ready(p, 0);
 
-    ob->fresh = NULL;
-    ob->fresh_for = NULL;
+    if (p->parked
+        && ngx_http_postmark_retry.parked > NGX_HTTP_POSTMARK_PARKED_MAX)
+    {
+        ngx_http_postmark_attempt_unpark(p);
+        ngx_http_postmark_job_destroy(p->job);
+        p->job = NULL;
+    }
 }
 
 
@@ -434,6 +457,12 @@ ngx_http_postmark_retry_done(ngx_http_postmark_pending_t *p)
 static void
 ngx_http_postmark_retry_free(ngx_http_postmark_pending_t *p)
 {
+    if (p->parked) {
+        ngx_http_postmark_attempt_unpark(p);
+        ngx_http_postmark_job_destroy(p->job);
+        p->job = NULL;
+    }
+
     ngx_http_postmark_due_del(p);
 
     if (p->ready) {
@@ -714,34 +743,35 @@ ngx_http_postmark_outbox_resume(ngx_event_t *ev)
 
 
 /*
- * A first attempt shares the body the request brought; a later one reads
- * its record back from the spool, in a thread.
+ * A first attempt that waited with its event is sent as it is; any other
+ * reads its record back from the spool, in a thread.
  */
 
 static void
 ngx_http_postmark_attempt(ngx_http_postmark_pending_t *p)
 {
-    ngx_http_postmark_job_t   *job, *fresh;
+    ngx_http_postmark_job_t   *job;
     ngx_http_postmark_body_t  *body;
 
-    fresh = NULL;
+    if (p->parked) {
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,
+                       "postmark spool: first attempt to \"%V\", its event "
+                       "in memory", &p->outbox->dest->display);
 
-    if (p->outbox->fresh_for == p) {
-        fresh = p->outbox->fresh;
-        p->outbox->fresh_for = NULL;
+        ngx_http_postmark_attempt_unpark(p);
+        ngx_http_postmark_attempt_send(p, p->job);
+        return;
     }
 
-    if (fresh) {
-        body = fresh->shared;
-        body->refs++;
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,
+                   "postmark spool: attempt %ui to \"%V\", its record read "
+                   "back", (ngx_uint_t) p->attempts + 1,
+                   &p->outbox->dest->display);
 
-    } else {
-        body = ngx_http_postmark_body_alloc(p->stored.length,
-                                            ngx_cycle->log);
-        if (body == NULL) {
-            ngx_http_postmark_attempt_failed(p, NULL);
-            return;
-        }
+    body = ngx_http_postmark_body_alloc(p->stored.length, ngx_cycle->log);
+    if (body == NULL) {
+        ngx_http_postmark_attempt_failed(p, NULL);
+        return;
     }
 
     job = ngx_http_postmark_job_create(p->outbox->dest->client, body,
@@ -757,28 +787,6 @@ ngx_http_postmark_attempt(ngx_http_postmark_pending_t *p)
     job->retry = 1;
     job->data = p;
     p->job = job;
-
-    if (fresh) {
-
-        /* the first attempt outlives the request: its own copies */
-
-        job->body = fresh->body;
-        job->id.len = fresh->id.len;
-        job->id.data = ngx_pstrdup(job->pool, &fresh->id);
-        job->event.len = fresh->event.len;
-        job->event.data = ngx_pstrdup(job->pool, &fresh->event);
-
-        if (job->id.data == NULL || job->event.data == NULL) {
-            ngx_http_postmark_job_destroy(job);
-            p->job = NULL;
-            ngx_http_postmark_attempt_failed(p, NULL);
-            return;
-        }
-
-        ngx_http_postmark_attempt_send(p, job);
-        return;
-    }
-
     p->reading = 1;
 
     if (ngx_http_postmark_spool_read(&p->stored, body->data,
@@ -790,6 +798,49 @@ ngx_http_postmark_attempt(ngx_http_postmark_pending_t *p)
         p->job = NULL;
         ngx_http_postmark_attempt_failed(p, NULL);
     }
+}
+
+
+/*
+ * A first attempt's job, sharing the body the request brought; it
+ * outlives the request, so the rest is its own copies.
+ */
+
+static ngx_http_postmark_job_t *
+ngx_http_postmark_attempt_fresh(ngx_http_postmark_pending_t *p,
+    ngx_http_postmark_job_t *fresh)
+{
+    ngx_http_postmark_job_t  *job;
+
+    job = ngx_http_postmark_job_create(p->outbox->dest->client,
+                                       fresh->shared, ngx_cycle->log);
+    if (job == NULL) {
+        return NULL;
+    }
+
+    job->retry = 1;
+    job->data = p;
+    job->body = fresh->body;
+    job->id.len = fresh->id.len;
+    job->id.data = ngx_pstrdup(job->pool, &fresh->id);
+    job->event.len = fresh->event.len;
+    job->event.data = ngx_pstrdup(job->pool, &fresh->event);
+
+    if (job->id.data == NULL || job->event.data == NULL) {
+        ngx_http_postmark_job_destroy(job);
+        return NULL;
+    }
+
+    return job;
+}
+
+
+static void
+ngx_http_postmark_attempt_unpark(ngx_http_postmark_pending_t *p)
+{
+    p->parked = 0;
+    ngx_http_postmark_retry.parked -= NGX_HTTP_POSTMARK_JOB_POOL
+                                      + p->job->body.len;
 }
 
 

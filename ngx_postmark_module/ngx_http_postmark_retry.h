@@ -51,7 +51,16 @@ typedef struct {
     uint32_t                          busy:1;
     uint32_t                          reserved:1; /* room in its lane */
     uint32_t                          reading:1;  /* its record, in a thread */
+    uint32_t                          parked:1;   /* "job" has its event */
 } ngx_http_postmark_pending_t;
+
+
+/*
+ * First attempts that cannot start at once wait with their event in
+ * memory, up to this much in a worker, their jobs' pools counted.
+ */
+
+#define NGX_HTTP_POSTMARK_PARKED_MAX  (4 * 1024 * 1024)
 
 
 /* a destination's spooled deliveries in this worker */
@@ -65,8 +74,6 @@ struct ngx_http_postmark_outbox_s {
     ngx_uint_t                        delivered;
     ngx_uint_t                        dead;
     ngx_http_postmark_note_t         *note;       /* its last answer */
-    ngx_http_postmark_job_t          *fresh;      /* a first attempt's body */
-    ngx_http_postmark_pending_t      *fresh_for;
     uint64_t                          oldest;     /* of the walk, or 0 */
     unsigned                          dispatching:1;
     unsigned                          probing:1;  /* this worker's probe */

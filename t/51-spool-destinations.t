@@ -2,7 +2,8 @@
 
 # How spooled deliveries treat a destination: Retry-After on 429 and 503
 # pauses it; 410 Gone stops it until the next reload; max_concurrent caps
-# the attempts under way (the stand-in counts them); a slow destination
+# the attempts under way (the stand-in counts them), and those waiting for
+# their first keep their event in memory; a slow destination
 # does not hold back another's deliveries; the circuit breaker opens after
 # failures in a row, probes, and closes when the destination answers.
 # Timing bounds are loose, and everything is polled.
@@ -113,6 +114,14 @@ ok(wait_for(sub { $s{capped}->count >= 12 }, 20),
    'cap: all 12 events are delivered');
 is($s{capped}->max_concurrent, 2, 'cap: never more than 2 at a time, '
    . 'and 2 were used');
+
+# the ten that waited their turn had their events in memory, as the first
+# two: no first attempt read its record back from the spool
+my $capped = quotemeta $s{capped}->url('/');
+is(scalar $t->log_lines(qr/first attempt to "$capped", its event in memory/),
+   12, 'cap: each first attempt has its event in memory, waiting or not');
+is(scalar $t->log_lines(qr/attempt \d+ to "$capped", its record read back/),
+   0, 'cap: and none reads it back from the spool');
 
 # --- a slow destination does not delay another ------------------------
 
