@@ -198,10 +198,35 @@ refused_for(const char *name, const char *json,
  * destination would see another event than the one routed.
  */
 
+/* "head", then "depth" arrays opened and closed, then "tail" */
+
+static char *
+nested(const char *head, size_t depth, const char *tail)
+{
+    char    *s;
+    size_t   n;
+
+    n = strlen(head);
+    s = malloc(n + 2 * depth + strlen(tail) + 1);
+    if (s == NULL) {
+        printf("Bail out! no memory\n");
+        exit(1);
+    }
+
+    memcpy(s, head, n);
+    memset(s + n, '[', depth);
+    memset(s + n + depth, ']', depth);
+    strcpy(s + n + 2 * depth, tail);
+
+    return s;
+}
+
+
 static void
 test_ambiguous(void)
 {
-    ngx_http_postmark_event_t  ev;
+    char                       *deep;
+    ngx_http_postmark_event_t   ev;
 
     refused_for("RecordType twice",
                 "{\"RecordType\":\"Bounce\",\"RecordType\":\"Delivery\"}",
@@ -258,20 +283,10 @@ test_ambiguous(void)
     refused_for("invalid UTF-8", "{\"Tag\":\"\xff\"}",
                 NGX_HTTP_POSTMARK_EVENT_INVALID_JSON, NULL, 8);
 
-    {
-        char    *deep;
-        size_t   depth = 1000;
-
-        deep = malloc(2 * depth + 8);
-        memcpy(deep, "{\"a\":", 5);
-        memset(deep + 5, '[', depth);
-        memset(deep + 5 + depth, ']', depth);
-        strcpy(deep + 5 + 2 * depth, "}");
-
-        refused_for("1001 levels", deep, NGX_HTTP_POSTMARK_EVENT_TOO_DEEP,
-                    NULL, 5 + 999);
-        free(deep);
-    }
+    deep = nested("{\"a\":", 1000, "}");
+    refused_for("1001 levels", deep, NGX_HTTP_POSTMARK_EVENT_TOO_DEEP,
+                NULL, 5 + 999);
+    free(deep);
 
     /*
      * One pass finds the members and checks the syntax: what is wrong
@@ -296,31 +311,19 @@ test_ambiguous(void)
     refused_for("a trailing comma", "{\"Tag\":\"a\",}",
                 NGX_HTTP_POSTMARK_EVENT_INVALID_JSON, NULL, 11);
 
-    {
-        char    *deep;
-        size_t   depth = 998;
+    /* Metadata is the second level, its values' arrays the third */
 
-        /* Metadata is the second level, its values' arrays the third */
+    deep = nested("{\"Metadata\":{\"a\":", 998, "}}");
+    event(&ev, deep);
+    ok(ev.nmeta == 1 && ev.meta[0].type == NGX_HTTP_POSTMARK_META_OTHER,
+       "1000 levels through Metadata");
+    ngx_http_postmark_event_free(&ev);
+    free(deep);
 
-        deep = malloc(2 * depth + 32);
-        memcpy(deep, "{\"Metadata\":{\"a\":", 17);
-        memset(deep + 17, '[', depth);
-        memset(deep + 17 + depth, ']', depth);
-        strcpy(deep + 17 + 2 * depth, "}}");
-
-        event(&ev, deep);
-        ok(ev.nmeta == 1 && ev.meta[0].type == NGX_HTTP_POSTMARK_META_OTHER,
-           "1000 levels through Metadata");
-        ngx_http_postmark_event_free(&ev);
-
-        memset(deep + 17, '[', depth + 1);
-        memset(deep + 17 + depth + 1, ']', depth + 1);
-        strcpy(deep + 17 + 2 * depth + 2, "}}");
-
-        refused_for("1001 levels through Metadata", deep,
-                    NGX_HTTP_POSTMARK_EVENT_TOO_DEEP, NULL, 17 + 998);
-        free(deep);
-    }
+    deep = nested("{\"Metadata\":{\"a\":", 999, "}}");
+    refused_for("1001 levels through Metadata", deep,
+                NGX_HTTP_POSTMARK_EVENT_TOO_DEEP, NULL, 17 + 998);
+    free(deep);
 
     /* what is not ambiguous is accepted */
 
