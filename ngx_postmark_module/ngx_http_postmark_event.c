@@ -72,20 +72,27 @@ typedef struct {
 } ngx_http_postmark_event_type_t;
 
 
+/* what the walk does with each member of an object */
+
+typedef ngx_http_postmark_event_rc_e (*ngx_http_postmark_member_pt)(
+    ngx_http_postmark_walk_t *w, ngx_http_postmark_event_t *ev);
+
+
 static ngx_http_postmark_event_rc_e ngx_http_postmark_event_walk(
     ngx_http_postmark_walk_t *w, ngx_http_postmark_event_t *ev);
 static ngx_http_postmark_event_rc_e ngx_http_postmark_event_member(
     ngx_http_postmark_walk_t *w, ngx_http_postmark_event_t *ev);
-static ngx_http_postmark_event_rc_e ngx_http_postmark_event_end(
-    ngx_http_postmark_json_t *j);
+static ngx_http_postmark_event_rc_e ngx_http_postmark_event_object(
+    ngx_http_postmark_walk_t *w, ngx_http_postmark_event_t *ev,
+    ngx_http_postmark_member_pt each);
 static int ngx_http_postmark_event_key(ngx_http_postmark_json_t *j,
     ngx_http_postmark_span_t *key);
 static ngx_http_postmark_event_rc_e ngx_http_postmark_event_skip(
     ngx_http_postmark_json_t *j);
 static ngx_http_postmark_event_rc_e ngx_http_postmark_event_metadata(
-    ngx_http_postmark_walk_t *w);
+    ngx_http_postmark_walk_t *w, ngx_http_postmark_event_t *ev);
 static ngx_http_postmark_event_rc_e ngx_http_postmark_event_pair(
-    ngx_http_postmark_walk_t *w);
+    ngx_http_postmark_walk_t *w, ngx_http_postmark_event_t *ev);
 static ngx_http_postmark_event_rc_e ngx_http_postmark_event_keep(
     ngx_http_postmark_walk_t *w, ngx_http_postmark_event_t *ev);
 static int ngx_http_postmark_key_is(const ngx_http_postmark_span_t *key);
@@ -240,16 +247,39 @@ ngx_http_postmark_event_walk(ngx_http_postmark_walk_t *w,
         return NGX_HTTP_POSTMARK_EVENT_INVALID_JSON;
     }
 
+    rc = ngx_http_postmark_event_object(w, ev, ngx_http_postmark_event_member);
+    if (rc != NGX_HTTP_POSTMARK_EVENT_OK) {
+        return rc;
+    }
+
+    ngx_http_postmark_json_blank(j);
+
+    return (j->p == j->end) ? NGX_HTTP_POSTMARK_EVENT_OK
+                            : NGX_HTTP_POSTMARK_EVENT_INVALID_JSON;
+}
+
+
+/* an object's members, each to "each", from its "{" to past its "}" */
+
+static ngx_http_postmark_event_rc_e
+ngx_http_postmark_event_object(ngx_http_postmark_walk_t *w,
+    ngx_http_postmark_event_t *ev, ngx_http_postmark_member_pt each)
+{
+    ngx_http_postmark_json_t      *j;
+    ngx_http_postmark_event_rc_e   rc;
+
+    j = &w->json;
+
     j->p++;
     ngx_http_postmark_json_blank(j);
 
     if (j->p < j->end && *j->p == '}') {
         j->p++;
-        return ngx_http_postmark_event_end(j);
+        return NGX_HTTP_POSTMARK_EVENT_OK;
     }
 
     for ( ;; ) {
-        rc = ngx_http_postmark_event_member(w, ev);
+        rc = each(w, ev);
         if (rc != NGX_HTTP_POSTMARK_EVENT_OK) {
             return rc;
         }
@@ -262,7 +292,7 @@ ngx_http_postmark_event_walk(ngx_http_postmark_walk_t *w,
 
         if (*j->p == '}') {
             j->p++;
-            return ngx_http_postmark_event_end(j);
+            return NGX_HTTP_POSTMARK_EVENT_OK;
         }
 
         if (*j->p++ != ',') {
@@ -271,16 +301,6 @@ ngx_http_postmark_event_walk(ngx_http_postmark_walk_t *w,
 
         ngx_http_postmark_json_blank(j);
     }
-}
-
-
-static ngx_http_postmark_event_rc_e
-ngx_http_postmark_event_end(ngx_http_postmark_json_t *j)
-{
-    ngx_http_postmark_json_blank(j);
-
-    return (j->p == j->end) ? NGX_HTTP_POSTMARK_EVENT_OK
-                            : NGX_HTTP_POSTMARK_EVENT_INVALID_JSON;
 }
 
 
@@ -382,7 +402,7 @@ ngx_http_postmark_event_member(ngx_http_postmark_walk_t *w,
     if (m == NGX_HTTP_POSTMARK_METADATA && *j->p == '{') {
         w->meta_offset = at;
         ev->metadata = 1;
-        return ngx_http_postmark_event_metadata(w);
+        return ngx_http_postmark_event_metadata(w, ev);
     }
 
     return ngx_http_postmark_event_skip(j);
@@ -395,62 +415,29 @@ ngx_http_postmark_event_member(ngx_http_postmark_walk_t *w,
  */
 
 static ngx_http_postmark_event_rc_e
-ngx_http_postmark_event_metadata(ngx_http_postmark_walk_t *w)
+ngx_http_postmark_event_metadata(ngx_http_postmark_walk_t *w,
+    ngx_http_postmark_event_t *ev)
 {
-    ngx_http_postmark_json_t      *j;
-    ngx_http_postmark_event_rc_e   rc;
+    ngx_http_postmark_event_rc_e  rc;
 
-    j = &w->json;
-
-    j->p++;
-    ngx_http_postmark_json_blank(j);
-
-    if (j->p < j->end && *j->p == '}') {
-        j->p++;
-        return NGX_HTTP_POSTMARK_EVENT_OK;
-    }
-
-    j->depth_max--;
-
-    for ( ;; ) {
-        rc = ngx_http_postmark_event_pair(w);
-        if (rc != NGX_HTTP_POSTMARK_EVENT_OK) {
-            break;
-        }
-
-        ngx_http_postmark_json_blank(j);
-
-        if (j->p == j->end) {
-            rc = NGX_HTTP_POSTMARK_EVENT_INVALID_JSON;
-            break;
-        }
-
-        if (*j->p == '}') {
-            j->p++;
-            break;
-        }
-
-        if (*j->p++ != ',') {
-            rc = NGX_HTTP_POSTMARK_EVENT_INVALID_JSON;
-            break;
-        }
-
-        ngx_http_postmark_json_blank(j);
-    }
-
-    j->depth_max++;
+    w->json.depth_max--;
+    rc = ngx_http_postmark_event_object(w, ev, ngx_http_postmark_event_pair);
+    w->json.depth_max++;
 
     return rc;
 }
 
 
 static ngx_http_postmark_event_rc_e
-ngx_http_postmark_event_pair(ngx_http_postmark_walk_t *w)
+ngx_http_postmark_event_pair(ngx_http_postmark_walk_t *w,
+    ngx_http_postmark_event_t *ev)
 {
     int                        escaped;
     size_t                     cap;
     ngx_http_postmark_pair_t  *pair, *more;
     ngx_http_postmark_json_t  *j;
+
+    (void) ev;      /* a pair is the walk's until the walk is over */
 
     j = &w->json;
 

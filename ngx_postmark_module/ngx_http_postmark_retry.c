@@ -112,6 +112,7 @@ static void ngx_http_postmark_attempt(ngx_http_postmark_pending_t *p);
 static ngx_http_postmark_job_t *ngx_http_postmark_attempt_fresh(
     ngx_http_postmark_pending_t *p, ngx_http_postmark_job_t *fresh);
 static void ngx_http_postmark_attempt_unpark(ngx_http_postmark_pending_t *p);
+static void ngx_http_postmark_attempt_drop(ngx_http_postmark_pending_t *p);
 static void ngx_http_postmark_attempt_read(void *data,
     ngx_http_postmark_record_t *rec, ngx_int_t rc);
 static void ngx_http_postmark_attempt_send(ngx_http_postmark_pending_t *p,
@@ -437,9 +438,7 @@ ngx_http_postmark_retry_start(ngx_http_postmark_pending_t *p,
     if (p->parked
         && ngx_http_postmark_retry.parked > NGX_HTTP_POSTMARK_PARKED_MAX)
     {
-        ngx_http_postmark_attempt_unpark(p);
-        ngx_http_postmark_job_destroy(p->job);
-        p->job = NULL;
+        ngx_http_postmark_attempt_drop(p);
     }
 }
 
@@ -458,9 +457,7 @@ static void
 ngx_http_postmark_retry_free(ngx_http_postmark_pending_t *p)
 {
     if (p->parked) {
-        ngx_http_postmark_attempt_unpark(p);
-        ngx_http_postmark_job_destroy(p->job);
-        p->job = NULL;
+        ngx_http_postmark_attempt_drop(p);
     }
 
     ngx_http_postmark_due_del(p);
@@ -841,6 +838,17 @@ ngx_http_postmark_attempt_unpark(ngx_http_postmark_pending_t *p)
     p->parked = 0;
     ngx_http_postmark_retry.parked -= NGX_HTTP_POSTMARK_JOB_POOL
                                       + p->job->body.len;
+}
+
+
+/* a waiting first attempt lets its event go: it will read the record */
+
+static void
+ngx_http_postmark_attempt_drop(ngx_http_postmark_pending_t *p)
+{
+    ngx_http_postmark_attempt_unpark(p);
+    ngx_http_postmark_job_destroy(p->job);
+    p->job = NULL;
 }
 
 
