@@ -12,6 +12,7 @@
 #include "ngx_http_postmark_record.h"
 
 
+static int ngx_http_postmark_record_room(const unsigned char *p, size_t len);
 static int ngx_http_postmark_offset_cmp(const void *a, const void *b);
 static int ngx_http_postmark_record_read(const unsigned char *p, size_t len,
     ngx_http_postmark_record_t *rec);
@@ -23,6 +24,9 @@ static uint64_t ngx_http_postmark_get(const unsigned char *p, int n);
 
 
 static const unsigned char  ngx_http_postmark_magic[4] = "PMSP";
+
+/* zeros in a row that are room, not part of a record */
+#define NGX_HTTP_POSTMARK_RECORD_ZEROS  16
 
 
 /* the caller keeps each name within NGX_HTTP_POSTMARK_RECORD_NAME_MAX */
@@ -82,18 +86,19 @@ ngx_http_postmark_record_write(unsigned char *out,
 /*
  * The record at *pos.  A torn or damaged one is skipped up to the next
  * magic, whose record is then read in turn: *skipped says how many bytes
- * were left behind.
+ * were left behind.  Zeros from *pos to the end are room the spool wrote
+ * ahead of its records: the end, with *pos where the records end.
  */
 
 ngx_http_postmark_record_rc_e
 ngx_http_postmark_record_next(const unsigned char *buf, size_t len,
     size_t *pos, ngx_http_postmark_record_t *rec, size_t *skipped)
 {
-    size_t  p, q;
+    size_t  p, q, z;
 
     p = *pos;
 
-    if (p >= len) {
+    if (p >= len || ngx_http_postmark_record_room(buf + p, len - p)) {
         return NGX_HTTP_POSTMARK_RECORD_END;
     }
 
@@ -111,6 +116,19 @@ ngx_http_postmark_record_next(const unsigned char *buf, size_t len,
 
     if (q + 4 > len) {
         q = len;
+
+        /*
+         * A record torn by a crash, and room after it: a record holds
+         * fewer zeros in a row than that (bodies are JSON text).
+         */
+
+        for (z = len; z > p + 1 && buf[z - 1] == '\0'; z--) {
+            /* void */
+        }
+
+        if (len - z >= NGX_HTTP_POSTMARK_RECORD_ZEROS) {
+            q = z;
+        }
     }
 
     *skipped = q - p;
@@ -120,16 +138,35 @@ ngx_http_postmark_record_next(const unsigned char *buf, size_t len,
 }
 
 
+/* nothing but zeros to the end */
+
+static int
+ngx_http_postmark_record_room(const unsigned char *p, size_t len)
+{
+    size_t  i;
+
+    for (i = 0; i < len; i++) {
+        if (p[i] != '\0') {
+            return 0;
+        }
+    }
+
+    return 1;
+}
+
+
 /*
  * The deliveries of a whole segment that no done mark follows, in the
  * order they were written.  Returns how many there are, with *pending
  * malloc()ed (to free()), or -1 without memory; *skipped counts the
- * damaged bytes passed over, in *damaged places.
+ * damaged bytes passed over, in *damaged places, and *end is where what
+ * was written ends, the room after it left out.
  */
 
 long
 ngx_http_postmark_record_pending(const unsigned char *buf, size_t len,
-    ngx_http_postmark_record_t **pending, size_t *skipped, size_t *damaged)
+    ngx_http_postmark_record_t **pending, size_t *skipped, size_t *damaged,
+    size_t *end)
 {
     long                           n;
     size_t                         pos, bad, ndone, i, m;
@@ -140,6 +177,7 @@ ngx_http_postmark_record_pending(const unsigned char *buf, size_t len,
     *pending = NULL;
     *skipped = 0;
     *damaged = 0;
+    *end = 0;
 
     /* a record takes 24 bytes at least: this bounds both lists */
 
@@ -162,6 +200,7 @@ ngx_http_postmark_record_pending(const unsigned char *buf, size_t len,
         rc = ngx_http_postmark_record_next(buf, len, &pos, &rec, &bad);
 
         if (rc == NGX_HTTP_POSTMARK_RECORD_END) {
+            *end = pos;
             break;
         }
 

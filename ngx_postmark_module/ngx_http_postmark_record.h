@@ -13,7 +13,9 @@
  * event for one destination) or the mark that a delivery is done.  Each
  * is framed with a magic, its length and a CRC32, so that a record torn
  * by a crash, or damaged, is found and skipped, and reading goes on with
- * the next record.  Plain C, without nginx, for unit tests and fuzzing.
+ * the next record.  Zeros after the last record are room written ahead
+ * (ngx_http_postmark_spool.c), not damage.  Plain C, without nginx, for
+ * unit tests and fuzzing.
  *
  *   0  "PMSP"   4  length of the whole record   8  CRC32 of bytes 12..
  *   12 type     13 version   14 reserved (2)
@@ -78,7 +80,8 @@ ngx_http_postmark_record_rc_e ngx_http_postmark_record_next(
     const unsigned char *buf, size_t len, size_t *pos,
     ngx_http_postmark_record_t *rec, size_t *skipped);
 long ngx_http_postmark_record_pending(const unsigned char *buf, size_t len,
-    ngx_http_postmark_record_t **pending, size_t *skipped, size_t *damaged);
+    ngx_http_postmark_record_t **pending, size_t *skipped, size_t *damaged,
+    size_t *end);
 
 
 #endif /* _NGX_HTTP_POSTMARK_RECORD_H_INCLUDED_ */

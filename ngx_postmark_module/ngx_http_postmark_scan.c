@@ -254,6 +254,7 @@ ngx_http_postmark_scan_adopt(ngx_http_postmark_scan_t *ctx, char *name)
 {
     int          fd;
     u_char      *buf;
+    size_t       end;
     struct stat  st;
 
     snprintf((char *) ctx->path, sizeof(ctx->path), "%s/%s",
@@ -296,7 +297,7 @@ ngx_http_postmark_scan_adopt(ngx_http_postmark_scan_t *ctx, char *name)
     ctx->npending = ngx_http_postmark_record_pending(buf, st.st_size,
                                                      &ctx->pending,
                                                      &ctx->skipped,
-                                                     &ctx->damaged);
+                                                     &ctx->damaged, &end);
     if (ctx->npending == 0) {
         (void) unlink((char *) ctx->path);
         (void) close(fd);
@@ -314,9 +315,11 @@ ngx_http_postmark_scan_adopt(ngx_http_postmark_scan_t *ctx, char *name)
         return NGX_DECLINED;
     }
 
+    /* done marks go where the records end, over the room after them */
+
     ctx->fd = fd;
     ctx->buf = buf;
-    ctx->size = st.st_size;
+    ctx->size = end;
 
     return NGX_OK;
 }

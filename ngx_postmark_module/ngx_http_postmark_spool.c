@@ -17,6 +17,11 @@
  * when its group is on disk.  Done marks follow their delivery into its
  * segment; a segment with nothing left to deliver is removed.
  *
+ * The segment events go to is kept ahead of its records by zeros, really
+ * written: a group then lands on blocks the file has, its size does not
+ * change, and its fdatasync() writes the data alone, not the inode and
+ * the blocks' map too.
+ *
  * Nothing here blocks the event loop: every open, read, write, sync,
  * rename and unlink is done in a thread, and threads use plain system
  * calls only, reporting back through their context.
@@ -32,6 +37,9 @@
 
 #define NGX_HTTP_POSTMARK_SEGMENT_MAX   (8 * 1024 * 1024)
 #define NGX_HTTP_POSTMARK_FULL_LOG      10      /* seconds */
+#define NGX_HTTP_POSTMARK_MARKS_WAIT    100     /* ms */
+#define NGX_HTTP_POSTMARK_ROOM          (1024 * 1024)
+#define NGX_HTTP_POSTMARK_ROOM_MIN      (64 * 1024)
 
 
 struct ngx_http_postmark_segment_s {
@@ -39,6 +47,7 @@ struct ngx_http_postmark_segment_s {
     ngx_fd_t                        fd;         /* -1 until created */
     u_char                         *path;
     off_t                           size;       /* where the next group goes */
+    off_t                           zeroed;     /* room written up to */
     ngx_uint_t                      pending;
 
     /* the group being gathered */
@@ -67,6 +76,7 @@ typedef struct {
     u_char                         *buf;
     size_t                          len;
     off_t                           offset;
+    size_t                          room;       /* zeros after the group */
     ngx_uint_t                      sync;
     ngx_uint_t                      events;
     ngx_uint_t                      marks;
@@ -103,6 +113,9 @@ typedef struct {
     ngx_http_postmark_segment_t    *active;
     ngx_uint_t                      seq;
 
+    /* writes done marks that no group of events took along */
+    ngx_event_t                     marks;
+
     /* as last scanned; the size is all workers', in the shared zone */
     ngx_uint_t                      segments_on_disk;
     ngx_uint_t                      dead_letters;
@@ -127,6 +140,14 @@ static ngx_http_postmark_segment_t *ngx_http_postmark_segment_alloc(
     size_t path_len);
 static u_char *ngx_http_postmark_segment_append(
     ngx_http_postmark_segment_t *seg, size_t size);
+static u_char *ngx_http_postmark_spool_reserve(size_t size,
+    ngx_http_postmark_segment_t **segment, off_t *offset);
+static void ngx_http_postmark_spool_commit(ngx_http_postmark_segment_t *seg,
+    ngx_http_postmark_commit_t *commit);
+static void ngx_http_postmark_marks_later(void);
+static void ngx_http_postmark_marks_write(ngx_event_t *ev);
+static off_t ngx_http_postmark_segment_limit(void);
+static size_t ngx_http_postmark_segment_room(ngx_http_postmark_segment_t *seg);
 static void ngx_http_postmark_segment_write(ngx_http_postmark_segment_t *seg);
 static void ngx_http_postmark_write_thread(void *data, ngx_log_t *log);
 static void ngx_http_postmark_write_done(ngx_event_t *ev);
@@ -148,6 +169,8 @@ static void ngx_http_postmark_read_done(ngx_event_t *ev);
 /* process-wide: the spool of this worker */
 static ngx_http_postmark_spool_t  ngx_http_postmark_spool;
 
+static u_char  ngx_http_postmark_zeros[65536];
+
 /* the layer above, which schedules what the spool hands over */
 static ngx_http_postmark_handover_pt  ngx_http_postmark_spool_handover;
 
@@ -168,6 +191,9 @@ ngx_http_postmark_spool_init(ngx_cycle_t *cycle)
     }
 
     spool->conf = pmcf;
+
+    ngx_http_postmark_timer_init(&spool->marks, ngx_http_postmark_marks_write,
+                                 cycle->log);
 
     return NGX_OK;
 }
@@ -192,6 +218,8 @@ ngx_http_postmark_spool_exit(ngx_cycle_t *cycle)
     if (spool->conf == NULL) {
         return;
     }
+
+    ngx_http_postmark_timer_stop(&spool->marks);
 
     while (!ngx_queue_empty(&spool->segments)) {
         q = ngx_queue_head(&spool->segments);
@@ -414,7 +442,7 @@ ngx_http_postmark_spool_hand_over(ngx_http_postmark_segment_t *seg,
  * replaces when full or failed; *offset is where they will be in the file.
  */
 
-u_char *
+static u_char *
 ngx_http_postmark_spool_reserve(size_t size,
     ngx_http_postmark_segment_t **segment, off_t *offset)
 {
@@ -424,14 +452,7 @@ ngx_http_postmark_spool_reserve(size_t size,
 
     spool = &ngx_http_postmark_spool;
     seg = spool->active;
-
-    /*
-     * A segment is removed only once full and delivered: it is kept small
-     * next to max_size, so that what it holds frees up in time.
-     */
-
-    limit = ngx_min(NGX_HTTP_POSTMARK_SEGMENT_MAX,
-                    spool->conf->spool_max_size / 8);
+    limit = ngx_http_postmark_segment_limit();
 
     if (seg && (seg->failed
                 || (seg->size + (off_t) seg->len + (off_t) size > limit
@@ -460,18 +481,16 @@ ngx_http_postmark_spool_reserve(size_t size,
 }
 
 
-/* "commit", if any, is told when the group with the records is on disk */
+/* "commit" is told when the group with the records is on disk */
 
-void
+static void
 ngx_http_postmark_spool_commit(ngx_http_postmark_segment_t *seg,
     ngx_http_postmark_commit_t *commit)
 {
-    if (commit) {
-        ngx_queue_insert_tail(&seg->waiters, &commit->queue);
-        seg->sync = 1;
-    }
+    ngx_queue_insert_tail(&seg->waiters, &commit->queue);
+    seg->sync = 1;
 
-    if (!seg->writing && seg->len) {
+    if (!seg->writing) {
         ngx_http_postmark_segment_write(seg);
     }
 }
@@ -509,7 +528,53 @@ ngx_http_postmark_spool_done(ngx_http_postmark_stored_t *st)
 
     ngx_http_postmark_record_write(mark, &rec);
     seg->marks++;
-    ngx_http_postmark_spool_commit(seg, NULL);
+
+    if (ngx_queue_empty(&seg->waiters)) {
+        ngx_http_postmark_marks_later();
+    }
+}
+
+
+/*
+ * A done mark needs no sync and no write of its own: it goes with the
+ * next group of events, or, when none comes, a little later with the
+ * marks of other deliveries.  Until then a worker that dies makes those
+ * deliveries again, as it would for a mark not yet synced.
+ */
+
+static void
+ngx_http_postmark_marks_later(void)
+{
+    ngx_event_t  *ev;
+
+    ev = &ngx_http_postmark_spool.marks;
+
+    if (!ev->timer_set) {
+        ngx_add_timer(ev, NGX_HTTP_POSTMARK_MARKS_WAIT);
+    }
+}
+
+
+static void
+ngx_http_postmark_marks_write(ngx_event_t *ev)
+{
+    ngx_queue_t                  *q;
+    ngx_http_postmark_segment_t  *seg;
+
+    for (q = ngx_queue_head(&ngx_http_postmark_spool.segments);
+         q != ngx_queue_sentinel(&ngx_http_postmark_spool.segments);
+         q = ngx_queue_next(q))
+    {
+        seg = ngx_queue_data(q, ngx_http_postmark_segment_t, queue);
+
+        /* one being written is seen again once its write is done */
+
+        if (seg->len && !seg->writing && !seg->removing
+            && seg->fd != NGX_INVALID_FILE)
+        {
+            ngx_http_postmark_segment_write(seg);
+        }
+    }
 }
 
 
@@ -603,6 +668,51 @@ ngx_http_postmark_segment_append(ngx_http_postmark_segment_t *seg,
 }
 
 
+/*
+ * A segment is removed only once full and delivered: it is kept small
+ * next to max_size, so that what it holds frees up in time.
+ */
+
+static off_t
+ngx_http_postmark_segment_limit(void)
+{
+    return ngx_min(NGX_HTTP_POSTMARK_SEGMENT_MAX,
+                   ngx_http_postmark_spool.conf->spool_max_size / 8);
+}
+
+
+/*
+ * Zeros to write after the gathered group, once it goes past the room
+ * written before: a little of max_size, taken from it as records are
+ * (the records that land on the room count again until the next scan
+ * measures the spool), never past the segment's limit, none when small.
+ */
+
+static size_t
+ngx_http_postmark_segment_room(ngx_http_postmark_segment_t *seg)
+{
+    off_t  end, room, max;
+
+    end = seg->size + (off_t) seg->len;
+    max = ngx_http_postmark_spool.conf->spool_max_size;
+
+    if (!seg->active || seg->failed || end <= seg->zeroed) {
+        return 0;
+    }
+
+    room = ngx_min(NGX_HTTP_POSTMARK_ROOM, max / 64);
+    room = ngx_min(room, ngx_http_postmark_segment_limit() - end);
+
+    if (room < NGX_HTTP_POSTMARK_ROOM_MIN
+        || !ngx_http_postmark_stats_spool_take(room, max))
+    {
+        return 0;
+    }
+
+    return (size_t) room;
+}
+
+
 /* the gathered group goes to a thread; the next one gathers meanwhile */
 
 static void
@@ -623,6 +733,7 @@ ngx_http_postmark_segment_write(ngx_http_postmark_segment_t *seg)
     ctx->buf = seg->buf;
     ctx->len = seg->len;
     ctx->offset = seg->size;
+    ctx->room = ngx_http_postmark_segment_room(seg);
     ctx->sync = seg->sync || ctx->create;
     ctx->events = seg->events;
     ctx->marks = seg->marks;
@@ -660,6 +771,7 @@ ngx_http_postmark_write_thread(void *data, ngx_log_t *log)
 {
     ngx_http_postmark_write_t *ctx = data;
 
+    off_t        end;
     ssize_t      n;
     size_t       done;
     struct stat  st;
@@ -692,6 +804,24 @@ ngx_http_postmark_write_thread(void *data, ngx_log_t *log)
     for (done = 0; done < ctx->len; done += n) {
         n = pwrite(ctx->fd, ctx->buf + done, ctx->len - done,
                    ctx->offset + done);
+
+        if (n == -1) {
+            if (errno == EINTR) {
+                n = 0;
+                continue;
+            }
+
+            ctx->op = "pwrite()";
+            goto failed;
+        }
+    }
+
+    end = ctx->offset + ctx->len;
+
+    for (done = 0; done < ctx->room; done += n) {
+        n = pwrite(ctx->fd, ngx_http_postmark_zeros,
+                   ngx_min(ctx->room - done, sizeof(ngx_http_postmark_zeros)),
+                   end + done);
 
         if (n == -1) {
             if (errno == EINTR) {
@@ -762,6 +892,10 @@ ngx_http_postmark_write_done(ngx_event_t *ev)
         seg->fd = ctx->fd;
     }
 
+    if (ctx->op == NULL && ctx->room) {
+        seg->zeroed = ctx->offset + (off_t) (ctx->len + ctx->room);
+    }
+
     ngx_queue_init(&waiters);
 
     if (!ngx_queue_empty(&ctx->waiters)) {
@@ -804,8 +938,11 @@ ngx_http_postmark_write_done(ngx_event_t *ev)
         commit->handler(commit->data, rc);
     }
 
-    if (seg->len && !seg->writing && seg->fd != NGX_INVALID_FILE) {
+    if (!ngx_queue_empty(&seg->waiters) && seg->fd != NGX_INVALID_FILE) {
         ngx_http_postmark_segment_write(seg);
+
+    } else if (seg->len) {
+        ngx_http_postmark_marks_later();
     }
 
     ngx_http_postmark_segment_check(seg);

@@ -91,10 +91,6 @@ void ngx_http_postmark_spool_up(ngx_http_postmark_handover_pt handover);
 ngx_int_t ngx_http_postmark_spool_init(ngx_cycle_t *cycle);
 void ngx_http_postmark_spool_exit(ngx_cycle_t *cycle);
 ngx_int_t ngx_http_postmark_spool_write(ngx_http_postmark_batch_t *b);
-u_char *ngx_http_postmark_spool_reserve(size_t size,
-    ngx_http_postmark_segment_t **segment, off_t *offset);
-void ngx_http_postmark_spool_commit(ngx_http_postmark_segment_t *segment,
-    ngx_http_postmark_commit_t *commit);
 ngx_int_t ngx_http_postmark_spool_read(ngx_http_postmark_stored_t *st,
     u_char *buf, ngx_http_postmark_read_pt handler, void *data);
 void ngx_http_postmark_spool_done(ngx_http_postmark_stored_t *st);

@@ -66,6 +66,13 @@ my @ok = grep { $sent->{$_}[0] == 200 } keys %$sent;
 is(scalar @ok, 60, 'every event is acknowledged while the destination '
    . 'is down');
 
+# each worker's segment is kept 1 MB (max_size / 64) ahead of its records
+# by zeros, so that a sync writes data, not the file's size
+my @seg = map { -s $_ } glob($t->dir . '/spool/*.seg');
+ok(@seg && !grep({ $_ < 1024 * 1024 || $_ > 1024 * 1024 + 200_000 } @seg),
+   'the segments have room written ahead of their records: '
+   . join(', ', @seg) . ' bytes');
+
 my $r = $t->post('/webhook', event(1000), user => 'acme',
                  password => 'secret');
 my $answer = decode_json($r->{body});

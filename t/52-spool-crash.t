@@ -98,6 +98,8 @@ cmp_ok($dups, '<=', 32, "kill -9 of a worker: $dups duplicates, within "
 
 ok(wait_for(sub { $t->log_lines(qr/took over ".*-$victim-\d+\.seg"/) }, 5),
    'the dead worker\'s segment was taken over');
+ok(!$t->log_lines(qr/damaged or torn/),
+   'the room written ahead of its records is no damage');
 
 # --- reload in the middle of a burst --------------------------------------
 

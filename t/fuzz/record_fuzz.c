@@ -3,7 +3,8 @@
  * libFuzzer target for the spool's record core.  Any bytes may lie in a
  * segment after a crash or damage: reading them must stay inside them,
  * every record found must be exactly what writing it again gives, and
- * records plus skipped bytes must account for the whole segment.
+ * records plus skipped bytes must account for the whole segment, but for
+ * room at its end: zeros only.
  */
 
 
@@ -19,7 +20,8 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     long                           n, i;
-    size_t                         pos, bad, total, skipped, damaged, last;
+    size_t                         pos, bad, total, skipped, damaged, last,
+                                   end, k;
     unsigned char                 *copy, *again;
     ngx_http_postmark_record_t     rec, *pending;
     ngx_http_postmark_record_rc_e  rc;
@@ -56,12 +58,17 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         total += rec.length;
     }
 
-    check(total == size);
+    check(total == pos && pos <= size);
+
+    for (k = pos; k < size; k++) {
+        check(copy[k] == 0);
+    }
 
     n = ngx_http_postmark_record_pending(copy, size, &pending, &skipped,
-                                         &damaged);
+                                         &damaged, &end);
     check(n >= 0);
     check(skipped <= size && (skipped == 0) == (damaged == 0));
+    check(end == pos);
 
     last = 0;
 

@@ -2,8 +2,9 @@
 /*
  * Unit tests of the spool's record core: records read back as written;
  * torn records (every length short of whole), damaged bytes and garbage
- * are skipped and reading goes on with the next record; done marks leave
- * only the deliveries still to make.
+ * are skipped and reading goes on with the next record; zeros after the
+ * records are room, not damage; done marks leave only the deliveries
+ * still to make.
  */
 
 
@@ -60,6 +61,10 @@ put_done(unsigned char *buf, size_t at, uint64_t offset)
 }
 
 
+/* where the last segment read ends, its room left out */
+static size_t  written;
+
+
 /* the ids of the pending deliveries, space-separated */
 
 static const char *
@@ -70,7 +75,8 @@ pending_ids(const unsigned char *buf, size_t len, size_t *skipped,
     static char                  ids[BUF_MAX];
     ngx_http_postmark_record_t  *rec;
 
-    n = ngx_http_postmark_record_pending(buf, len, &rec, skipped, damaged);
+    n = ngx_http_postmark_record_pending(buf, len, &rec, skipped, damaged,
+                                         &written);
 
     ids[0] = '\0';
 
@@ -325,6 +331,82 @@ test_pending(void)
 }
 
 
+/* the room the spool writes ahead of its records */
+
+static void
+test_room(void)
+{
+    size_t         one, two, end, i, skipped, damaged;
+    const char    *ids;
+    unsigned char  whole[BUF_MAX], buf[BUF_MAX];
+
+    one = put_delivery(whole, 0, "acme", "msg_1", "{\"a\":1}");
+    two = put_delivery(whole, one, "acme", "msg_2", "{\"b\":2}");
+    end = put_done(whole, two, 0);
+
+    memcpy(buf, whole, end);
+    memset(buf + end, 0, 4096);
+    ids = pending_ids(buf, end + 4096, &skipped, &damaged);
+
+    ok(strcmp(ids, "msg_2") == 0 && skipped == 0 && damaged == 0
+       && written == end, "zeros after the records are room, not damage "
+       "(got \"%s\", %zu bytes skipped, written to %zu of %zu)",
+       ids, skipped, written, end);
+
+    memset(buf, 0, 4096);
+    ids = pending_ids(buf, 4096, &skipped, &damaged);
+
+    ok(strcmp(ids, "") == 0 && skipped == 0 && written == 0,
+       "a segment of room only has nothing pending");
+
+    ids = pending_ids(buf, 1, &skipped, &damaged);
+
+    ok(strcmp(ids, "") == 0 && skipped == 0 && written == 0,
+       "nor one zero");
+
+    /* a group torn by a crash, its room after it */
+
+    memcpy(buf, whole, one + 40);
+    memset(buf + one + 40, 0, 4096);
+    ids = pending_ids(buf, one + 40 + 4096, &skipped, &damaged);
+
+    ok(strcmp(ids, "msg_1") == 0 && damaged == 1 && skipped == 40
+       && written == one + 40, "a record torn before room: its %zu bytes "
+       "are damage, the room is not (got %zu, written to %zu)",
+       (size_t) 40, skipped, written);
+
+    /* fewer zeros than room may be the end of a torn record */
+
+    memcpy(buf, whole, one + 40);
+    memset(buf + one + 40, 0, 15);
+    ids = pending_ids(buf, one + 55, &skipped, &damaged);
+
+    ok(damaged == 1 && skipped == 55 && written == one + 55,
+       "15 zeros after a torn record are its own (got %zu)", skipped);
+
+    /* zeros in the middle are a hole: damage, and reading goes on */
+
+    memcpy(buf, whole, one);
+    memset(buf + one, 0, 100);
+    memcpy(buf + one + 100, whole + one, two - one);
+    ids = pending_ids(buf, two + 100, &skipped, &damaged);
+
+    ok(strcmp(ids, "msg_1 msg_2") == 0 && damaged == 1 && skipped == 100
+       && written == two + 100, "zeros between records are damage (got "
+       "\"%s\", %zu bytes)", ids, skipped);
+
+    /* done marks written over the room are read */
+
+    memcpy(buf, whole, two);
+    memset(buf + two, 0, 4096);
+    i = put_done(buf, two, one);
+    ids = pending_ids(buf, two + 4096, &skipped, &damaged);
+
+    ok(strcmp(ids, "msg_1") == 0 && skipped == 0 && written == i,
+       "a done mark written over the room counts");
+}
+
+
 int
 main(void)
 {
@@ -332,6 +414,7 @@ main(void)
     test_torn();
     test_damaged();
     test_pending();
+    test_room();
 
     return done_testing();
 }
