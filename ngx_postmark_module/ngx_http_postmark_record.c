@@ -12,6 +12,10 @@
 #include "ngx_http_postmark_record.h"
 
 
+/* zeros in a row that are room, not part of a record */
+#define NGX_HTTP_POSTMARK_RECORD_ZEROS  16
+
+
 static int ngx_http_postmark_record_room(const unsigned char *p, size_t len);
 static int ngx_http_postmark_offset_cmp(const void *a, const void *b);
 static int ngx_http_postmark_record_read(const unsigned char *p, size_t len,
@@ -24,9 +28,6 @@ static uint64_t ngx_http_postmark_get(const unsigned char *p, int n);
 
 
 static const unsigned char  ngx_http_postmark_magic[4] = "PMSP";
-
-/* zeros in a row that are room, not part of a record */
-#define NGX_HTTP_POSTMARK_RECORD_ZEROS  16
 
 
 /* the caller keeps each name within NGX_HTTP_POSTMARK_RECORD_NAME_MAX */
