@@ -230,6 +230,30 @@ ngx_http_postmark_pread(ngx_fd_t fd, u_char *buf, size_t len, off_t offset)
 }
 
 
+/* all of "len" bytes, or NGX_ERROR with errno */
+
+ngx_int_t
+ngx_http_postmark_pwrite(ngx_fd_t fd, u_char *buf, size_t len, off_t offset)
+{
+    ssize_t  n;
+    size_t   done;
+
+    for (done = 0; done < len; done += n) {
+        n = pwrite(fd, buf + done, len - done, offset + done);
+
+        if (n == -1) {
+            if (errno != EINTR) {
+                return NGX_ERROR;
+            }
+
+            n = 0;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
 /* a new file, or a renamed one, is durable once its directory is synced */
 
 ngx_int_t

@@ -32,6 +32,8 @@ ngx_int_t ngx_http_postmark_list_dir(u_char *dir, char *suffix, char ***names,
 void ngx_http_postmark_names_free(char **names, size_t n);
 ssize_t ngx_http_postmark_pread(ngx_fd_t fd, u_char *buf, size_t len,
     off_t offset);
+ngx_int_t ngx_http_postmark_pwrite(ngx_fd_t fd, u_char *buf, size_t len,
+    off_t offset);
 ngx_int_t ngx_http_postmark_sync_dir(u_char *dir);
 
 

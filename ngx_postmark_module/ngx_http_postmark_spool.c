@@ -230,8 +230,9 @@ ngx_http_postmark_spool_exit(ngx_cycle_t *cycle)
         }
 
         if (seg->fd != NGX_INVALID_FILE && seg->len && !seg->failed
-            && pwrite(seg->fd, seg->buf, seg->len, seg->size)
-               != (ssize_t) seg->len)
+            && ngx_http_postmark_pwrite(seg->fd, seg->buf, seg->len,
+                                        seg->size)
+               != NGX_OK)
         {
             ngx_log_error(NGX_LOG_WARN, cycle->log, ngx_errno,
                           "postmark spool: the last records of \"%s\" "
@@ -772,8 +773,7 @@ ngx_http_postmark_write_thread(void *data, ngx_log_t *log)
     ngx_http_postmark_write_t *ctx = data;
 
     off_t        end;
-    ssize_t      n;
-    size_t       done;
+    size_t       n, done;
     struct stat  st;
 
     if (ctx->create) {
@@ -801,34 +801,22 @@ ngx_http_postmark_write_thread(void *data, ngx_log_t *log)
         }
     }
 
-    for (done = 0; done < ctx->len; done += n) {
-        n = pwrite(ctx->fd, ctx->buf + done, ctx->len - done,
-                   ctx->offset + done);
-
-        if (n == -1) {
-            if (errno == EINTR) {
-                n = 0;
-                continue;
-            }
-
-            ctx->op = "pwrite()";
-            goto failed;
-        }
+    if (ngx_http_postmark_pwrite(ctx->fd, ctx->buf, ctx->len, ctx->offset)
+        != NGX_OK)
+    {
+        ctx->op = "pwrite()";
+        goto failed;
     }
 
     end = ctx->offset + ctx->len;
 
     for (done = 0; done < ctx->room; done += n) {
-        n = pwrite(ctx->fd, ngx_http_postmark_zeros,
-                   ngx_min(ctx->room - done, sizeof(ngx_http_postmark_zeros)),
-                   end + done);
+        n = ngx_min(ctx->room - done, sizeof(ngx_http_postmark_zeros));
 
-        if (n == -1) {
-            if (errno == EINTR) {
-                n = 0;
-                continue;
-            }
-
+        if (ngx_http_postmark_pwrite(ctx->fd, ngx_http_postmark_zeros, n,
+                                     end + done)
+            != NGX_OK)
+        {
             ctx->op = "pwrite()";
             goto failed;
         }
