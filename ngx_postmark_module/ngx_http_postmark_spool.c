@@ -169,7 +169,8 @@ static void ngx_http_postmark_read_done(ngx_event_t *ev);
 /* process-wide: the spool of this worker */
 static ngx_http_postmark_spool_t  ngx_http_postmark_spool;
 
-static u_char  ngx_http_postmark_zeros[65536];
+/* the room's bytes: pages of zeros, mapped only while a write reads them */
+static u_char  ngx_http_postmark_zeros[NGX_HTTP_POSTMARK_ROOM];
 
 /* the layer above, which schedules what the spool hands over */
 static ngx_http_postmark_handover_pt  ngx_http_postmark_spool_handover;
@@ -697,7 +698,7 @@ ngx_http_postmark_segment_room(ngx_http_postmark_segment_t *seg)
     end = seg->size + (off_t) seg->len;
     max = ngx_http_postmark_spool.conf->spool_max_size;
 
-    if (!seg->active || seg->failed || end <= seg->zeroed) {
+    if (!seg->active || end <= seg->zeroed) {
         return 0;
     }
 
@@ -772,8 +773,6 @@ ngx_http_postmark_write_thread(void *data, ngx_log_t *log)
 {
     ngx_http_postmark_write_t *ctx = data;
 
-    off_t        end;
-    size_t       n, done;
     struct stat  st;
 
     if (ctx->create) {
@@ -802,24 +801,13 @@ ngx_http_postmark_write_thread(void *data, ngx_log_t *log)
     }
 
     if (ngx_http_postmark_pwrite(ctx->fd, ctx->buf, ctx->len, ctx->offset)
-        != NGX_OK)
+        != NGX_OK
+        || ngx_http_postmark_pwrite(ctx->fd, ngx_http_postmark_zeros,
+                                    ctx->room, ctx->offset + ctx->len)
+           != NGX_OK)
     {
         ctx->op = "pwrite()";
         goto failed;
-    }
-
-    end = ctx->offset + ctx->len;
-
-    for (done = 0; done < ctx->room; done += n) {
-        n = ngx_min(ctx->room - done, sizeof(ngx_http_postmark_zeros));
-
-        if (ngx_http_postmark_pwrite(ctx->fd, ngx_http_postmark_zeros, n,
-                                     end + done)
-            != NGX_OK)
-        {
-            ctx->op = "pwrite()";
-            goto failed;
-        }
     }
 
     if (ctx->sync && fdatasync(ctx->fd) == -1) {
