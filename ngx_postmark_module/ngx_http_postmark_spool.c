@@ -113,6 +113,9 @@ typedef struct {
     ngx_http_postmark_segment_t    *active;
     ngx_uint_t                      seq;
 
+    /* writes the gathered groups, once the ready events have joined */
+    ngx_event_t                     groups;
+
     /* writes done marks that no group of events took along */
     ngx_event_t                     marks;
 
@@ -144,6 +147,8 @@ static u_char *ngx_http_postmark_spool_reserve(size_t size,
     ngx_http_postmark_segment_t **segment, off_t *offset);
 static void ngx_http_postmark_spool_commit(ngx_http_postmark_segment_t *seg,
     ngx_http_postmark_commit_t *commit);
+static void ngx_http_postmark_groups_later(void);
+static void ngx_http_postmark_groups_write(ngx_event_t *ev);
 static void ngx_http_postmark_marks_later(void);
 static void ngx_http_postmark_marks_write(ngx_event_t *ev);
 static off_t ngx_http_postmark_segment_limit(void);
@@ -193,6 +198,8 @@ ngx_http_postmark_spool_init(ngx_cycle_t *cycle)
 
     spool->conf = pmcf;
 
+    ngx_http_postmark_timer_init(&spool->groups,
+                                 ngx_http_postmark_groups_write, cycle->log);
     ngx_http_postmark_timer_init(&spool->marks, ngx_http_postmark_marks_write,
                                  cycle->log);
 
@@ -220,6 +227,7 @@ ngx_http_postmark_spool_exit(ngx_cycle_t *cycle)
         return;
     }
 
+    ngx_http_postmark_timer_stop(&spool->groups);
     ngx_http_postmark_timer_stop(&spool->marks);
 
     while (!ngx_queue_empty(&spool->segments)) {
@@ -493,7 +501,41 @@ ngx_http_postmark_spool_commit(ngx_http_postmark_segment_t *seg,
     seg->sync = 1;
 
     if (!seg->writing) {
-        ngx_http_postmark_segment_write(seg);
+        ngx_http_postmark_groups_later();
+    }
+}
+
+
+/*
+ * A group goes to its thread once the events ready meanwhile have been
+ * read, not at its first record: under load, the events that arrived
+ * while the worker answered the last group join this one instead of
+ * waiting for a sync of their own.  It costs no wait: nginx polls
+ * without one when an event is posted for its next turn.
+ */
+
+static void
+ngx_http_postmark_groups_later(void)
+{
+    ngx_post_event(&ngx_http_postmark_spool.groups, &ngx_posted_next_events);
+}
+
+
+static void
+ngx_http_postmark_groups_write(ngx_event_t *ev)
+{
+    ngx_queue_t                  *q;
+    ngx_http_postmark_segment_t  *seg;
+
+    for (q = ngx_queue_head(&ngx_http_postmark_spool.segments);
+         q != ngx_queue_sentinel(&ngx_http_postmark_spool.segments);
+         q = ngx_queue_next(q))
+    {
+        seg = ngx_queue_data(q, ngx_http_postmark_segment_t, queue);
+
+        if (!ngx_queue_empty(&seg->waiters) && !seg->writing) {
+            ngx_http_postmark_segment_write(seg);
+        }
     }
 }
 
@@ -744,6 +786,11 @@ ngx_http_postmark_segment_write(ngx_http_postmark_segment_t *seg)
 
     ngx_queue_init(&ctx->waiters);
 
+    ngx_log_debug5(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,
+                   "postmark spool write of \"%s\": %ui events, %ui marks, "
+                   "%uz bytes%s", seg->path, ctx->events, ctx->marks,
+                   ctx->len, ctx->sync ? ", synced" : "");
+
     if (!ngx_queue_empty(&seg->waiters)) {
         ngx_queue_add(&ctx->waiters, &seg->waiters);
         ngx_queue_init(&seg->waiters);
@@ -914,8 +961,8 @@ ngx_http_postmark_write_done(ngx_event_t *ev)
         commit->handler(commit->data, rc);
     }
 
-    if (!ngx_queue_empty(&seg->waiters) && seg->fd != NGX_INVALID_FILE) {
-        ngx_http_postmark_segment_write(seg);
+    if (!ngx_queue_empty(&seg->waiters)) {
+        ngx_http_postmark_groups_later();
 
     } else if (seg->len) {
         ngx_http_postmark_marks_later();

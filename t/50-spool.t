@@ -14,6 +14,8 @@ use warnings;
 use Test::More;
 use JSON::PP;
 use Time::HiRes qw(time sleep);
+use IO::Socket::INET;
+use MIME::Base64 ();
 
 use PostmarkTest qw(wait_for);
 use PostmarkTest::Spool qw(event burst arrivals);
@@ -186,4 +188,88 @@ ok(wait_for(sub { $flaky->answered >= 1 }, 10),
 ok(wait_for(sub { my $n = $flaky->count; sleep 0.5; $n == $flaky->count },
             10), 'and then no more');
 
-$t->finish;
+$t->finish(more => 1);
+
+# --- events ready together go to disk together ----------------------------
+#
+# One worker, eight kept connections.  The worker is stopped while each
+# sends an event, so that all eight are ready when it runs again: they go
+# to disk in one write and one sync, not the first alone and the other
+# seven after it.
+
+my $g = PostmarkTest->new;
+my $gsink = $g->standin('gsink');
+
+$g->write_config(<<"EOF");
+%%TEST_GLOBALS%%
+worker_processes 1;
+events { }
+http {
+    %%TEST_GLOBALS_HTTP%%
+
+    postmark_spool %%TESTDIR%%/spool max_size=64m;
+
+    postmark_client acme {
+        webhook_user      acme;
+        webhook_password  secret;
+        delivery          spooled;
+        forward ${\ $gsink->url('/hook') } { }
+    }
+
+    server {
+        listen 127.0.0.1:%%PORT_8080%%;
+        location = /webhook { postmark_webhook; }
+    }
+}
+EOF
+
+$g->run;
+
+my $auth = 'Basic ' . MIME::Base64::encode_base64('acme:secret', '');
+my @conns = map {
+    IO::Socket::INET->new(PeerAddr => '127.0.0.1:' . $g->port(8080),
+                          Timeout => 5) or die "connect: $!"
+} 1 .. 8;
+
+sub group_send {
+    my ($s, $n) = @_;
+    my $body = event($n);
+    PostmarkTest::_write_all($s, "POST /webhook HTTP/1.1\r\n"
+        . "Host: localhost\r\nAuthorization: $auth\r\n"
+        . 'Content-Length: ' . length($body) . "\r\n\r\n$body");
+}
+
+sub group_answers {
+    my $ok = 0;
+    for my $s (@conns) {
+        my $buf = '';
+        my $r = PostmarkTest::_read_one($s, \$buf, 10);
+        $ok++ if $r && $r->{status} == 200;
+    }
+    return $ok;
+}
+
+# each connection is taken by the worker first, with an event of its own
+group_send($conns[$_], 2000 + $_) for 0 .. 7;
+is(group_answers(), 8, 'eight kept connections, each with an event: 200');
+
+my ($worker) = $g->worker_pids;
+my $before = length $g->error_log;
+kill 'STOP', $worker;
+group_send($conns[$_], 2100 + $_) for 0 .. 7;
+sleep 0.3;
+kill 'CONT', $worker;
+is(group_answers(), 8, 'eight events ready at once: 200 each');
+
+my @writes = map { /(\d+) events, \d+ marks, \d+ bytes, synced/ ? $1 : () }
+             grep { /postmark spool write of/ }
+             split /\n/, substr($g->error_log, $before);
+is_deeply([grep { $_ } @writes], [8],
+          'they went to disk in one synced write')
+    or diag "events of each write: @writes";
+
+ok(wait_for(sub { my ($c) = arrivals($gsink); keys %$c >= 16 }, 10),
+   'and all sixteen are delivered');
+
+close $_ for @conns;
+$g->finish;
