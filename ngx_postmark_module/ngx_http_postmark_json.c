@@ -42,15 +42,16 @@ ngx_http_postmark_json_init(ngx_http_postmark_json_t *j, const char *text,
 
 /*
  * Which of eight bytes are not plain string text (a control byte, a
- * quote, a backslash, above ASCII), as their high bits.  Bit tricks for a
- * byte below n and for a zero byte: they err only in bytes above one
- * rightly flagged, so the lowest flag is the first byte to look at.
+ * quote, a backslash, above ASCII), as their high bits.  A byte below
+ * 0x80 gets its high bit from a subtraction only when it is below 0x20,
+ * or is the quote or the backslash once xored with it; one above is
+ * flagged by its own high bit and causes no borrow.  A borrow comes from
+ * a flagged byte only, so flags err only in bytes above one rightly
+ * flagged, and the lowest flag is the first byte to look at.
  */
 
 #define ngx_http_postmark_json_ones   0x0101010101010101ULL
 #define ngx_http_postmark_json_highs  0x8080808080808080ULL
-#define ngx_http_postmark_json_zero(w)                                      \
-    (((w) - ngx_http_postmark_json_ones) & ~(w) & ngx_http_postmark_json_highs)
 
 static uint64_t
 ngx_http_postmark_json_special(const unsigned char *p)
@@ -59,12 +60,13 @@ ngx_http_postmark_json_special(const unsigned char *p)
 
     memcpy(&w, p, 8);
 
-    return (w & ngx_http_postmark_json_highs)
-           | ngx_http_postmark_json_zero(w & ~0x1f1f1f1f1f1f1f1fULL)
-           | ngx_http_postmark_json_zero(w ^ (ngx_http_postmark_json_ones
-                                              * '"'))
-           | ngx_http_postmark_json_zero(w ^ (ngx_http_postmark_json_ones
-                                              * '\\'));
+    return (w
+            | (w - ngx_http_postmark_json_ones * 0x20)
+            | ((w ^ (ngx_http_postmark_json_ones * '"'))
+               - ngx_http_postmark_json_ones)
+            | ((w ^ (ngx_http_postmark_json_ones * '\\'))
+               - ngx_http_postmark_json_ones))
+           & ngx_http_postmark_json_highs;
 }
 
 

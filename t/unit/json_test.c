@@ -204,12 +204,78 @@ test_unescape(void)
 }
 
 
+/*
+ * One byte among plain text, at every place of the words the scanner
+ * reads eight at a time: where the string stops, and why.
+ */
+
+static size_t
+string_end(const char *text, size_t len, int *rc)
+{
+    int                       escaped;
+    ngx_http_postmark_json_t  j;
+
+    ngx_http_postmark_json_init(&j, text, len, 0);
+    *rc = ngx_http_postmark_json_string(&j, &escaped);
+
+    return ngx_http_postmark_json_offset(&j);
+}
+
+
+static void
+test_one_byte(void)
+{
+    int            rc, good;
+    char           text[24];
+    size_t         at, end, i;
+    unsigned char  c;
+
+    static const unsigned char  stops[] = {
+        0x00, 0x01, 0x1f, '"', 0x80, 0xbf, 0xc0, 0xff
+    };
+    static const unsigned char  plain[] = { 0x20, 0x21, 0x5b, 0x5d, 0x7f };
+
+    for (at = 1; at < 21; at++) {
+        good = 1;
+
+        for (i = 0; i < sizeof(stops) + sizeof(plain); i++) {
+            c = i < sizeof(stops) ? stops[i] : plain[i - sizeof(stops)];
+
+            memset(text, 'x', sizeof(text));
+            text[0] = '"';
+            text[at] = (char) c;
+            text[22] = '"';
+
+            end = string_end(text, 23, &rc);
+
+            if (c == '"') {
+                good &= (rc == 0 && end == at + 1);
+
+            } else if (i < sizeof(stops)) {
+                good &= (rc != 0 && end == at);
+
+            } else {
+                good &= (rc == 0 && end == 23);
+            }
+        }
+
+        memcpy(text + at, "\\n", 2);
+        text[22] = '"';
+        end = string_end(text, 23, &rc);
+        good &= (rc == 0 && end == 23);
+
+        ok(good, "a byte at %zu of a string: stops where it should", at);
+    }
+}
+
+
 int
 main(void)
 {
     test_values();
     test_depth();
     test_unescape();
+    test_one_byte();
 
     return done_testing();
 }
