@@ -261,9 +261,10 @@ soak: deps module
 # the peers too: njs (Debian's module for its nginx) and Node.js
 bench: deps module
 	@command -v wrk >/dev/null && command -v node >/dev/null && \
+	    command -v perf >/dev/null && \
 	    test -f /usr/lib/nginx/modules/ngx_http_js_module.so || \
 	    { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install \
-	        -y wrk nodejs libnginx-mod-http-js; }
+	        -y wrk nodejs libnginx-mod-http-js linux-perf; }
 	NGINX_BIN=$(NGINX_BIN) MODULE_SO=$(MODULE_SO) bench/run
 
 clean:

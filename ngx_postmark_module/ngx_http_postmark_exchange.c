@@ -63,7 +63,6 @@ static void ngx_http_postmark_exchange_attach(ngx_http_postmark_fetch_t *fetch,
 static void ngx_http_postmark_exchange_event(ngx_event_t *ev);
 static ngx_int_t ngx_http_postmark_exchange_send(
     ngx_http_postmark_fetch_t *fetch);
-static void ngx_http_postmark_exchange_go(ngx_http_postmark_fetch_t *fetch);
 static void ngx_http_postmark_exchange_recv(ngx_http_postmark_fetch_t *fetch);
 static void ngx_http_postmark_exchange_why(ngx_http_postmark_fetch_t *fetch,
     CURLcode rc, ngx_err_t err);
@@ -313,7 +312,7 @@ ngx_http_postmark_exchange_connected(ngx_http_postmark_fetch_t *fetch,
     (void) curl_easy_setopt(conn->easy, CURLOPT_PRIVATE, NULL);
 
     ngx_http_postmark_exchange_attach(fetch, conn);
-    ngx_http_postmark_exchange_go(fetch);
+    (void) ngx_http_postmark_exchange_send(fetch);
 }
 
 
@@ -337,7 +336,6 @@ ngx_http_postmark_exchange_attach(ngx_http_postmark_fetch_t *fetch,
 static void
 ngx_http_postmark_exchange_event(ngx_event_t *ev)
 {
-    ngx_int_t                   rc;
     ngx_connection_t           *c;
     ngx_http_postmark_conn_t   *conn;
     ngx_http_postmark_fetch_t  *fetch;
@@ -376,31 +374,25 @@ ngx_http_postmark_exchange_event(ngx_event_t *ev)
         return;
     }
 
-    if (fetch->sent < fetch->head.len + fetch->body.len) {
-        rc = ngx_http_postmark_exchange_send(fetch);
+    if (fetch->sent < fetch->head.len + fetch->body.len
+        && ngx_http_postmark_exchange_send(fetch) == NGX_DONE)
+    {
+        return;
+    }
 
-        if (rc == NGX_DONE || (rc == NGX_AGAIN && ev->write)) {
-            return;
-        }
+    /*
+     * The answer is read when the socket has it: its read event is
+     * level-triggered, and right after the request a read would find
+     * nothing, a system call for each forward.  Readable while still
+     * sending is an answer that comes early (a 413 before the whole
+     * body): it is read all the same.
+     */
 
-        /*
-         * all sent, or readable while still sending: an answer that comes
-         * early (a 413 before the whole body) is read all the same
-         */
+    if (ev->write) {
+        return;
     }
 
     ngx_http_postmark_exchange_recv(fetch);
-}
-
-
-/* sends what it can, and reads once all is sent */
-
-static void
-ngx_http_postmark_exchange_go(ngx_http_postmark_fetch_t *fetch)
-{
-    if (ngx_http_postmark_exchange_send(fetch) == NGX_OK) {
-        ngx_http_postmark_exchange_recv(fetch);
-    }
 }
 
 
