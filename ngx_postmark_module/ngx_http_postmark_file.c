@@ -254,6 +254,46 @@ ngx_http_postmark_pwrite(ngx_fd_t fd, u_char *buf, size_t len, off_t offset)
 }
 
 
+/*
+ * Whether an open file still has a name: NGX_OK, NGX_DECLINED when it has
+ * none (errno is ENOENT then), NGX_ERROR with errno.  On Linux only the
+ * link count is asked for: a stat() that reads the file's times makes
+ * the kernel give the next write a fine-grained time (multigrain
+ * timestamps), so that each write changed the inode, and each sync wrote
+ * it, one request to the disk more.
+ */
+
+ngx_int_t
+ngx_http_postmark_linked(ngx_fd_t fd)
+{
+#if (NGX_LINUX && defined STATX_NLINK)
+    struct statx  st;
+
+    if (statx(fd, "", AT_EMPTY_PATH, STATX_NLINK, &st) == -1) {
+        return NGX_ERROR;
+    }
+
+    if (st.stx_nlink == 0) {
+        errno = ENOENT;
+        return NGX_DECLINED;
+    }
+#else
+    struct stat  st;
+
+    if (fstat(fd, &st) == -1) {
+        return NGX_ERROR;
+    }
+
+    if (st.st_nlink == 0) {
+        errno = ENOENT;
+        return NGX_DECLINED;
+    }
+#endif
+
+    return NGX_OK;
+}
+
+
 /* a new file, or a renamed one, is durable once its directory is synced */
 
 ngx_int_t

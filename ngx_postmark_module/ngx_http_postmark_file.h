@@ -34,7 +34,15 @@ ssize_t ngx_http_postmark_pread(ngx_fd_t fd, u_char *buf, size_t len,
     off_t offset);
 ngx_int_t ngx_http_postmark_pwrite(ngx_fd_t fd, u_char *buf, size_t len,
     off_t offset);
+ngx_int_t ngx_http_postmark_linked(ngx_fd_t fd);
 ngx_int_t ngx_http_postmark_sync_dir(u_char *dir);
+
+/* what ngx_http_postmark_linked() calls, for the error log */
+#if (NGX_LINUX && defined STATX_NLINK)
+#define NGX_HTTP_POSTMARK_LINKED_CALL  "statx()"
+#else
+#define NGX_HTTP_POSTMARK_LINKED_CALL  "fstat()"
+#endif
 
 
 #endif /* _NGX_HTTP_POSTMARK_FILE_H_INCLUDED_ */

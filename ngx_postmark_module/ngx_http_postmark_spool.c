@@ -820,8 +820,6 @@ ngx_http_postmark_write_thread(void *data, ngx_log_t *log)
 {
     ngx_http_postmark_write_t *ctx = data;
 
-    struct stat  st;
-
     if (ctx->create) {
         ctx->fd = open((char *) ctx->path, O_RDWR|O_CREAT|O_EXCL|O_CLOEXEC,
                        0600);
@@ -864,17 +862,11 @@ ngx_http_postmark_write_thread(void *data, ngx_log_t *log)
 
     /* a segment removed from under the spool would lose what it takes */
 
-    if (ctx->sync && !ctx->create) {
-        if (fstat(ctx->fd, &st) == -1) {
-            ctx->op = "fstat()";
-            goto failed;
-        }
-
-        if (st.st_nlink == 0) {
-            errno = ENOENT;
-            ctx->op = "fstat()";
-            goto failed;
-        }
+    if (ctx->sync && !ctx->create
+        && ngx_http_postmark_linked(ctx->fd) != NGX_OK)
+    {
+        ctx->op = NGX_HTTP_POSTMARK_LINKED_CALL;
+        goto failed;
     }
 
     return;

@@ -190,7 +190,7 @@ like($r->{body}, qr/"spooled":0,"failed":1,"message":"the spool cannot be writte
 
 # a worker that has a segment finds it removed; one without any cannot
 # make one
-ok($t->log_lines(qr/\[crit\].*postmark spool: (fstat|open)\(\) of ".*\.seg" failed.*\(2: No such file or directory\)/),
+ok($t->log_lines(qr/\[crit\].*postmark spool: (fstat|statx|open)\(\) of ".*\.seg" failed.*\(2: No such file or directory\)/),
    'removed: a crit line names the call and the file');
 
 $r = $t->post('/webhook', event(100), user => 'acme', password => 'secret');
@@ -241,7 +241,7 @@ is($events, 42, 'unwritable: the lines account for the 42 events refused');
 ok(wait_for(sub { $hook->count >= $accepted + 1 + $taken }, 10),
    'unwritable: and what was taken is delivered');
 
-$t->finish(allow => qr/is full|(open|opendir|fstat)\(\) of/, more => 1);
+$t->finish(allow => qr/is full|(open|opendir|fstat|statx)\(\) of/, more => 1);
 
 # --- done marks that cannot be written -------------------------------------
 #
