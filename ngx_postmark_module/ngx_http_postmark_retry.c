@@ -962,6 +962,31 @@ ngx_http_postmark_attempt_done(ngx_http_postmark_job_t *job)
     p->busy = 0;
     p->job = NULL;
     ob->busy--;
+
+    /*
+     * What the answer says for all workers, a Retry-After pause or a 410,
+     * is said before the attempt's room is given back: the worker that
+     * takes the room next must find it.
+     */
+
+    after = 0;
+    pause = 0;
+
+    if (!d->ok && !d->error) {
+        if (d->status == 429 || d->status == 503) {
+            after = ngx_http_postmark_fetch_retry_after(d->fetch);
+        }
+
+        if (after > 0) {
+            pause = (ngx_msec_t) ngx_min(after, (time_t) 86400) * 1000;
+            pause = ngx_min(pause, ob->dest->policy.max_age);
+            ngx_http_postmark_stats_pause(ob->dest, pause);
+
+        } else if (d->status == 410) {
+            ngx_http_postmark_stats_gone(ob->dest);
+        }
+    }
+
     ngx_http_postmark_attempt_unreserve(p);
 
     if (p->attempts < 0xffffff) {
@@ -1010,15 +1035,7 @@ ngx_http_postmark_attempt_done(ngx_http_postmark_job_t *job)
         return;
     }
 
-    after = 0;
-
-    if (d->status == 429 || d->status == 503) {
-        after = ngx_http_postmark_fetch_retry_after(d->fetch);
-    }
-
     if (d->status == 410) {
-        ngx_http_postmark_stats_gone(ob->dest);
-
         ngx_http_postmark_delivery_log(d, NGX_LOG_ERR,
                                        "; 410 Gone: no more deliveries to it "
                                        "until nginx is reloaded, its events "
@@ -1029,15 +1046,11 @@ ngx_http_postmark_attempt_done(ngx_http_postmark_job_t *job)
     }
 
     if (after > 0) {
-        pause = (ngx_msec_t) ngx_min(after, (time_t) 86400) * 1000;
-        pause = ngx_min(pause, ob->dest->policy.max_age);
-
         *ngx_snprintf(then, sizeof(then) - 1, "; Retry-After: deliveries to "
                       "it pause for %M s", pause / 1000) = '\0';
         ngx_http_postmark_delivery_log(d, NGX_LOG_WARN, (char *) then);
         ngx_http_postmark_job_destroy(job);
 
-        ngx_http_postmark_stats_pause(ob->dest, pause);
         ngx_http_postmark_outbox_wait(ob, pause);
 
         ngx_http_postmark_retry_ready(p, 1);

@@ -148,9 +148,8 @@ static u_char *ngx_http_postmark_spool_reserve(size_t size,
 static void ngx_http_postmark_spool_commit(ngx_http_postmark_segment_t *seg,
     ngx_http_postmark_commit_t *commit);
 static void ngx_http_postmark_groups_later(void);
-static void ngx_http_postmark_groups_write(ngx_event_t *ev);
 static void ngx_http_postmark_marks_later(void);
-static void ngx_http_postmark_marks_write(ngx_event_t *ev);
+static void ngx_http_postmark_segments_write(ngx_event_t *ev);
 static off_t ngx_http_postmark_segment_limit(void);
 static size_t ngx_http_postmark_segment_room(ngx_http_postmark_segment_t *seg);
 static void ngx_http_postmark_segment_write(ngx_http_postmark_segment_t *seg);
@@ -199,9 +198,9 @@ ngx_http_postmark_spool_init(ngx_cycle_t *cycle)
     spool->conf = pmcf;
 
     ngx_http_postmark_timer_init(&spool->groups,
-                                 ngx_http_postmark_groups_write, cycle->log);
-    ngx_http_postmark_timer_init(&spool->marks, ngx_http_postmark_marks_write,
-                                 cycle->log);
+                                 ngx_http_postmark_segments_write, cycle->log);
+    ngx_http_postmark_timer_init(&spool->marks,
+                                 ngx_http_postmark_segments_write, cycle->log);
 
     return NGX_OK;
 }
@@ -521,25 +520,6 @@ ngx_http_postmark_groups_later(void)
 }
 
 
-static void
-ngx_http_postmark_groups_write(ngx_event_t *ev)
-{
-    ngx_queue_t                  *q;
-    ngx_http_postmark_segment_t  *seg;
-
-    for (q = ngx_queue_head(&ngx_http_postmark_spool.segments);
-         q != ngx_queue_sentinel(&ngx_http_postmark_spool.segments);
-         q = ngx_queue_next(q))
-    {
-        seg = ngx_queue_data(q, ngx_http_postmark_segment_t, queue);
-
-        if (!ngx_queue_empty(&seg->waiters) && !seg->writing) {
-            ngx_http_postmark_segment_write(seg);
-        }
-    }
-}
-
-
 /* a delivery is done: its mark follows it into its segment */
 
 void
@@ -599,11 +579,20 @@ ngx_http_postmark_marks_later(void)
 }
 
 
+/*
+ * Writes what the segments gathered: groups of events at the worker's
+ * next turn and, once the marks' wait is over, the done marks no group
+ * took along.  One being written is seen again once its write is done.
+ */
+
 static void
-ngx_http_postmark_marks_write(ngx_event_t *ev)
+ngx_http_postmark_segments_write(ngx_event_t *ev)
 {
+    ngx_uint_t                    marks;
     ngx_queue_t                  *q;
     ngx_http_postmark_segment_t  *seg;
+
+    marks = (ev == &ngx_http_postmark_spool.marks);
 
     for (q = ngx_queue_head(&ngx_http_postmark_spool.segments);
          q != ngx_queue_sentinel(&ngx_http_postmark_spool.segments);
@@ -611,10 +600,13 @@ ngx_http_postmark_marks_write(ngx_event_t *ev)
     {
         seg = ngx_queue_data(q, ngx_http_postmark_segment_t, queue);
 
-        /* one being written is seen again once its write is done */
+        if (seg->writing) {
+            continue;
+        }
 
-        if (seg->len && !seg->writing && !seg->removing
-            && seg->fd != NGX_INVALID_FILE)
+        if (!ngx_queue_empty(&seg->waiters)
+            || (marks && seg->len && !seg->removing
+                && seg->fd != NGX_INVALID_FILE))
         {
             ngx_http_postmark_segment_write(seg);
         }
