@@ -266,17 +266,16 @@ ngx_http_postmark_pwrite(ngx_fd_t fd, u_char *buf, size_t len, off_t offset)
 ngx_int_t
 ngx_http_postmark_linked(ngx_fd_t fd)
 {
-#if (NGX_LINUX && defined STATX_NLINK)
+    ngx_uint_t  links;
+
+#if (NGX_HTTP_POSTMARK_STATX)
     struct statx  st;
 
     if (statx(fd, "", AT_EMPTY_PATH, STATX_NLINK, &st) == -1) {
         return NGX_ERROR;
     }
 
-    if (st.stx_nlink == 0) {
-        errno = ENOENT;
-        return NGX_DECLINED;
-    }
+    links = st.stx_nlink;
 #else
     struct stat  st;
 
@@ -284,11 +283,13 @@ ngx_http_postmark_linked(ngx_fd_t fd)
         return NGX_ERROR;
     }
 
-    if (st.st_nlink == 0) {
+    links = st.st_nlink;
+#endif
+
+    if (links == 0) {
         errno = ENOENT;
         return NGX_DECLINED;
     }
-#endif
 
     return NGX_OK;
 }

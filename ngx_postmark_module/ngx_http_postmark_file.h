@@ -39,8 +39,10 @@ ngx_int_t ngx_http_postmark_sync_dir(u_char *dir);
 
 /* what ngx_http_postmark_linked() calls, for the error log */
 #if (NGX_LINUX && defined STATX_NLINK)
+#define NGX_HTTP_POSTMARK_STATX        1
 #define NGX_HTTP_POSTMARK_LINKED_CALL  "statx()"
 #else
+#define NGX_HTTP_POSTMARK_STATX        0
 #define NGX_HTTP_POSTMARK_LINKED_CALL  "fstat()"
 #endif
 

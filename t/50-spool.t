@@ -15,7 +15,6 @@ use Test::More;
 use JSON::PP;
 use Time::HiRes qw(time sleep);
 use IO::Socket::INET;
-use MIME::Base64 ();
 
 use PostmarkTest qw(wait_for);
 use PostmarkTest::Spool qw(event burst arrivals);
@@ -225,7 +224,6 @@ EOF
 
 $g->run;
 
-my $auth = 'Basic ' . MIME::Base64::encode_base64('acme:secret', '');
 my @conns = map {
     IO::Socket::INET->new(PeerAddr => '127.0.0.1:' . $g->port(8080),
                           Timeout => 5) or die "connect: $!"
@@ -233,10 +231,8 @@ my @conns = map {
 
 sub group_send {
     my ($s, $n) = @_;
-    my $body = event($n);
-    PostmarkTest::_write_all($s, "POST /webhook HTTP/1.1\r\n"
-        . "Host: localhost\r\nAuthorization: $auth\r\n"
-        . 'Content-Length: ' . length($body) . "\r\n\r\n$body");
+    PostmarkTest::_write_all($s, PostmarkTest::kept_request('/webhook',
+        event($n), user => 'acme', password => 'secret'));
 }
 
 sub group_answers {

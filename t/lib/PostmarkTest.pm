@@ -376,18 +376,7 @@ sub keepalive {
     my $buf = '';
 
     for my $req (@requests) {
-        my ($path, $body, %opt) = @$req;
-        my %h = (Host => 'localhost', %{ $opt{headers} || {} });
-        if (defined $opt{user}) {
-            require MIME::Base64;
-            $h{Authorization} = 'Basic ' . MIME::Base64::encode_base64(
-                "$opt{user}:" . ($opt{password} // ''), '');
-        }
-        $h{'Content-Length'} = length $body;
-        my $method = $opt{method} // 'POST';
-        _write_all($s, "$method $path HTTP/1.1\r\n"
-                       . join('', map { "$_: $h{$_}\r\n" } sort keys %h)
-                       . "\r\n$body") or last;
+        _write_all($s, kept_request(@$req)) or last;
 
         my $r = _read_one($s, \$buf, 30) or last;
         push @responses, $r;
@@ -395,6 +384,21 @@ sub keepalive {
 
     close $s;
     return @responses;
+}
+
+# the bytes of a request for a connection that stays open
+sub kept_request {
+    my ($path, $body, %opt) = @_;
+    my %h = (Host => 'localhost', %{ $opt{headers} || {} });
+    if (defined $opt{user}) {
+        require MIME::Base64;
+        $h{Authorization} = 'Basic ' . MIME::Base64::encode_base64(
+            "$opt{user}:" . ($opt{password} // ''), '');
+    }
+    $h{'Content-Length'} = length $body;
+    my $method = $opt{method} // 'POST';
+    return "$method $path HTTP/1.1\r\n"
+        . join('', map { "$_: $h{$_}\r\n" } sort keys %h) . "\r\n$body";
 }
 
 # one response with a Content-Length from a connection that stays open
